@@ -1,0 +1,91 @@
+"""`piyasa-tui check`: validate configuration and reach what is configured, one row per item."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import redis
+
+from piyasa_core.config import Config
+from piyasa_core.errors import StoreUnavailable
+from piyasa_core.secrets import mask_url, redact
+from piyasa_core.store import open_store
+from piyasa_core.store.db import check_reachable
+from piyasa_core.store.migrate import current_revision, head_revision
+
+Status = Literal["ok", "warn", "fail", "off"]
+
+
+@dataclass(frozen=True)
+class CheckRow:
+    """One line of the check table."""
+
+    item: str
+    status: Status
+    detail: str
+
+
+def check_config(config: Config) -> list[CheckRow]:
+    """The configuration itself (it already validated when it loaded)."""
+    s = config.settings
+    env = f", .env {config.env_path}" if config.env_path else ", no .env"
+    rows = [CheckRow("config", "ok", f"{config.config_path}{env}")]
+    enabled = [b for b in s.bots if b.enabled]
+    rows.append(CheckRow("bots", "ok" if enabled else "warn",
+                         f"{len(enabled)} enabled of {len(s.bots)}: "
+                         + ", ".join(b.username for b in enabled)))
+    chats = [c for c in s.chats if c.enabled]
+    rows.append(CheckRow("chats", "ok" if chats else "warn",
+                         ", ".join(f"{c.key} ({s.chat_transport(c)})" for c in chats) or "none enabled"))
+    rows.append(CheckRow("workers", "ok", f"{s.supervisor.workers} (bots sharded by bot_id % {s.supervisor.workers})"))
+    chain = [s.llm.active, *[p for p in s.llm.fallback if p != s.llm.active]]
+    rows.append(CheckRow("llm", "ok", "chain " + " → ".join(chain)))
+    return rows
+
+
+def check_database(config: Config) -> CheckRow:
+    """Reach the database and compare its schema revision with this version's."""
+    try:
+        store = open_store(config)
+        try:
+            version = check_reachable(store.engine)
+            current = current_revision(store.engine)
+        finally:
+            store.dispose()
+    except StoreUnavailable as exc:
+        return CheckRow("database", "fail", str(exc))
+    head = head_revision()
+    if current == head:
+        schema = f"schema {current} (current)"
+        status: Status = "ok"
+    elif current is None:
+        schema = "empty: run `piyasa-tui init`"
+        status = "warn"
+    else:
+        schema = f"schema {current}, this version needs {head}: run `piyasa-tui init`"
+        status = "warn"
+    return CheckRow("database", status, f"{store.url} · {version} · {schema}")
+
+
+def check_redis(config: Config) -> CheckRow:
+    """Ping Redis when the L2 cache is configured."""
+    url = config.settings.cache.redis_url
+    if not url:
+        return CheckRow("redis (L2 cache)", "off", "not configured (set [cache] redis_url or REDIS_URL)")
+    shown = mask_url(url)
+    try:
+        client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+        try:
+            client.ping()
+            version = client.info("server").get("redis_version", "?")
+        finally:
+            client.close()
+    except (redis.RedisError, ValueError) as exc:
+        return CheckRow("redis (L2 cache)", "fail", f"cannot reach {shown}: {redact(str(exc))}")
+    return CheckRow("redis (L2 cache)", "ok", f"{shown} · Redis {version}")
+
+
+def run_checks(config: Config) -> list[CheckRow]:
+    """Every check, in display order."""
+    return [*check_config(config), check_database(config), check_redis(config)]

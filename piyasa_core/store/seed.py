@@ -1,0 +1,163 @@
+"""Sync bots and chats from `config.toml` into the database, idempotently."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from piyasa_core.config.schema import BotConfig, ChatConfig, Settings
+from piyasa_core.store.models import Bot, Chat, Holding, Stance
+
+
+@dataclass
+class SyncReport:
+    """What a sync did; a second run on the same config reports only ``unchanged``."""
+
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    disabled: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.created or self.updated or self.disabled)
+
+
+def _bot_fields(bot: BotConfig) -> dict[str, Any]:
+    return {
+        "name": bot.name,
+        "persona": bot.persona,
+        "bio": bot.bio,
+        "risk": bot.risk,
+        "horizon": bot.horizon,
+        "emotion": bot.emotion.model_dump(),
+        "speed_profile": bot.speed,
+        "active_hours": list(bot.active_hours),
+        "prime_hours": list(bot.prime_hours),
+        "watchlist": list(bot.watchlist),
+        "signature_phrases": list(bot.signature_phrases),
+        "emoji": list(bot.emoji),
+        "token_env": bot.token_env or None,
+        "enabled": bot.enabled,
+    }
+
+
+def _chat_fields(chat: ChatConfig, settings: Settings) -> dict[str, Any]:
+    return {
+        "title": chat.title,
+        "telegram_chat_id": chat.telegram_chat_id,
+        "topics": list(chat.topics),
+        "transport": settings.chat_transport(chat),
+        "enabled": chat.enabled,
+    }
+
+
+def _apply(row: Any, values: dict[str, Any]) -> bool:
+    changed = False
+    for name, value in values.items():
+        if getattr(row, name) != value:
+            setattr(row, name, value)
+            changed = True
+    return changed
+
+
+def sync_from_config(session: Session, settings: Settings) -> SyncReport:
+    """Create or update every configured bot and chat; disable rows no longer configured.
+
+    Rows are matched by bot username and chat key, so ids (and the ``bot_id % workers``
+    sharding built on them) stay stable across runs. Nothing is deleted: messages keep
+    pointing at their authors.
+    """
+    report = SyncReport()
+    chats = {c.key: c for c in session.scalars(select(Chat))}
+    for chat_cfg in settings.chats:
+        label = f"chat {chat_cfg.key}"
+        values = _chat_fields(chat_cfg, settings)
+        row = chats.get(chat_cfg.key)
+        if row is None:
+            row = Chat(key=chat_cfg.key, **values)
+            session.add(row)
+            chats[chat_cfg.key] = row
+            report.created.append(label)
+        elif _apply(row, values):
+            report.updated.append(label)
+        else:
+            report.unchanged.append(label)
+    configured_chats = {c.key for c in settings.chats}
+    for key, row in chats.items():
+        if key not in configured_chats and row.enabled:
+            row.enabled = False
+            report.disabled.append(f"chat {key}")
+    session.flush()
+
+    bots = {b.username: b for b in session.scalars(select(Bot))}
+    for bot_cfg in settings.bots:
+        label = f"bot {bot_cfg.username}"
+        row = bots.get(bot_cfg.username)
+        created = row is None
+        if row is None:
+            row = Bot(username=bot_cfg.username, **_bot_fields(bot_cfg))
+            session.add(row)
+            session.flush()
+            bots[bot_cfg.username] = row
+            changed = True
+        else:
+            changed = _apply(row, _bot_fields(bot_cfg))
+        wanted_chats = [chats[c.key] for c in settings.bot_chats(bot_cfg)]
+        if [c.id for c in row.chats] != sorted(c.id for c in wanted_chats):
+            row.chats = sorted(wanted_chats, key=lambda c: c.id)
+            changed = True
+        changed |= _sync_stances(row, bot_cfg)
+        changed |= _sync_holdings(row, bot_cfg)
+        if created:
+            report.created.append(label)
+        elif changed:
+            report.updated.append(label)
+        else:
+            report.unchanged.append(label)
+    configured_bots = {b.username for b in settings.bots}
+    for username, row in bots.items():
+        if username not in configured_bots and row.enabled:
+            row.enabled = False
+            report.disabled.append(f"bot {username}")
+    session.flush()
+    return report
+
+
+def _sync_stances(row: Bot, bot_cfg: BotConfig) -> bool:
+    wanted = {s.topic: s for s in bot_cfg.stances}
+    changed = False
+    for stance in list(row.stances):
+        if stance.topic not in wanted:
+            row.stances.remove(stance)
+            changed = True
+    existing = {s.topic: s for s in row.stances}
+    for topic, cfg in wanted.items():
+        values = {"view": cfg.view, "confidence": float(cfg.confidence)}
+        if topic in existing:
+            changed |= _apply(existing[topic], values)
+        else:
+            row.stances.append(Stance(topic=topic, **values))
+            changed = True
+    return changed
+
+
+def _sync_holdings(row: Bot, bot_cfg: BotConfig) -> bool:
+    wanted = {h.symbol: h for h in bot_cfg.holdings}
+    changed = False
+    for holding in list(row.holdings):
+        if holding.symbol not in wanted:
+            row.holdings.remove(holding)
+            changed = True
+    existing = {h.symbol: h for h in row.holdings}
+    for symbol, cfg in wanted.items():
+        values = {"avg_price": float(cfg.avg_price), "size": float(cfg.size), "note": cfg.note}
+        if symbol in existing:
+            changed |= _apply(existing[symbol], values)
+        else:
+            row.holdings.append(Holding(symbol=symbol, **values))
+            changed = True
+    return changed

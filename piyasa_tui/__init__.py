@@ -1,0 +1,1 @@
+"""piyasa terminal UI and command line (the UI itself is imported lazily)."""

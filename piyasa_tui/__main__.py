@@ -1,0 +1,3 @@
+from piyasa_tui.cli import main
+
+raise SystemExit(main())
