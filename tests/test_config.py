@@ -166,3 +166,31 @@ def test_reload_of_an_invalid_env_raises_and_keeps_the_old_config(workdir: Path)
     with pytest.raises(ConfigError, match="PIYASA_WORKERS"):
         config.reload()
     assert config.settings.supervisor.workers == 3
+
+
+def test_config_toml_documents_every_key(workdir: Path) -> None:
+    from pydantic import BaseModel
+
+    from piyasa_core.config.schema import Settings
+
+    text = (workdir / "config.toml").read_text(encoding="utf-8")
+
+    def walk(model: type[BaseModel]) -> list[str]:
+        keys = []
+        for name, field in model.model_fields.items():
+            keys.append(name)
+            annotation = field.annotation
+            if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+                keys += walk(annotation)
+        return keys
+
+    missing = [key for key in walk(Settings) if key not in ("providers",) and f"{key} =" not in text
+               and f"[{key}]" not in text and f"[[{key}]]" not in text and f"{key} = " not in text]
+    assert missing == []
+
+
+def test_reload_diff_names_the_bot_entry_that_changed(workdir: Path) -> None:
+    config = load_config()
+    edit_config(workdir / "config.toml", 'name = "Ali Hoca"', 'name = "Ali Hoca Bey"')
+    _, changes = config.reload()
+    assert [str(c) for c in changes] == ["bots[2].name: 'Ali Hoca' → 'Ali Hoca Bey'"]

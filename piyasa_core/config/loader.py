@@ -323,6 +323,9 @@ def _flatten(node: Any, prefix: str = "") -> dict[str, Any]:
     if isinstance(node, dict):
         for key, value in node.items():
             flat.update(_flatten(value, f"{prefix}.{key}" if prefix else str(key)))
+    elif isinstance(node, list) and node and all(isinstance(item, dict) for item in node):
+        for index, item in enumerate(node):  # [[bots]] / [[chats]]: one entry per element
+            flat.update(_flatten(item, f"{prefix}[{index}]"))
     else:
         flat[prefix] = node
     return flat
