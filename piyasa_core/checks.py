@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Literal
 
@@ -9,6 +10,7 @@ import redis
 
 from piyasa_core.config import Config
 from piyasa_core.errors import StoreUnavailable
+from piyasa_core.llm.registry import build_providers
 from piyasa_core.secrets import mask_url, redact
 from piyasa_core.store import open_store
 from piyasa_core.store.db import check_reachable
@@ -86,6 +88,40 @@ def check_redis(config: Config) -> CheckRow:
     return CheckRow("redis (L2 cache)", "ok", f"{shown} · Redis {version}")
 
 
+def _limits_text(rpm: int, tpm: int, rpd: int, tpd: int) -> str:
+    parts = [f"{v:,} {k}" for k, v in (("rpm", rpm), ("tpm", tpm), ("rpd", rpd), ("tpd", tpd)) if v]
+    return "budget " + ", ".join(parts) if parts else "no budget"
+
+
+async def check_providers(config: Config) -> list[CheckRow]:
+    """Probe every configured provider without generating (a models lookup)."""
+    llm = config.settings.llm
+    chain = [llm.active, *[p for p in llm.fallback if p != llm.active]]
+    providers = build_providers(config)
+
+    async def one(name: str) -> CheckRow:
+        provider = providers[name]
+        cfg = provider.config
+        try:
+            result = await asyncio.wait_for(provider.probe(), timeout=cfg.timeout + 2)
+            ok, detail = result.ok, result.detail
+            state = "ok" if ok else (result.error.error_class.value if result.error else "error")
+        except asyncio.TimeoutError:
+            ok, detail, state = False, f"no answer within {cfg.timeout:g} s", "timeout"
+        finally:
+            await provider.aclose()
+        role = "active" if name == llm.active else ("fallback" if name in chain else "not in chain")
+        status: Status = "ok" if ok else ("fail" if name in chain else "warn")
+        where = f" · {cfg.base_url}" if cfg.base_url else ""
+        text = (f"{provider.label} · {role} · {state}: {detail} · "
+                f"{_limits_text(cfg.rpm, cfg.tpm, cfg.rpd, cfg.tpd)}{where}")
+        return CheckRow(f"llm {name}", status, text)
+
+    return list(await asyncio.gather(*(one(name) for name in providers)))
+
+
 def run_checks(config: Config) -> list[CheckRow]:
     """Every check, in display order."""
-    return [*check_config(config), check_database(config), check_redis(config)]
+    rows = [*check_config(config), check_database(config), check_redis(config)]
+    rows += asyncio.run(check_providers(config))
+    return rows

@@ -123,7 +123,13 @@ def _default_providers() -> dict[str, ProviderConfig]:
 
 class LLMConfig(Section):
     active: ProviderName = "offline"
-    fallback: list[ProviderName] = Field(default_factory=lambda: ["offline"])
+    fallback: list[ProviderName] = Field(default_factory=list)
+    breaker_threshold: int = Field(3, ge=1)
+    breaker_cooldown: Duration = Field(10.0, gt=0)
+    breaker_cooldown_max: Duration = Field(300.0, gt=0)
+    default_retry_after: Duration = Field(10.0, gt=0)
+    max_budget_wait: Duration = Field(30.0, ge=0)
+    budget_margin: Duration = Field(0.5, ge=0)
     providers: dict[ProviderName, ProviderConfig] = Field(default_factory=_default_providers)
 
     @model_validator(mode="after")

@@ -1,0 +1,1 @@
+"""LLM layer: groq, openai(-compatible), gemini and offline providers behind a fallback router."""

@@ -1,0 +1,130 @@
+"""Budgets: sliding minute windows, daily counters, settle/release; one shared budget in Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import uuid
+
+import pytest
+import redis
+import redis.asyncio as aioredis
+
+from piyasa_core.llm.budget import Limits, LocalBudget, RedisBudget, make_budget, reserve_within
+from piyasa_core.llm.headers import parse_reset, parse_retry_after, read_rate_limit_headers, wait_from_message
+from piyasa_core.config.schema import ProviderConfig
+
+
+def test_header_and_wait_parsing() -> None:
+    assert parse_reset("2m59.56s") == pytest.approx(179.56)
+    assert parse_reset("7.66s") == pytest.approx(7.66)
+    assert parse_reset("1h2m") == 3720
+    assert parse_reset("450ms") == pytest.approx(0.45)
+    assert parse_reset("soon") is None
+    assert parse_retry_after("3") == 3
+    assert wait_from_message("on tokens per day (TPD): Limit 100000, Used 99300, Requested 1200. "
+                             "Please try again in 7m12.5s. Need more tokens?") == pytest.approx(432.5)
+    headers = read_rate_limit_headers({"X-RateLimit-Limit-Requests": "30", "x-ratelimit-remaining-requests": "0",
+                                       "x-ratelimit-reset-requests": "1m3s", "x-ratelimit-limit-tokens": "6000",
+                                       "x-ratelimit-remaining-tokens": "5800", "x-ratelimit-reset-tokens": "2s",
+                                       "retry-after": "4"})
+    assert (headers.limit_requests, headers.remaining_requests, headers.reset_requests_s) == (30, 0, 63)
+    assert (headers.limit_tokens, headers.remaining_tokens, headers.reset_tokens_s) == (6000, 5800, 2)
+    assert headers.retry_after_s == 4
+
+
+def test_local_sliding_window_requests_and_tokens() -> None:
+    budget = LocalBudget({"p": Limits(rpm=3, tpm=1000)}, margin_s=0)
+    t0 = 1000.0
+    for i in range(3):
+        reservation, wait = budget.try_reserve("p", 100, now=t0 + i)
+        assert reservation is not None and wait == 0
+    reservation, wait = budget.try_reserve("p", 100, now=t0 + 5)
+    assert reservation is None and wait == pytest.approx(55)  # the first entry leaves at t0+60
+    assert budget.try_reserve("p", 100, now=t0 + 60.01)[0] is not None
+    # tokens: 900 reserved by a big request blocks until it leaves the window
+    tokens = LocalBudget({"p": Limits(tpm=1000)}, margin_s=0)
+    big, _ = tokens.try_reserve("p", 900, now=t0)
+    assert big is not None
+    assert tokens.try_reserve("p", 200, now=t0 + 1) == (None, pytest.approx(59))
+    asyncio.run(tokens.settle(big, 100))  # the answer used far fewer tokens than estimated
+    assert tokens.try_reserve("p", 200, now=t0 + 1)[0] is not None
+
+
+def test_local_release_and_daily_budget() -> None:
+    budget = LocalBudget({"p": Limits(rpm=1, rpd=2)}, margin_s=0)
+    first, _ = budget.try_reserve("p", 10, now=0.0)
+    assert first is not None and budget.try_reserve("p", 10, now=1.0)[0] is None
+    asyncio.run(budget.release(first))  # a 429 answer: the provider did not count it
+    second, _ = budget.try_reserve("p", 10, now=1.0)
+    assert second is not None
+    assert budget.try_reserve("p", 10, now=100.0)[0] is not None  # 2nd of the day
+    reservation, wait = budget.try_reserve("p", 10, now=200.0)
+    assert reservation is None and wait == pytest.approx(86400 - 200)
+
+
+def test_static_split_without_redis() -> None:
+    budget = make_budget({"groq": ProviderConfig(rpm=30, tpm=6000)}, workers=4, redis_client=None)
+    assert isinstance(budget, LocalBudget)
+    assert budget.limits["groq"] == Limits(rpm=7.5, tpm=1500)
+
+
+def _hammer(url: str, prefix: str, start: float, results: "multiprocessing.Queue[int]") -> None:
+    import time
+
+    async def run() -> int:
+        client = aioredis.Redis.from_url(url)
+        budget = RedisBudget(client, {"fake": Limits(rpm=20, tpm=100_000)}, prefix=prefix)
+        admitted = 0
+        while time.time() < start:
+            await asyncio.sleep(0.001)
+        while time.time() < start + 1.5:
+            reservation, _ = await budget.reserve("fake", 50)
+            admitted += reservation is not None
+        await client.aclose()
+        return admitted
+
+    results.put(asyncio.run(run()))
+
+
+def test_redis_budget_is_shared_by_four_processes(redis_url: str) -> None:
+    import time
+
+    prefix = f"piyasa-test-{uuid.uuid4().hex[:8]}"
+    ctx = multiprocessing.get_context("spawn")
+    results: multiprocessing.Queue[int] = ctx.Queue()
+    start = time.time() + 2.0
+    procs = [ctx.Process(target=_hammer, args=(redis_url, prefix, start, results)) for _ in range(4)]
+    for proc in procs:
+        proc.start()
+    counts = [results.get(timeout=30) for _ in procs]
+    for proc in procs:
+        proc.join(timeout=10)
+    assert sum(counts) == 20, counts  # exactly the shared per-minute budget, never more
+    client = redis.Redis.from_url(redis_url)
+    for key in client.scan_iter(f"{prefix}:*"):
+        client.delete(key)
+    client.close()
+
+
+async def test_redis_settle_and_release(redis_url: str) -> None:
+    client = aioredis.Redis.from_url(redis_url)
+    prefix = f"piyasa-test-{uuid.uuid4().hex[:8]}"
+    budget = RedisBudget(client, {"p": Limits(rpm=2, tpm=1000)}, prefix=prefix)
+    try:
+        a, _ = await budget.reserve("p", 900)
+        assert a is not None
+        none, wait = await budget.reserve("p", 200)
+        assert none is None and 59 < wait <= 60.5
+        await budget.settle(a, 100)
+        b, _ = await budget.reserve("p", 200)
+        assert b is not None
+        assert (await budget.reserve("p", 10))[0] is None  # rpm 2 reached
+        await budget.release(b)
+        assert (await budget.reserve("p", 10))[0] is not None
+        # reserve_within gives up when the wait exceeds the allowance
+        assert (await reserve_within(budget, "p", 10, max_wait=0.1))[0] is None
+    finally:
+        async for key in client.scan_iter(f"{prefix}:*"):
+            await client.delete(key)
+        await client.aclose()

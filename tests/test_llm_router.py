@@ -1,0 +1,245 @@
+"""Router behaviour through the real groq/openai/google-genai SDKs against the fake server."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from piyasa_core.config import Config, load_config
+from piyasa_core.llm.registry import build_router
+from piyasa_core.llm.router import NoProviderAvailable, RequestRejected, Router
+from piyasa_core.llm.types import ChatRequest, ErrorClass
+from tests.fakes.llm_scenarios import Scenario
+from tests.fakes.llm_server import FakeLLMServer
+
+KEYS = {"GROQ_API_KEY": "gsk_test_key_0123456789abcdef", "OPENAI_API_KEY": "sk-test-key-0123456789abcdef",
+        "GEMINI_API_KEY": "AIza-test-key-0123456789abcdef"}
+REQUEST = ChatRequest(system="Sen Mehmet'sin, 20 yıllık yatırımcı.", user="GARAN hakkında kısa bir yorum yaz.",
+                      max_tokens=60)
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeLLMServer]:
+    with FakeLLMServer() as server:
+        yield server
+
+
+def make_config(workdir: Path, fake: FakeLLMServer, monkeypatch: pytest.MonkeyPatch, *, active: str,
+                fallback: str = "", timeout: float = 3.0, keys: dict[str, str] | None = None) -> Config:
+    for name, value in (keys if keys is not None else KEYS).items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("GROQ_BASE_URL", fake.url)
+    monkeypatch.setenv("OPENAI_BASE_URL", fake.url + "/v1")
+    monkeypatch.setenv("GOOGLE_GEMINI_BASE_URL", fake.url)
+    monkeypatch.setenv("LLM_PROVIDER", active)
+    monkeypatch.setenv("PIYASA_LLM__FALLBACK", fallback)
+    monkeypatch.setenv("PIYASA_LLM__BREAKER_COOLDOWN", "0.3")
+    monkeypatch.setenv("PIYASA_LLM__MAX_BUDGET_WAIT", "0")
+    for name in ("GROQ", "OPENAI", "GEMINI"):
+        monkeypatch.setenv(f"PIYASA_LLM__PROVIDERS__{name}__TIMEOUT", str(timeout))
+    return load_config()
+
+
+def router_for(workdir: Path, fake: FakeLLMServer, monkeypatch: pytest.MonkeyPatch, **kwargs: object) -> Router:
+    return build_router(make_config(workdir, fake, monkeypatch, **kwargs))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("name", ["groq", "openai", "gemini"])
+async def test_ok_reads_text_usage_and_headers(workdir: Path, fake: FakeLLMServer,
+                                               monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    router = router_for(workdir, fake, monkeypatch, active=name)
+    fake.script(name, [Scenario("ok", text="GARAN'da acele yok, sabır şart.", completion_tokens=12)])
+    completion = await router.complete(REQUEST)
+    assert completion.provider == name and completion.text == "GARAN'da acele yok, sabır şart."
+    assert completion.completion_tokens == 12 and completion.prompt_tokens > 0
+    status = router.status(name)
+    assert status.state == "ok" and status.headers.limit_requests == 30 and status.headers.limit_tokens == 6000
+    assert status.headers.remaining_requests is not None
+    assert router.ledger.today(name).tokens == completion.total_tokens
+    body = fake.requests_for(name)[-1].body
+    if name == "gemini":  # the system prompt travels as system instruction
+        assert "Mehmet" in str(body["systemInstruction"]) and "Mehmet" not in str(body["contents"])
+    else:
+        assert body["messages"][0] == {"role": "system", "content": REQUEST.system}
+    await router.aclose()
+
+
+@pytest.mark.parametrize("name", ["groq", "openai", "gemini"])
+async def test_rate_limit_cools_down_then_recovers(workdir: Path, fake: FakeLLMServer,
+                                                   monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    router = router_for(workdir, fake, monkeypatch, active=name)
+    fake.script(name, [Scenario("rate_limited", retry_after=1)])
+    with pytest.raises(NoProviderAvailable) as info:
+        await router.complete(REQUEST)
+    status = router.status(name)
+    assert status.state == "cooling" and status.until is not None
+    assert 0.5 < info.value.retry_at - time.time() <= 1.1  # type: ignore[operator]
+    with pytest.raises(NoProviderAvailable):  # honoured: no request while cooling
+        await router.complete(REQUEST)
+    assert fake.count(name, "generate") == 1
+    await asyncio.sleep(1.05)
+    assert (await router.complete(REQUEST)).provider == name
+    assert router.status(name).state == "ok"
+    await router.aclose()
+
+
+@pytest.mark.parametrize("name", ["groq", "openai", "gemini"])
+async def test_daily_quota_exhausts_and_falls_back_in_the_same_message(
+        workdir: Path, fake: FakeLLMServer, monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    other = "openai" if name != "openai" else "groq"
+    router = router_for(workdir, fake, monkeypatch, active=name, fallback=other)
+    fake.script(name, ["quota_exhausted"])
+    completion = await router.complete(REQUEST)
+    assert completion.provider == other
+    status = router.status(name)
+    assert status.state == "exhausted" and "daily quota" in status.reason
+    assert status.until is not None and status.until - time.time() > 60
+    assert (await router.complete(REQUEST)).provider == other
+    assert fake.count(name, "generate") == 1
+    await router.aclose()
+
+
+@pytest.mark.parametrize("name", ["groq", "openai", "gemini"])
+async def test_auth_error_costs_exactly_one_request(workdir: Path, fake: FakeLLMServer,
+                                                    monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    router = router_for(workdir, fake, monkeypatch, active=name, fallback="offline")
+    fake.set_default(name, Scenario("auth"))
+    for _ in range(5):
+        completion = await router.complete(REQUEST)
+        assert completion.provider == "offline"
+    assert fake.count(name, "generate") == 1
+    status = router.status(name)
+    assert status.state == "auth_error" and "invalid key" in status.reason
+    assert "test-key" not in status.reason and "test_key" not in status.reason
+    await router.aclose()
+
+
+async def test_missing_key_is_an_auth_error_without_any_request(workdir: Path, fake: FakeLLMServer,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    router = router_for(workdir, fake, monkeypatch, active="groq", fallback="offline", keys={})
+    monkeypatch.delenv("GROQ_API_KEY", raising=False)
+    router = router_for(workdir, fake, monkeypatch, active="groq", fallback="offline", keys={})
+    assert (await router.complete(REQUEST)).provider == "offline"
+    assert fake.count("groq") == 0
+    assert router.status("groq").reason == "no key: GROQ_API_KEY is not set"
+    await router.aclose()
+
+
+@pytest.mark.parametrize("name", ["groq", "openai", "gemini"])
+async def test_model_not_found_names_the_model(workdir: Path, fake: FakeLLMServer,
+                                               monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    monkeypatch.setenv(f"PIYASA_LLM__PROVIDERS__{name.upper()}__MODEL", "gemini-1.5-flash")
+    router = router_for(workdir, fake, monkeypatch, active=name)
+    fake.set_default(name, Scenario("model_not_found"))
+    with pytest.raises(NoProviderAvailable) as info:
+        await router.complete(REQUEST)
+    status = router.status(name)
+    assert status.state == "model_missing"
+    assert "gemini-1.5-flash" in status.reason and f"[llm.providers.{name}] model" in status.reason
+    assert info.value.retry_at is None  # parked until the setting changes
+    with pytest.raises(NoProviderAvailable):
+        await router.complete(REQUEST)
+    assert fake.count(name, "generate") == 1
+    await router.aclose()
+
+
+@pytest.mark.parametrize("name", ["groq", "openai", "gemini"])
+async def test_breaker_opens_half_opens_and_closes(workdir: Path, fake: FakeLLMServer,
+                                                   monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    router = router_for(workdir, fake, monkeypatch, active=name)
+    fake.script(name, ["server_error", Scenario("server_error", status=503), "server_error",
+                       "server_error", "ok"])
+    for _ in range(3):
+        with pytest.raises(NoProviderAvailable):
+            await router.complete(REQUEST)
+    assert router.status(name).state == "down" and router.status(name).breaker == "open"
+    with pytest.raises(NoProviderAvailable):  # open: no request
+        await router.complete(REQUEST)
+    assert fake.count(name, "generate") == 3
+    await asyncio.sleep(0.35)
+    with pytest.raises(NoProviderAvailable):  # half-open probe fails → open again, longer cooldown
+        await router.complete(REQUEST)
+    assert fake.count(name, "generate") == 4
+    status = router.status(name)
+    assert status.state == "down" and "retry in 0.6 s" in status.reason
+    await asyncio.sleep(0.65)
+    assert (await router.complete(REQUEST)).provider == name  # probe succeeds → closed
+    assert router.status(name).state == "ok" and router.status(name).breaker == "closed"
+    await router.aclose()
+
+
+@pytest.mark.parametrize("name", ["groq", "openai", "gemini"])
+async def test_timeout_is_classified_and_counts_toward_the_breaker(
+        workdir: Path, fake: FakeLLMServer, monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    router = router_for(workdir, fake, monkeypatch, active=name, fallback="offline", timeout=0.4)
+    fake.script(name, [Scenario("slow", delay=1.2)])
+    completion = await router.complete(REQUEST)
+    assert completion.provider == "offline"
+    assert router.status(name).errors == {"timeout": 1}
+    await router.aclose()
+
+
+@pytest.mark.parametrize("name", ["groq", "openai", "gemini"])
+async def test_too_large_and_filtered_requests_move_on_without_parking(
+        workdir: Path, fake: FakeLLMServer, monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    router = router_for(workdir, fake, monkeypatch, active=name)
+    fake.script(name, ["too_large", "content_filtered"])
+    with pytest.raises(RequestRejected):
+        await router.complete(REQUEST)
+    with pytest.raises(RequestRejected) as info:
+        await router.complete(REQUEST)
+    errors = router.status(name).errors
+    assert sum(errors.values()) == 2 and "content_filtered" in errors
+    assert router.status(name).state == "ok"
+    assert "content_filtered" in info.value.reason
+    await router.aclose()
+
+
+async def test_all_providers_unavailable_pauses_then_resumes(workdir: Path, fake: FakeLLMServer,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    router = router_for(workdir, fake, monkeypatch, active="groq", fallback="openai,gemini")
+    for name in ("groq", "openai", "gemini"):
+        fake.script(name, [Scenario("rate_limited", retry_after=1)])
+    started = time.monotonic()
+    task = asyncio.create_task(router.generate(REQUEST))
+    await asyncio.sleep(0.3)
+    assert not task.done() and router.paused_reason.count("rate_limited") == 3
+    completion = await asyncio.wait_for(task, timeout=5)
+    elapsed = time.monotonic() - started
+    assert 0.9 < elapsed < 2.5 and router.paused_reason == ""
+    assert completion.provider == "groq"
+    # one attempt each before the pause, one after: no busy loop
+    assert [fake.count(n, "generate") for n in ("groq", "openai", "gemini")] == [2, 1, 1]
+    await router.aclose()
+
+
+async def test_runtime_switch_changes_the_chain(workdir: Path, fake: FakeLLMServer,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    router = router_for(workdir, fake, monkeypatch, active="groq", fallback="gemini")
+    assert router.chain == ["groq", "gemini"]
+    router.switch("openai")
+    assert router.chain == ["openai", "gemini"] and router.active == "openai"
+    assert (await router.complete(REQUEST)).provider == "openai"
+    with pytest.raises(ValueError):
+        router.switch("nope")
+    await router.aclose()
+
+
+async def test_offline_is_never_a_silent_stand_in(workdir: Path, fake: FakeLLMServer,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    router = router_for(workdir, fake, monkeypatch, active="groq")
+    fake.set_default("groq", Scenario("auth"))
+    with pytest.raises(NoProviderAvailable):
+        await router.complete(REQUEST)
+    assert "offline" not in router.chain
+    assert router.status("offline").label == "offline — not an LLM"
+    await router.aclose()
+
+
+def test_error_classes_cover_the_issue() -> None:
+    assert {c.value for c in ErrorClass} >= {"rate_limited", "quota_exhausted", "auth", "model_not_found",
+                                            "too_large", "server", "timeout", "network", "content_filtered"}
