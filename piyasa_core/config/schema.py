@@ -173,6 +173,9 @@ class EngineConfig(Section):
     max_message_chars: int = Field(400, ge=20)
     prompt_token_budget: int = Field(600, ge=100)
     seed: int = 0
+    market_seed: int = 0
+    rss_feeds: list[str] = Field(default_factory=list)
+    rss_refresh: Duration = Field(600.0, gt=0)
 
     @field_validator("timezone")
     @classmethod

@@ -35,6 +35,7 @@ class OfflineProvider(Provider):
         limits = Limits(config.rpm, config.tpm, config.rpd, config.tpd)
         self._emulated = LocalBudget({self.name: limits}, margin_s=0.0) if limits.any else None
         self._latency_rng = random.Random(config.seed)
+        self.time_scale = 1.0  # the engine sets its time scale: emulated latency is simulated time
 
     @property
     def label(self) -> str:
@@ -67,7 +68,7 @@ class OfflineProvider(Provider):
         mean, jitter = self.config.latency_ms, self.config.latency_jitter_ms
         if mean or jitter:
             delay = max(0.0, self._latency_rng.uniform(mean - jitter, mean + jitter)) / 1000
-            await asyncio.sleep(delay)
+            await asyncio.sleep(delay / self.time_scale)
         return Completion(text=text, provider=self.name, model=self.model, prompt_tokens=prompt_tokens,
                           completion_tokens=completion_tokens, cached_tokens=0,
                           latency_s=time.perf_counter() - started, finish_reason="stop")

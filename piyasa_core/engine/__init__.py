@@ -1,0 +1,1 @@
+"""The core engine each worker runs for its share of bots."""

@@ -1,0 +1,353 @@
+"""The engine of one worker: a heap of due times for its bots inside one asyncio loop."""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import logging
+import os
+import random
+import time
+from collections import Counter, deque
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from piyasa_core.cache import Cache
+from piyasa_core.config import Config
+from piyasa_core.engine import repo
+from piyasa_core.engine.clock import SimClock
+from piyasa_core.engine.events import ChatDisabled, EngineMetrics, MessageFailed
+from piyasa_core.engine.market import MarketContext
+from piyasa_core.engine.pacing import BotPacer
+from piyasa_core.engine.pipeline import MessagePipeline
+from piyasa_core.engine.prompt import system_prompt
+from piyasa_core.engine.sharding import owns
+from piyasa_core.engine.turns import choose_chat, decide_turn
+from piyasa_core.engine.types import BotProfile, ChatInfo, HistoryLine, SentMessage, Turn
+from piyasa_core.llm.router import Router
+from piyasa_core.store import Store
+from piyasa_core.store.db import session_scope
+from piyasa_core.store.models import Memory
+from piyasa_core.telegram.base import SendResult, Transport
+
+log = logging.getLogger(__name__)
+
+HISTORY_KEEP = 50  # lines kept per chat in the cache (dedup looks this far back; prompts use fewer)
+SELF_FOLLOW_UP_RETRY_S = 8.0
+
+
+@dataclass(frozen=True)
+class ReplyJob:
+    """A human wrote to (or mentioned) a bot this worker owns: answer it first."""
+
+    bot_id: int
+    chat_id: int
+    message_id: int
+
+
+class Engine:
+    """Runs the bots of one worker. ``pacing=False`` is the max-rate mode of the engine benchmark."""
+
+    def __init__(self, config: Config, store: Store, *, router: Router, transport: Transport, cache: Cache,
+                 clock: SimClock, market: MarketContext, worker_id: int = 0, total: int = 1,
+                 emit: Callable[[Any], None] | None = None, pacing: bool = True, max_inflight: int = 64,
+                 seed: int | None = None, max_pause: float | None = None,
+                 bot_ids: list[int] | None = None) -> None:
+        self.config = config
+        self.store = store
+        self.router = router
+        self.transport = transport
+        self.cache = cache
+        self.clock = clock
+        self.market = market
+        self.worker_id = worker_id
+        self.total = total
+        self.emit = emit or (lambda event: None)
+        self.pacing = pacing
+        self.max_pause = max_pause
+        self.only_bots = bot_ids
+        cfg_seed = config.settings.engine.seed
+        self.seed = seed if seed is not None else (cfg_seed or int.from_bytes(os.urandom(4), "big"))
+        self.counts: Counter[str] = Counter()
+        self.per_bot: Counter[int] = Counter()
+        self.bots: dict[int, BotProfile] = {}
+        self.chats: dict[int, ChatInfo] = {}
+        self.pacers: dict[int, BotPacer] = {}
+        self.rngs: dict[int, random.Random] = {}
+        self.memories: dict[int, tuple[str, ...]] = {}
+        self.recent_texts: dict[int, deque[str]] = {}
+        self.usernames: dict[int, str] = {}
+        self._heap: list[tuple[float, int]] = []
+        self._anchor: dict[int, float] = {}
+        self._locks: dict[int, asyncio.Lock] = {}
+        self._inflight = asyncio.Semaphore(max_inflight)
+        self._busy = 0
+        self._wakeup = asyncio.Event()
+        self._running = asyncio.Event()
+        self._running.set()
+        self._jobs: asyncio.Queue[ReplyJob] = asyncio.Queue()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.started_at = 0.0
+        self.pipeline = MessagePipeline(self)
+
+    # ── start-up ───────────────────────────────────────────────────────────────────────────────
+    async def start(self) -> None:
+        """Load this worker's bots and chats, resolve interrupted outbox rows, schedule every bot."""
+        with session_scope(self.store.sessions) as session:
+            everyone = repo.load_profiles(session)
+            mine = [b for b in everyone if owns(b.id, self.worker_id, self.total)
+                    and (self.only_bots is None or b.id in self.only_bots)]
+            self.chats = {c.id: c for c in repo.load_chats(session)}
+            stale = repo.resolve_stale_pending(session, [b.id for b in mine])
+            self.router.ledger.load(session)
+            for bot in mine:
+                rows = session.query(Memory).filter(Memory.bot_id == bot.id).order_by(
+                    Memory.importance.desc(), Memory.id.desc()).limit(3)
+                self.memories[bot.id] = tuple(m.content for m in rows)
+        if stale:
+            log.warning("worker %d: %d interrupted outbox rows marked failed (never re-sent)", self.worker_id, stale)
+            self.counts["stale_pending_resolved"] += stale
+        self.usernames = {b.id: b.username for b in everyone}
+        now = self.clock.now()
+        self.started_at = now
+        for bot in mine:
+            self.bots[bot.id] = bot
+            self.rngs[bot.id] = random.Random(f"{self.seed}:{bot.id}")
+            self.pacers[bot.id] = BotPacer(bot, self.config.settings.engine, self.rngs[bot.id], pacing=self.pacing)
+            self._locks[bot.id] = asyncio.Lock()
+            due = self.pacers[bot.id].first_due(now)
+            self._anchor[bot.id] = due
+            heapq.heappush(self._heap, (due, bot.id))
+        await self.cache.start()
+
+    # ── cached reads ───────────────────────────────────────────────────────────────────────────
+    async def history(self, chat: ChatInfo) -> tuple[HistoryLine, ...]:
+        """The chat's recent delivered lines (cached; invalidated across workers on every send)."""
+        namespace = f"history:{chat.id}"
+        cached = await self.cache.get_versioned(namespace, "lines")
+        if cached is not None:
+            return cached  # type: ignore[no-any-return]
+        with session_scope(self.store.sessions) as session:
+            lines = repo.recent_history(session, chat.id, HISTORY_KEEP)
+        await self.cache.set_versioned(namespace, "lines", lines, ttl=self._history_ttl)
+        return lines
+
+    @property
+    def _history_ttl(self) -> float | None:
+        # Without Redis no other worker can invalidate this copy: keep it for at most ~2 simulated
+        # seconds (one real second at most), so other workers' messages are seen promptly.
+        return None if self.cache.l2_configured else min(1.0, 2.0 / self.clock.scale)
+
+    async def remember_sent(self, chat: ChatInfo, line: HistoryLine) -> None:
+        """After a send: new history version for every worker, this worker's copy written through."""
+        current = await self.history(chat)
+        await self.cache.bump(f"history:{chat.id}")
+        await self.cache.set_versioned(f"history:{chat.id}", "lines", (*current, line)[-HISTORY_KEEP:],
+                                       ttl=self._history_ttl)
+        self.recent_texts.setdefault(chat.id, deque(maxlen=HISTORY_KEEP)).append(line.text)
+
+    async def system_prompt(self, bot: BotProfile) -> str:
+        """The bot's rendered system prompt (cached)."""
+        async def load() -> str:
+            return system_prompt(bot)
+        return await self.cache.get_or_load(f"system-prompt:{bot.id}:{hash(bot) & 0xFFFFFFFF:x}", load)  # type: ignore[no-any-return]
+
+    def provider_max_tokens(self, mode: str) -> int:
+        cfg = self.config.settings.llm.providers[self.router.active]
+        return min(cfg.max_output_tokens, 40) if mode == "reaction" else cfg.max_output_tokens
+
+    def provider_temperature(self) -> float:
+        return self.config.settings.llm.providers[self.router.active].temperature
+
+    # ── control ────────────────────────────────────────────────────────────────────────────────
+    def pause(self) -> None:
+        self._running.clear()
+
+    def resume(self) -> None:
+        self._running.set()
+        self._wakeup.set()
+
+    @property
+    def paused(self) -> bool:
+        return not self._running.is_set()
+
+    def submit_reply_job(self, job: ReplyJob) -> None:
+        """Queue a reply to a human; it is served before scheduled turns."""
+        self._jobs.put_nowait(job)
+        self._wakeup.set()
+
+    def on_send_failed(self, bot: BotProfile, chat: ChatInfo, message_id: int, result: SendResult) -> None:
+        self.counts["failed"] += 1
+        self.emit(MessageFailed(self.worker_id, bot.id, chat.id, message_id, result.error_class or "error",
+                                result.reason or ""))
+        if result.disable_chat:
+            self.chats[chat.id] = replace(chat, enabled=False)
+            self.emit(ChatDisabled(self.worker_id, chat.id, chat.key, result.reason or ""))
+
+    # ── loops ──────────────────────────────────────────────────────────────────────────────────
+    async def run(self, stop: asyncio.Event) -> None:
+        """Run until ``stop`` is set; then wait for messages in flight (drain)."""
+        if not self.bots and not self.started_at:
+            await self.start()
+        loops = [asyncio.create_task(self._dispatch(stop)), asyncio.create_task(self._serve_jobs(stop)),
+                 asyncio.create_task(self._tick(stop))]
+        await stop.wait()
+        self._wakeup.set()
+        for task in loops:
+            task.cancel()
+        await asyncio.gather(*loops, return_exceptions=True)
+        if self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        self.flush_usage()
+        self.emit(self.metrics())
+
+    async def _dispatch(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            await self._running.wait()
+            if not self._heap:
+                self._wakeup.clear()
+                await self._wait_wakeup(1.0)
+                continue
+            due, bot_id = self._heap[0]
+            now = self.clock.now()
+            if due > now:
+                self._wakeup.clear()
+                await self._wait_wakeup(self.clock.real_seconds(due - now))
+                continue
+            heapq.heappop(self._heap)
+            await self._inflight.acquire()
+            self._spawn(self._scheduled_turn(bot_id, due))
+
+    async def _wait_wakeup(self, timeout: float) -> None:
+        try:
+            await asyncio.wait_for(self._wakeup.wait(), timeout=max(0.0, timeout))
+        except asyncio.TimeoutError:
+            pass
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _reschedule(self, bot_id: int, when: float) -> None:
+        heapq.heappush(self._heap, (when, bot_id))
+        self._wakeup.set()
+
+    async def _scheduled_turn(self, bot_id: int, due: float) -> None:
+        bot, pacer, rng = self.bots[bot_id], self.pacers[bot_id], self.rngs[bot_id]
+        anchor = self._anchor.get(bot_id, due)
+        try:
+            async with self._locks[bot_id]:
+                self._busy += 1
+                now = self.clock.now()
+                if self.pacing and (not pacer.is_active(now) or pacer.cap_reached(now)):
+                    self.counts["waited_hours_or_cap"] += 1
+                    self._anchor[bot_id] = pacer.next_due(now, now)
+                    self._reschedule(bot_id, self._anchor[bot_id])
+                    return
+                chat = choose_chat(bot, list(self.chats.values()), rng)
+                if chat is None:
+                    self.counts["no_chat"] += 1
+                    self._reschedule(bot_id, now + 3600)
+                    return
+                history = await self.history(chat)
+                turn = decide_turn(bot, chat, history, self.config.settings.engine, rng, now, self.usernames,
+                                   allow_self_follow_up=not self.pacing)
+                if turn is None:
+                    self.counts["waited_self_follow_up"] += 1
+                    self._reschedule(bot_id, now + min(SELF_FOLLOW_UP_RETRY_S, pacer.delay(now) / 4))  # the anchor stays: the rate does not drift
+                    return
+                await self._deliver(bot, chat, replace(turn, due_at=due), history)
+                self._anchor[bot_id] = pacer.next_due(anchor, self.clock.now())
+                self._reschedule(bot_id, self._anchor[bot_id])
+        except Exception:  # one bad message must never stop the worker
+            log.exception("worker %d: turn of bot %s failed", self.worker_id, bot.username)
+            self.counts["errors"] += 1
+            self._anchor[bot_id] = pacer.next_due(anchor, self.clock.now())
+            self._reschedule(bot_id, self._anchor[bot_id])
+        finally:
+            self._busy -= 1
+            self._inflight.release()
+
+    async def _deliver(self, bot: BotProfile, chat: ChatInfo, turn: Turn, history: tuple[HistoryLine, ...]) -> None:
+        sent = await self.pipeline.run(bot, chat, turn, history, self.pacers[bot.id], self.rngs[bot.id])
+        if sent is not None:
+            self._count_sent(sent)
+
+    def _count_sent(self, sent: SentMessage) -> None:
+        self.counts["sent"] += 1
+        self.per_bot[sent.bot_id] += 1
+        self.emit(sent)
+
+    async def _serve_jobs(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            job = await self._jobs.get()
+            self._spawn(self._reply_job(job))
+
+    async def _reply_job(self, job: ReplyJob) -> None:
+        bot = self.bots.get(job.bot_id)
+        chat = self.chats.get(job.chat_id)
+        if bot is None or chat is None or not chat.enabled:
+            self.counts["jobs_ignored"] += 1
+            return
+        try:
+            async with self._locks[bot.id]:
+                await self._running.wait()
+                history = await self.history(chat)
+                target = next((line for line in history if line.id == job.message_id), None)
+                if target is None:  # our cached copy predates the human's message: read the database
+                    with session_scope(self.store.sessions) as session:
+                        history = repo.recent_history(session, chat.id, HISTORY_KEEP)
+                    target = next((line for line in history if line.id == job.message_id), None)
+                if target is None:
+                    self.counts["jobs_missing_message"] += 1
+                    return
+                rng = self.rngs[bot.id]
+                if rng.random() >= self.config.settings.engine.human_reply_probability:
+                    self.counts["jobs_declined"] += 1
+                    return
+                turn = Turn(bot.id, chat.id, "human_reply", target.topic or (bot.watchlist[0] if bot.watchlist else "piyasa"),
+                            reply_to=target, mention=target.username, due_at=self.clock.now(),
+                            job_id=str(job.message_id))
+                self.counts["jobs"] += 1
+                await self._deliver(bot, chat, turn, history)
+                self._remember(bot, f"{target.author} bana {turn.topic} hakkında soru sordu.")
+        except Exception:
+            log.exception("worker %d: reply job %s failed", self.worker_id, job)
+            self.counts["errors"] += 1
+
+    def _remember(self, bot: BotProfile, content: str) -> None:
+        with session_scope(self.store.sessions) as session:
+            session.add(Memory(bot_id=bot.id, kind="conversation", content=content, importance=0.6,
+                               created_at=self.clock.now()))
+        self.memories[bot.id] = (content, *self.memories.get(bot.id, ()))[:3]
+
+    async def _tick(self, stop: asyncio.Event) -> None:
+        last_flush = time.monotonic()
+        while not stop.is_set():
+            await asyncio.sleep(1.0)
+            self.emit(self.metrics())
+            if time.monotonic() - last_flush >= 10:
+                self.flush_usage()
+                last_flush = time.monotonic()
+
+    def flush_usage(self) -> None:
+        """Persist token counts (deltas) so a restart keeps today's usage."""
+        try:
+            with session_scope(self.store.sessions) as session:
+                self.router.ledger.flush(session)
+        except Exception:
+            log.exception("worker %d: could not save token usage", self.worker_id)
+
+    def metrics(self) -> EngineMetrics:
+        """This worker's counters now."""
+        now = self.clock.now()
+        alarms = tuple(self.bots[b].username for b, p in self.pacers.items()
+                       if self.pacing and p.below_floor(now, self.started_at))
+        return EngineMetrics(
+            worker_id=self.worker_id, at=now, real_at=time.time(), bots=tuple(sorted(self.bots)),
+            counts=dict(self.counts), per_bot=dict(self.per_bot), cache=self.cache.stats.as_dict(),
+            providers=tuple(self.router.statuses()), active_provider=self.router.active,
+            paused="paused by operator" if self.paused else self.router.paused_reason,
+            floor_alarms=alarms, inflight=self._busy)

@@ -1,0 +1,60 @@
+"""Assemble an engine (router, cache, market, transport) for one worker from configuration."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from piyasa_core.cache import Cache
+from piyasa_core.config import Config
+from piyasa_core.engine.clock import SimClock
+from piyasa_core.engine.core import Engine
+from piyasa_core.engine.market import HeadlineFeed, MarketContext, PriceTape, priced_symbols
+from piyasa_core.llm.registry import build_router
+from piyasa_core.llm.usage import UsageLedger
+from piyasa_core.store import Store
+from piyasa_core.telegram.base import Transport
+from piyasa_core.telegram.console import ConsoleTransport
+
+
+def build_market(config: Config) -> MarketContext:
+    """The simulated tape over every bot's watchlist (same seed → same prices in every worker)."""
+    settings = config.settings
+    names = [item for bot in settings.bots for item in bot.watchlist]
+    names += [topic for chat in settings.chats for topic in chat.topics]
+    tape = PriceTape(priced_symbols(names), seed=settings.engine.market_seed)
+    feed = HeadlineFeed(settings.engine.rss_feeds, refresh_seconds=settings.engine.rss_refresh) \
+        if settings.engine.rss_feeds else None
+    return MarketContext(tape, feed)
+
+
+def redis_client(config: Config) -> Any | None:
+    """An asyncio Redis client when `[cache] redis_url` is set."""
+    url = config.settings.cache.redis_url
+    return aioredis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2) if url else None
+
+
+def build_cache(config: Config, client: Any | None) -> Cache:
+    cache = config.settings.cache
+    return Cache(l1_max_items=cache.l1_max_items, l1_ttl=cache.l1_ttl, l2=client, l2_ttl=cache.l2_ttl,
+                 prefix=cache.key_prefix)
+
+
+def build_engine(config: Config, store: Store, *, worker_id: int = 0, total: int | None = None,
+                 emit: Callable[[Any], None] | None = None, clock: SimClock | None = None,
+                 transport: Transport | None = None, pacing: bool = True, seed: int | None = None,
+                 **kwargs: Any) -> Engine:
+    """An engine wired to the configured providers, cache and console/Telegram transport."""
+    client = redis_client(config)
+    router = build_router(config, redis_client=client, ledger=UsageLedger())
+    time_scale = config.settings.engine.time_scale
+    for provider in router.providers.values():
+        if hasattr(provider, "time_scale"):
+            provider.time_scale = time_scale  # emulated latency passes in simulated time
+    return Engine(config, store, router=router, transport=transport or ConsoleTransport(),
+                  cache=build_cache(config, client), clock=clock or SimClock(time_scale),
+                  market=build_market(config), worker_id=worker_id,
+                  total=total or config.settings.supervisor.workers, emit=emit, pacing=pacing, seed=seed,
+                  **kwargs)

@@ -1,0 +1,150 @@
+"""Per-bot pacing: active/prime hours in a timezone, rolling-hour cap and floor, delays, typing."""
+
+from __future__ import annotations
+
+import random
+import re
+from collections import deque
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from piyasa_core.config.schema import EngineConfig
+from piyasa_core.engine.types import BotProfile
+
+HOUR = 3600.0
+# Relative pace (personas.md: Ayşe fastest … Ali and Fatma slowest). Kept mild so per-worker counts
+# stay within the benchmark's balance criterion (CV ≤ 0.15).
+SPEED_FACTOR = {"fastest": 1.05, "fast": 1.03, "medium": 1.0, "slow": 0.96, "slowest": 0.93}
+TYPING_CHARS_PER_S = {"fastest": 9.0, "fast": 8.0, "medium": 6.5, "slow": 5.0, "slowest": 4.0}
+PRIME_FACTOR = 1.03
+# Target within [hourly_min, hourly_max]: near the top so the seed's 6 msg/min (4 bots) holds.
+TARGET_FRACTION = 0.95
+_WINDOW = re.compile(r"^(\d\d):(\d\d)-(\d\d):(\d\d)$")
+
+
+@dataclass(frozen=True)
+class Window:
+    """A daily clock window ``HH:MM-HH:MM`` in minutes of the day; may cross midnight."""
+
+    start: int
+    end: int
+
+    @classmethod
+    def parse(cls, text: str) -> Window:
+        match = _WINDOW.match(text.strip())
+        if not match:
+            raise ValueError(f"{text!r} is not a window like '09:00-12:00'")
+        h1, m1, h2, m2 = (int(g) for g in match.groups())
+        return cls(h1 * 60 + m1, h2 * 60 + m2)
+
+    def contains(self, minute_of_day: float) -> bool:
+        if self.start == self.end:
+            return True
+        if self.start < self.end:
+            return self.start <= minute_of_day < self.end
+        return minute_of_day >= self.start or minute_of_day < self.end  # crosses midnight
+
+
+class BotPacer:
+    """Decides when a bot may speak next; all times are simulated epoch seconds."""
+
+    def __init__(self, bot: BotProfile, config: EngineConfig, rng: random.Random,
+                 *, pacing: bool = True) -> None:
+        self.bot = bot
+        self.config = config
+        self.rng = rng
+        self.pacing = pacing
+        self.zone = ZoneInfo(config.timezone)
+        self.active = [Window.parse(w) for w in bot.active_hours]
+        self.prime = [Window.parse(w) for w in bot.prime_hours]
+        self.sent: deque[float] = deque()
+
+    # ── hours ──────────────────────────────────────────────────────────────────────────────────
+    def _minute(self, t: float) -> float:
+        local = datetime.fromtimestamp(t, self.zone)
+        return local.hour * 60 + local.minute + local.second / 60
+
+    def is_active(self, t: float) -> bool:
+        """Inside one of the bot's active windows (always, when it has none)."""
+        return not self.active or any(w.contains(self._minute(t)) for w in self.active)
+
+    def in_prime(self, t: float) -> bool:
+        return any(w.contains(self._minute(t)) for w in self.prime)
+
+    def next_active(self, t: float) -> float:
+        """The first moment ≥ t inside an active window (minute resolution, DST-safe)."""
+        if self.is_active(t):
+            return t
+        local = datetime.fromtimestamp(t, self.zone).replace(second=0, microsecond=0)
+        for step in range(1, 2 * 24 * 60 + 1):
+            candidate = local + timedelta(minutes=step)
+            epoch = candidate.timestamp()
+            if self.is_active(epoch):
+                return epoch
+        return t  # no window ever active (validated configs cannot get here)
+
+    # ── rate ───────────────────────────────────────────────────────────────────────────────────
+    def target_per_hour(self, t: float) -> float:
+        cfg = self.config
+        base = cfg.hourly_min + TARGET_FRACTION * (cfg.hourly_max - cfg.hourly_min)
+        rate = base * SPEED_FACTOR.get(self.bot.speed, 1.0) * (PRIME_FACTOR if self.in_prime(t) else 1.0)
+        return max(1.0, min(rate, cfg.hourly_max * 0.98))
+
+    def delay(self, t: float) -> float:
+        """Seconds to the next message: around the mean with bounded jitter."""
+        mean = HOUR / self.target_per_hour(t)
+        jitter = self.config.delay_jitter
+        return mean * (1 + self.rng.uniform(-jitter, jitter))
+
+    def first_due(self, t: float) -> float:
+        """Stagger the start: somewhere within the first third of a mean interval."""
+        if not self.pacing:
+            return t
+        return self.next_active(t + self.rng.uniform(0, 0.3 * HOUR / self.target_per_hour(t)))
+
+    # ── rolling hour ───────────────────────────────────────────────────────────────────────────
+    def _prune(self, t: float) -> None:
+        while self.sent and self.sent[0] <= t - HOUR:
+            self.sent.popleft()
+
+    def record_send(self, t: float) -> None:
+        self.sent.append(t)
+
+    def sent_last_hour(self, t: float) -> int:
+        self._prune(t)
+        return len(self.sent)
+
+    def cap_reached(self, t: float) -> bool:
+        return self.sent_last_hour(t) >= self.config.hourly_max
+
+    def below_floor(self, t: float, running_since: float) -> bool:
+        """The floor alarm: active for a full hour and still under ``hourly_min`` messages."""
+        if t - running_since < HOUR or not self.is_active(t - HOUR) or not self.is_active(t):
+            return False
+        return self.sent_last_hour(t) < self.config.hourly_min
+
+    def next_due(self, previous_due: float, now: float) -> float:
+        """When to speak next: previous due + delay (so work time does not slow the rate), moved
+        past the rolling-hour cap and into the next active window."""
+        if not self.pacing:
+            return now
+        delay = self.delay(previous_due)
+        due = previous_due + delay
+        # A message that ran late (waiting for another speaker, a slow provider) may be caught up
+        # on, so the hourly rate holds; after a longer stall the schedule restarts from now.
+        if due < now - delay:
+            due = now
+        self._prune(due)
+        if len(self.sent) >= self.config.hourly_max:
+            due = max(due, self.sent[len(self.sent) - self.config.hourly_max] + HOUR)
+        if not self.is_active(due):
+            due = self.next_active(due) + self.rng.uniform(0, 60)
+        return due
+
+    def typing_seconds(self, text: str) -> float:
+        """How long a person types this message: length over the persona's speed, ±15 %."""
+        if not self.pacing:
+            return 0.0
+        cps = TYPING_CHARS_PER_S.get(self.bot.speed, 6.5)
+        return min(30.0, 0.8 + len(text) / cps) * self.rng.uniform(0.85, 1.15)

@@ -1,0 +1,154 @@
+"""One message, end to end: generate → post-process → dedup → outbox → typing → send → event."""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections import Counter
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+from piyasa_core.engine import repo
+from piyasa_core.engine.dedup import DuplicateChecker
+from piyasa_core.engine.pacing import BotPacer
+from piyasa_core.engine.postprocess import postprocess
+from piyasa_core.engine.prompt import build_user_prompt, hints_for
+from piyasa_core.engine.types import BotProfile, ChatInfo, HistoryLine, SentMessage, Turn
+from piyasa_core.llm.router import RequestRejected
+from piyasa_core.llm.types import ChatRequest, Completion, ReplyTarget
+from piyasa_core.store.db import session_scope
+from piyasa_core.telegram.base import SendResult
+
+if TYPE_CHECKING:
+    from piyasa_core.engine.core import Engine
+
+log = logging.getLogger(__name__)
+
+PROMISE_RETRY_NOTE = " Kazanç vaadi ya da kesinlik bildiren ifade kullanma."
+PARAPHRASE_NOTE = " Aynı şeyi daha önce söyleyen oldu; farklı bir açıdan, farklı kelimelerle yaz."
+
+
+@dataclass(frozen=True)
+class Drafted:
+    text: str
+    completion: Completion
+    attempts: int
+
+
+class MessagePipeline:
+    """Runs one turn of one bot; counts every outcome in ``engine.counts``."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.dedup = DuplicateChecker()
+
+    @property
+    def counts(self) -> Counter[str]:
+        return self.engine.counts
+
+    async def _draft(self, bot: BotProfile, turn: Turn, history: tuple[HistoryLine, ...], rng: random.Random,
+                     note: str = "", seed_offset: int = 0) -> tuple[str | None, Completion | None, str]:
+        """One generation + post-processing. Returns (text, completion, rejection reason)."""
+        engine = self.engine
+        cfg = engine.config.settings.engine
+        now = engine.clock.now()
+        market = engine.market.snapshot(now, bot.id)
+        system = await engine.system_prompt(bot)
+        user = build_user_prompt(bot, turn, history, market, engine.memories.get(bot.id, ()),
+                                 token_budget=cfg.prompt_token_budget, system_tokens=len(system) // 3 + 1)
+        seed = rng.getrandbits(31) + seed_offset
+        hints = hints_for(bot, turn, market, seed, max_chars=cfg.max_message_chars)
+        reply = turn.reply_to
+        request = ChatRequest(
+            system=system, user=user.text + note,
+            max_tokens=engine.provider_max_tokens(turn.mode), temperature=engine.provider_temperature(),
+            hints=hints, estimated_prompt_tokens=len(system) // 3 + user.estimated_tokens,
+            reply_to=ReplyTarget(reply.author, reply.text, reply.is_human) if reply else None)
+        try:
+            completion = await engine.router.generate(request, max_pause=engine.max_pause)
+        except RequestRejected as exc:
+            return None, None, f"rejected: {exc.reason}"
+        result = postprocess(completion.text, bot_name=bot.name, username=bot.username,
+                             max_chars=cfg.max_message_chars, rng=rng, casual=0.3)
+        if result.rejected:
+            return None, completion, result.reason or "rejected"
+        text = result.text
+        if turn.mention and f"@{turn.mention}".lower() not in text.lower():
+            text = f"@{turn.mention} {text}"
+        return text, completion, ""
+
+    async def run(self, bot: BotProfile, chat: ChatInfo, turn: Turn, history: tuple[HistoryLine, ...],
+                  pacer: BotPacer, rng: random.Random) -> SentMessage | None:
+        """Generate and deliver one message for ``turn``; None when it was skipped."""
+        engine = self.engine
+        text, completion, why = await self._draft(bot, turn, history, rng)
+        if text is None and why.startswith("promise"):
+            self.counts["retried_promise"] += 1
+            text, completion, why = await self._draft(bot, turn, history, rng, PROMISE_RETRY_NOTE, 7919)
+        if text is None or completion is None:
+            self.counts["skipped_" + why.split(":")[0].replace(" ", "_")] += 1
+            return None
+        recent = [line.text for line in history] + list(engine.recent_texts.get(chat.id, ()))
+        verdict = self.dedup.check(text, recent)
+        if verdict.duplicate:
+            self.counts[f"duplicate_{verdict.kind}"] += 1
+            text, completion2, why = await self._draft(bot, turn, history, rng, PARAPHRASE_NOTE, 104729)
+            if text is None or completion2 is None or self.dedup.check(text, recent).duplicate:
+                self.counts["skipped_duplicate"] += 1
+                return None
+            completion = replace(completion2, prompt_tokens=completion2.prompt_tokens + completion.prompt_tokens,
+                                 completion_tokens=completion2.completion_tokens + completion.completion_tokens)
+            self.counts["paraphrased"] += 1
+        return await self._deliver(bot, chat, turn, text, completion, pacer)
+
+    async def _deliver(self, bot: BotProfile, chat: ChatInfo, turn: Turn, text: str, completion: Completion,
+                       pacer: BotPacer) -> SentMessage | None:
+        engine = self.engine
+        created = engine.clock.now()
+        meta = {"topic": turn.topic, "mode": turn.mode, "due_at": turn.due_at, "mention": turn.mention}
+        with session_scope(engine.store.sessions) as session:
+            message_id = repo.insert_pending(
+                session, chat_id=chat.id, bot_id=bot.id, text=text,
+                reply_to_id=turn.reply_to.id if turn.reply_to else None, worker_id=engine.worker_id,
+                provider=completion.provider, model=completion.model, tokens_in=completion.prompt_tokens,
+                tokens_out=completion.completion_tokens, tokens_cached=completion.cached_tokens,
+                generation_seconds=completion.latency_s, created_at=created, meta=meta)
+        typing = pacer.typing_seconds(text)
+        if typing > 0:
+            await engine.transport.send_typing(bot, chat)
+            await engine.clock.sleep(typing)
+        reply_tid = turn.reply_to.telegram_message_id if turn.reply_to else None
+        current = engine.chats.get(chat.id, chat)
+        if not current.enabled:  # disabled while this message was being typed: do not send it
+            result = SendResult(False, error_class="chat_disabled", reason="the chat was disabled before sending")
+        else:
+            result = await engine.transport.send(bot, chat, text, reply_to_message_id=reply_tid,
+                                                 outbox_id=message_id)
+        sent_at = engine.clock.now()
+        with session_scope(engine.store.sessions) as session:
+            if result.ok:
+                repo.mark_sent(session, message_id, result.message_id, sent_at)
+            else:
+                repo.mark_failed(session, message_id, f"{result.error_class}: {result.reason}")
+                if result.disable_chat:
+                    repo.set_chat_enabled(session, chat.id, False)
+        if not result.ok:
+            if result.error_class != "chat_disabled":
+                engine.on_send_failed(bot, chat, message_id, result)
+            return None
+        pacer.record_send(sent_at)
+        line = HistoryLine(id=message_id, chat_id=chat.id, text=text, created_at=sent_at, author=bot.name,
+                           bot_id=bot.id, username=bot.username,
+                           reply_to_id=turn.reply_to.id if turn.reply_to else None, topic=turn.topic,
+                           telegram_message_id=result.message_id)
+        await engine.remember_sent(chat, line)
+        return SentMessage(
+            message_id=message_id, bot_id=bot.id, bot_name=bot.name, chat_id=chat.id, chat_key=chat.key,
+            worker_id=engine.worker_id, text=text, mode=turn.mode, topic=turn.topic,
+            reply_to_id=turn.reply_to.id if turn.reply_to else None,
+            reply_to_author=turn.reply_to.author if turn.reply_to else None,
+            provider=completion.provider, model=completion.model, tokens_in=completion.prompt_tokens,
+            tokens_out=completion.completion_tokens, tokens_cached=completion.cached_tokens,
+            llm_latency_s=completion.latency_s, end_to_end_s=max(0.0, sent_at - turn.due_at), sent_at=sent_at,
+            transport_message_id=result.message_id, extra={"real_sent_at": time.time()})

@@ -1,0 +1,307 @@
+"""Prompts: a compact per-bot Turkish system prompt and a budgeted user prompt.
+
+The system prompt is built from the persona data only (so it can be cached per bot). The user
+prompt carries stances, holdings, memories, market lines, the chat's newest history, the labelled
+reply target, the topic and the mode. It is fitted to a token budget (≈ 3 characters per token) by
+dropping the OLDEST history lines first — the newest line is never cut — and then the least useful
+context blocks. ``hints_for`` gives the offline provider the same information as structured hints.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from piyasa_core.engine.market import canonical_symbol, format_quote, tr_number
+from piyasa_core.engine.types import BotProfile, HistoryLine, MarketSnapshot, Quote, Turn
+
+__all__ = ["MODE_TEXT", "PromptParts", "UserPrompt", "build_prompt", "build_user_prompt", "estimate_tokens",
+           "hints_for", "system_prompt"]
+
+FORBIDDEN_WORDS: tuple[str, ...] = ("garanti", "kesin")
+"""Words the bots must never write; they appear in the system prompt only inside the prohibition."""
+
+MODE_TEXT: dict[str, str] = {
+    "new": "Görev: bu konuda sohbete yeni bir mesajla katıl; kimseye yanıt verme, kendi gözlemini yaz.",
+    "reply": "Görev: yanıtlayacağın mesaja cevap ver; katıl ya da itiraz et, kendi bakışını ekle.",
+    "reaction": "Görev: yalnızca çok kısa bir tepki ver: 1-2 emoji ya da birkaç kelime, cümle kurma.",
+    "human_reply": "Görev: bir grup üyesi soruyor; sorusunu doğrudan, açık ve yardımsever biçimde yanıtla.",
+}
+"""The task line per mode (new topic / reply / short emoji reaction / answer a human)."""
+
+_HISTORY_FLOOR = 3  # context blocks are dropped before history goes below this many lines
+_LINE_CHARS = 200  # one history line is clipped to this many characters
+_TARGET_CHARS = 300
+
+
+def estimate_tokens(text: str) -> int:
+    """Rough token count for Turkish text: ~3 characters per token."""
+    return len(text) // 3 + 1
+
+
+def _clip(text: str, limit: int) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _cap_first(text: str) -> str:
+    text = text.strip()
+    if not text or not text[0].islower():
+        return text
+    return {"i": "İ", "ı": "I"}.get(text[0], text[0].upper()) + text[1:]
+
+
+def _level(value: Any, words: tuple[str, str, str], cuts: tuple[float, float] = (0.35, 0.65)) -> str:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return words[1]
+    return words[0] if v < cuts[0] else words[1] if v < cuts[1] else words[2]
+
+
+def _copula(name: str) -> str:
+    """Turkish "you are" suffix for a name by vowel harmony: Yatırımcı'sın, Yeni'sin, Can'sın."""
+    for ch in reversed(name.casefold()):
+        if ch in "aı":
+            return "'sın"
+        if ch in "ei":
+            return "'sin"
+        if ch in "ou":
+            return "'sun"
+        if ch in "öü":
+            return "'sün"
+    return "'sin"
+
+
+_STYLE: dict[str, str] = {
+    "fastest": "çok kısa, kesik cümleler.",
+    "fast": "çok kısa, hızlı cümleler.",
+    "medium": "kısa, sohbet havasında.",
+    "slow": "ölçülü, gerekçeli cümleler.",
+    "slowest": "yavaş, ölçülü, gerekçeli.",
+}
+
+
+# ── System prompt ───────────────────────────────────────────────────────────────────────────────
+def system_prompt(bot: BotProfile) -> str:
+    """A distinct, compact Turkish system prompt for one bot (persona, tone, style, rules)."""
+    emo = bot.emotion_dict()
+    tone = str(emo.get("tone") or "").strip()
+    words = [tone] + [w for w in (
+        _level(emo.get("energy"), ("sakin", "", "çok enerjik")),
+        _level(emo.get("optimism"), ("temkinli", "dengeli", "iyimser"), (0.4, 0.65)),
+        _level(emo.get("humor"), ("ciddi", "arada esprili", "ironik"), (0.25, 0.45)),
+    ) if w and w not in tone]
+    mood = ", ".join(w for w in words if w)
+    parts = [f"Sen {bot.name}{_copula(bot.name)} (@{bot.username}), borsa sohbet grubundasın."]
+    if bot.bio:
+        parts.append(_cap_first(bot.bio).rstrip(".") + ".")
+    if bot.risk or bot.horizon:
+        parts.append("Risk " + ", ".join(x for x in (bot.risk, bot.horizon) if x) + ".")
+    parts.append(f"Ton: {mood}; {_STYLE.get(bot.speed, _STYLE['medium'])}")
+    if bot.watchlist:
+        parts.append("İzlediğin: " + ", ".join(bot.watchlist) + ".")
+    if bot.signature_phrases:
+        parts.append("Ara sıra kullan: " + ", ".join(f"“{p}”" for p in bot.signature_phrases) + ".")
+    if bot.emoji:
+        parts.append("Emoji 0-2, cümle sonunda: " + " ".join(bot.emoji))
+    rules = ("Doğal, gündelik Türkçe, 1-3 cümle. Vaat ve kesinlik yok: “garanti”, “kesin” deme. "
+             "İngilizce, markdown, hashtag yok. Sembolleri listedeki gibi büyük yaz. "
+             "Yapay zekâ olduğunu söyleme, başa adını yazma.")
+    return " ".join(parts) + "\n" + rules
+
+
+# ── User prompt ─────────────────────────────────────────────────────────────────────────────────
+@dataclass(frozen=True)
+class UserPrompt:
+    """The rendered user prompt and how it was fitted.
+
+    ``estimated_tokens`` is the user text alone; ``total_tokens`` adds the system prompt (this sum is
+    what stays within the budget).
+    """
+
+    text: str
+    history_used: int
+    history_dropped: int
+    estimated_tokens: int
+    system_tokens: int = 0
+    blocks_dropped: tuple[str, ...] = ()
+
+    @property
+    def total_tokens(self) -> int:
+        return self.system_tokens + self.estimated_tokens
+
+
+@dataclass(frozen=True)
+class PromptParts:
+    """System and user prompt of one generation."""
+
+    system: str
+    user: UserPrompt
+
+    @property
+    def total_tokens(self) -> int:
+        return self.user.total_tokens
+
+
+def _same_topic(a: str, b: str) -> bool:
+    ca, cb = canonical_symbol(a), canonical_symbol(b)
+    return (ca is not None and ca == cb) or a.strip().casefold() == b.strip().casefold()
+
+
+def _size(value: float) -> str:
+    if float(value).is_integer():
+        return tr_number(value, 0)
+    return tr_number(value, 4).rstrip("0").rstrip(",")
+
+
+def _market_quotes(bot: BotProfile, topic: str, market: MarketSnapshot, limit: int = 3) -> list[Quote]:
+    wanted: list[str] = []
+    for name in (topic, *bot.watchlist, *(h.symbol for h in bot.holdings)):
+        sym = canonical_symbol(name)
+        if sym and sym not in wanted:
+            wanted.append(sym)
+    quotes = [q for q in (market.quote(s) for s in wanted) if q is not None]
+    return quotes[:limit]
+
+
+def _blocks(bot: BotProfile, turn: Turn, market: MarketSnapshot, memories: Sequence[str]) -> list[tuple[str, str]]:
+    """Context blocks in display order as (name, line)."""
+    out: list[tuple[str, str]] = []
+    stances = sorted(bot.stances, key=lambda s: not _same_topic(s.topic, turn.topic))[:2]
+    if stances:
+        out.append(("stances", "Görüşlerin: " + "; ".join(
+            f"{s.topic}: {s.view} (%{round(float(s.confidence) * 100)})" for s in stances)))
+    if bot.holdings:
+        items = []
+        for h in bot.holdings[:3]:
+            sym = canonical_symbol(h.symbol) or h.symbol
+            q = market.quote(sym)
+            extra = [h.note] if h.note else []
+            if q and h.avg_price > 0 and 0.1 < q.price / h.avg_price < 10:
+                pnl = (q.price / h.avg_price - 1) * 100
+                extra.insert(0, f"şu an {'+' if pnl >= 0 else '-'}%{tr_number(abs(pnl), 0 if abs(pnl) >= 10 else 1)}")
+            tail = f" ({', '.join(extra)})" if extra else ""
+            items.append(f"{h.symbol} {_size(h.size)} adet, maliyet {tr_number(h.avg_price, 2)}{tail}")
+        out.append(("holdings", "Pozisyonların: " + "; ".join(items)))
+    mem = [_clip(m, 120) for m in memories if str(m).strip()][:2]
+    if mem:
+        out.append(("memories", "Hatırladıkların: " + "; ".join(mem)))
+    quotes = _market_quotes(bot, turn.topic, market)
+    if quotes:
+        out.append(("market", "Piyasa: " + ", ".join(format_quote(q) for q in quotes)))
+    if market.headlines:
+        out.append(("headlines", "Gündem: " + _clip(market.headlines[0], 160)))
+    return out
+
+
+_DROP_ORDER = ("memories", "headlines", "holdings", "stances", "market")
+
+
+def _history_line(line: HistoryLine) -> str:
+    return f"{line.author}: {_clip(line.text, _LINE_CHARS)}"
+
+
+def _tail(turn: Turn) -> list[str]:
+    """The required closing lines: reply target, topic and task (+ mention)."""
+    lines = []
+    if turn.reply_to is not None:
+        who = turn.reply_to.author + (" (grup üyesi)" if turn.mode == "human_reply" else "")
+        lines.append(f"Yanıtlayacağın mesaj — {who}: {_clip(turn.reply_to.text, _TARGET_CHARS)}")
+    task = MODE_TEXT.get(turn.mode, MODE_TEXT["new"])
+    mention = (turn.mention or "").strip().lstrip("@")
+    if mention:
+        task += f" Mesajında @{mention} etiketini bir kez kullan."
+    lines += [f"Konu: {turn.topic}", task]
+    return lines
+
+
+def _render(blocks: Sequence[str], history: Sequence[str], tail: Sequence[str]) -> str:
+    lines = list(blocks)
+    if history:
+        lines.append("Sohbet (eskiden yeniye):")
+        lines += history
+    return "\n".join(lines + list(tail))
+
+
+def build_user_prompt(bot: BotProfile, turn: Turn, history: Sequence[HistoryLine], market: MarketSnapshot,
+                      memories: Sequence[str] = (), token_budget: int = 600,
+                      system_tokens: int | None = None) -> UserPrompt:
+    """The user prompt fitted to ``token_budget`` (system + user, ≈ 3 chars/token).
+
+    ``history`` is oldest → newest. Over budget, the OLDEST lines go first (the newest is always
+    kept); when fewer than three lines would remain, context blocks are dropped (memories,
+    headlines, holdings, stances, market). If even the minimal prompt is over budget it is returned
+    anyway with the newest line and the reply target.
+    """
+    sys_tokens = estimate_tokens(system_prompt(bot)) if system_tokens is None else int(system_tokens)
+    target_id = turn.reply_to.id if turn.reply_to is not None else None
+    # the reply target is shown once, in its labelled line, and counts as used
+    shown = [(i, ln) for i, ln in enumerate(history) if target_id is None or ln.id != target_id]
+    target_in_history = len(shown) != len(history)
+    rendered = [_history_line(ln) for _, ln in shown]
+    tail = _tail(turn)
+    blocks = _blocks(bot, turn, market, memories)
+    user_budget_chars = 3 * (token_budget - sys_tokens) - 1  # estimate_tokens(x) <= b ⇔ len(x) <= 3b - 1
+
+    def fit(kept: Sequence[str]) -> int:
+        """How many newest history lines fit beside ``kept`` blocks and the tail."""
+        base = len(_render(kept, (), tail)) + (len("Sohbet (eskiden yeniye):") + 1 if rendered else 0)
+        n, used = 0, base
+        for line in reversed(rendered):
+            if used + len(line) + 1 > user_budget_chars:
+                break
+            used += len(line) + 1
+            n += 1
+        return n if base <= user_budget_chars else -1
+
+    floor = min(_HISTORY_FLOOR, len(rendered))
+    dropped: list[str] = []
+    chosen, n = [b for _, b in blocks], fit([b for _, b in blocks])
+    for name in _DROP_ORDER:
+        if n >= floor:
+            break
+        if name not in dict(blocks):
+            continue
+        dropped.append(name)
+        chosen = [b for nm, b in blocks if nm not in dropped]
+        n = fit(chosen)
+    if n < 1 and rendered:
+        n = 1  # infeasible budget: the newest line stays anyway
+    n = max(0, n)
+    text = _render(chosen, rendered[len(rendered) - n:], tail)
+    used = n + (1 if target_in_history else 0)
+    return UserPrompt(text=text, history_used=used, history_dropped=len(history) - used,
+                      estimated_tokens=estimate_tokens(text), system_tokens=sys_tokens,
+                      blocks_dropped=tuple(dropped))
+
+
+def build_prompt(bot: BotProfile, turn: Turn, history: Sequence[HistoryLine], market: MarketSnapshot,
+                 memories: Sequence[str] = (), token_budget: int = 600, system: str | None = None) -> PromptParts:
+    """System prompt (given, e.g. from the cache, or rendered) plus the fitted user prompt."""
+    system = system_prompt(bot) if system is None else system
+    user = build_user_prompt(bot, turn, history, market, memories, token_budget, estimate_tokens(system))
+    return PromptParts(system=system, user=user)
+
+
+# ── Offline hints ───────────────────────────────────────────────────────────────────────────────
+def hints_for(bot: BotProfile, turn: Turn, market: MarketSnapshot, seed: int, max_chars: int = 400) -> dict[str, Any]:
+    """Structured hints for the offline composer (see ``piyasa_core.llm.offline_text.compose``)."""
+    return {
+        "persona": bot.persona,
+        "bot_name": bot.name,
+        "username": bot.username,
+        "signature_phrases": list(bot.signature_phrases),
+        "emoji": list(bot.emoji),
+        "watchlist": list(bot.watchlist),
+        "topic": turn.topic,
+        "mode": turn.mode,
+        "mention": (turn.mention or "").lstrip("@") or None,
+        "market": market.as_hints(),
+        "stances": [{"topic": s.topic, "view": s.view, "confidence": s.confidence} for s in bot.stances],
+        "holdings": [{"symbol": h.symbol, "avg_price": h.avg_price, "size": h.size, "note": h.note}
+                     for h in bot.holdings],
+        "max_chars": max_chars,
+        "seed": seed,
+    }

@@ -1,0 +1,120 @@
+"""Conversation quality report: variety, interaction, topic spread and the personas.md defects.
+
+All rates are over bot messages (human messages count only in ``messages``): humans may write what
+they like, the report judges the bots.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from piyasa_core.engine.dedup import dedup_key
+from piyasa_core.engine.postprocess import artifacts, tr_lower
+from piyasa_core.engine.types import HistoryLine
+
+__all__ = ["QualityInput", "QualityReport", "inputs_from_history", "quality_report"]
+
+MAX_EXAMPLES = 5
+
+
+@dataclass(frozen=True)
+class QualityInput:
+    """One message as the report sees it."""
+
+    text: str
+    bot_id: int | None  # None: a human
+    chat_id: int
+    reply_to_bot_id: int | None = None  # author of the replied-to message, when that was a bot
+    reply_to_is_human: bool = False
+    topic: str | None = None
+
+
+@dataclass(frozen=True)
+class QualityReport:
+    """Numbers describing one conversation sample (see ``quality_report``)."""
+
+    messages: int
+    bot_messages: int
+    bot_to_bot_reply_rate: float
+    human_reply_count: int
+    distinct_3gram_ratio: float
+    topic_spread: dict[str, float] = field(default_factory=dict)
+    top_topic_share: float = 0.0
+    artifact_count: int = 0
+    artifact_examples: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    distinct_system_prompts: int = 0
+    duplicates: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready dict (examples as ``[text, [artifact, …]]`` lists)."""
+        out = asdict(self)
+        out["topic_spread"] = dict(self.topic_spread)
+        out["artifact_examples"] = [[text, list(names)] for text, names in self.artifact_examples]
+        return out
+
+
+def _trigrams(text: str) -> list[tuple[str, ...]]:
+    words = re.findall(r"\w+", tr_lower(text))
+    return [tuple(words[i:i + 3]) for i in range(len(words) - 2)]
+
+
+def quality_report(messages: Sequence[QualityInput],
+                   system_prompts: Mapping[int, str] | None = None) -> QualityReport:
+    """Report on ``messages`` (oldest first).
+
+    - ``bot_to_bot_reply_rate``: bot messages replying to another bot (not itself) / bot messages;
+    - ``human_reply_count``: bot messages replying to a human;
+    - ``distinct_3gram_ratio``: distinct / total word trigrams (words = ``\\w+`` of the Turkish
+      lower-cased text, trigrams within one message) over bot messages; 1.0 when there are none;
+    - ``topic_spread``: topic → share of the bot messages that carry a topic; ``top_topic_share`` its max;
+    - ``artifact_count``: total ``postprocess.artifacts`` entries over bot messages, with up to
+      ``MAX_EXAMPLES`` examples;
+    - ``distinct_system_prompts``: distinct texts among ``system_prompts`` (bot id → prompt);
+    - ``duplicates``: bot messages whose ``dedup_key`` equals an earlier bot message's in the same chat.
+    """
+    bots = [m for m in messages if m.bot_id is not None]
+    n_bots = len(bots)
+    to_bot = sum(1 for m in bots if m.reply_to_bot_id is not None and m.reply_to_bot_id != m.bot_id)
+    grams = [g for m in bots for g in _trigrams(m.text)]
+    topics = Counter(m.topic for m in bots if m.topic)
+    tagged = sum(topics.values())
+    spread = {t: c / tagged for t, c in topics.most_common()} if tagged else {}
+    artifact_count, examples = 0, []
+    seen: dict[int, set[str]] = defaultdict(set)
+    duplicates = 0
+    for m in bots:
+        found = artifacts(m.text)
+        artifact_count += len(found)
+        if found and len(examples) < MAX_EXAMPLES:
+            examples.append((m.text, tuple(found)))
+        key = dedup_key(m.text)
+        if key in seen[m.chat_id]:
+            duplicates += 1
+        seen[m.chat_id].add(key)
+    return QualityReport(
+        messages=len(messages), bot_messages=n_bots,
+        bot_to_bot_reply_rate=to_bot / n_bots if n_bots else 0.0,
+        human_reply_count=sum(1 for m in bots if m.reply_to_is_human),
+        distinct_3gram_ratio=len(set(grams)) / len(grams) if grams else 1.0,
+        topic_spread=spread, top_topic_share=max(spread.values(), default=0.0),
+        artifact_count=artifact_count, artifact_examples=tuple(examples),
+        distinct_system_prompts=len(set(system_prompts.values())) if system_prompts else 0,
+        duplicates=duplicates)
+
+
+def inputs_from_history(lines: Sequence[HistoryLine]) -> list[QualityInput]:
+    """``QualityInput`` rows for history lines; replies are resolved within ``lines`` (a reply whose
+    target is not among them counts as no reply)."""
+    by_id = {line.id: line for line in lines}
+    out: list[QualityInput] = []
+    for line in lines:
+        target = by_id.get(line.reply_to_id) if line.reply_to_id is not None else None
+        out.append(QualityInput(
+            text=line.text, bot_id=line.bot_id, chat_id=line.chat_id,
+            reply_to_bot_id=target.bot_id if target is not None else None,
+            reply_to_is_human=target is not None and target.is_human, topic=line.topic))
+    return out

@@ -1,0 +1,134 @@
+"""Turn-taking: which chat, reply or new topic, whom to answer, whom to mention, what about."""
+
+from __future__ import annotations
+
+import math
+import random
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from piyasa_core.config.schema import EngineConfig
+from piyasa_core.engine.types import BotProfile, ChatInfo, HistoryLine, Turn
+
+RECENCY_HALF_LIFE_S = 600.0
+_WORD = re.compile(r"[\wÇĞİÖŞÜçğıöşü]+")
+
+
+@dataclass(frozen=True)
+class ScoredTarget:
+    line: HistoryLine
+    score: float
+    reasons: tuple[str, ...]
+
+
+def mentions_bot(line: HistoryLine, bot: BotProfile) -> bool:
+    """The line @mentions the bot or calls it by its first name."""
+    text = line.text.lower()
+    return f"@{bot.username.lower()}" in text or bool(
+        re.search(rf"\b{re.escape(bot.first_name.lower())}\b", text))
+
+
+def score_targets(bot: BotProfile, history: Sequence[HistoryLine], now: float) -> list[ScoredTarget]:
+    """Candidate reply targets, best first: humans, questions, mentions of this bot, watchlist
+    symbols, recency. Never the bot itself, never a line it already answered."""
+    answered = {line.reply_to_id for line in history if line.bot_id == bot.id and line.reply_to_id}
+    watch = {s.upper() for s in bot.watchlist}
+    scored: list[ScoredTarget] = []
+    for line in history:
+        if line.bot_id == bot.id or line.id in answered:
+            continue
+        score, reasons = 1.0, []
+        if line.is_human:
+            score += 3.0
+            reasons.append("human")
+        if "?" in line.text:
+            score += 1.5
+            reasons.append("question")
+        if mentions_bot(line, bot):
+            score += 4.0
+            reasons.append("mention")
+        words = {w.upper() for w in _WORD.findall(line.text)}
+        hits = len(words & watch)
+        if hits:
+            score += min(2, hits) * 1.0
+            reasons.append("watchlist")
+        age = max(0.0, now - line.created_at)
+        score *= math.pow(0.5, age / RECENCY_HALF_LIFE_S)
+        scored.append(ScoredTarget(line, score, tuple(reasons)))
+    scored.sort(key=lambda s: (-s.score, -s.line.created_at))
+    return scored
+
+
+def choose_chat(bot: BotProfile, chats: Sequence[ChatInfo], rng: random.Random,
+                activity: dict[int, float] | None = None) -> ChatInfo | None:
+    """A chat the bot belongs to, favouring livelier chats a little (``activity``: chat id → weight)."""
+    mine = [c for c in chats if c.enabled and c.id in bot.chat_ids]
+    if not mine:
+        return None
+    weights = [1.0 + (activity or {}).get(c.id, 0.0) for c in mine]
+    return rng.choices(mine, weights=weights, k=1)[0]
+
+
+def choose_topic(bot: BotProfile, chat: ChatInfo, history: Sequence[HistoryLine], rng: random.Random,
+                 prefer: str | None = None) -> str:
+    """A topic from the bot's watchlist and the chat's topics, weighted down by how often it was
+    talked about recently, so that no topic dominates."""
+    if prefer:
+        return prefer
+    candidates = list(dict.fromkeys([*bot.watchlist, *chat.topics])) or ["piyasa"]
+    recent = Counter(line.topic for line in history[-20:] if line.topic)
+    weights = [1.0 / (1.0 + 2.0 * recent.get(topic, 0)) for topic in candidates]
+    return rng.choices(candidates, weights=weights, k=1)[0]
+
+
+def _topic_in(line: HistoryLine, bot: BotProfile, chat: ChatInfo) -> str | None:
+    words = {w.upper(): w for w in _WORD.findall(line.text)}
+    for topic in [*bot.watchlist, *chat.topics]:
+        if topic.upper() in words:
+            return topic
+    return line.topic
+
+
+def decide_turn(bot: BotProfile, chat: ChatInfo, history: Sequence[HistoryLine], config: EngineConfig,
+                rng: random.Random, now: float, usernames: dict[int, str], *,
+                allow_self_follow_up: bool = False) -> Turn | None:
+    """What the bot does now; None when it would follow up on its own message (wait instead)."""
+    if history and history[-1].bot_id == bot.id and not allow_self_follow_up:
+        return None  # no immediate self-follow-up
+    targets = score_targets(bot, history, now)
+    direct = [t for t in targets if "mention" in t.reasons or ("human" in t.reasons and "question" in t.reasons)]
+    if direct and (direct[0].line.is_human or rng.random() < 0.7):
+        # a direct question or mention is answered first; only humans are mentioned back by force,
+        # so two bots do not ping-pong @mentions forever
+        target = direct[0].line
+        mode = "human_reply" if target.is_human else "reply"
+        return _reply_turn(bot, chat, target, mode, config, rng, now, usernames, force_mention=target.is_human)
+    roll = rng.random()
+    if targets and roll < config.reaction_probability:
+        target = targets[0].line
+        return Turn(bot.id, chat.id, "reaction", _topic_in(target, bot, chat) or choose_topic(bot, chat, history, rng),
+                    reply_to=target, due_at=now)
+    if targets and roll < config.reaction_probability + config.reply_probability:
+        weights = [t.score for t in targets[:8]]
+        target = rng.choices([t.line for t in targets[:8]], weights=weights, k=1)[0]
+        mode = "human_reply" if target.is_human else "reply"
+        return _reply_turn(bot, chat, target, mode, config, rng, now, usernames, force_mention=False)
+    topic = choose_topic(bot, chat, history, rng)
+    mention = None
+    others = [name for bot_id, name in usernames.items() if bot_id != bot.id]
+    if others and rng.random() < config.mention_probability / 3:
+        mention = rng.choice(sorted(others))  # ask another persona directly
+    return Turn(bot.id, chat.id, "new", topic, mention=mention, due_at=now)
+
+
+def _reply_turn(bot: BotProfile, chat: ChatInfo, target: HistoryLine, mode: str, config: EngineConfig,
+                rng: random.Random, now: float, usernames: dict[int, str], *, force_mention: bool) -> Turn:
+    mention = None
+    handle = target.username if target.username else (usernames.get(target.bot_id) if target.bot_id else None)
+    if handle and (force_mention or rng.random() < config.mention_probability):
+        mention = handle
+    topic = _topic_in(target, bot, chat) if rng.random() < 0.75 else None
+    return Turn(bot.id, chat.id, mode, topic or choose_topic(bot, chat, [], rng), reply_to=target,
+                mention=mention, due_at=now)

@@ -1,0 +1,1 @@
+"""Transports: the console transport (database + feed) and Telegram (python-telegram-bot)."""

@@ -1,0 +1,203 @@
+"""The engine end to end: offline provider, console transport, real SQLite/Redis, simulated time."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from piyasa_core.config import load_config
+from piyasa_core.engine import repo
+from piyasa_core.engine.core import ReplyJob
+from piyasa_core.engine.events import ChatDisabled, EngineMetrics
+from piyasa_core.engine.postprocess import artifacts, postprocess, unknown_upper
+from piyasa_core.engine.prompt import hints_for
+from piyasa_core.engine.quality_db import quality_for_window
+from piyasa_core.engine.types import HistoryLine, MarketSnapshot, Quote, Turn
+from piyasa_core.llm.offline import OfflineProvider
+from piyasa_core.llm.offline_rules import ALLOWED_UPPER
+from piyasa_core.llm.types import ChatRequest, ReplyTarget
+from piyasa_core.store.db import session_scope
+from piyasa_core.store.models import Chat, Message
+from piyasa_core.telegram.base import SendResult
+from tests.engine_support import SIM_START, engines, run_for, sent, setup_store
+
+
+@pytest.mark.parametrize("with_redis", [False, True])
+async def test_four_bots_time_scaled_run(workdir: Path, monkeypatch: pytest.MonkeyPatch, with_redis: bool,
+                                         request: pytest.FixtureRequest) -> None:
+    if with_redis:
+        monkeypatch.setenv("REDIS_URL", request.getfixturevalue("redis_url"))
+        monkeypatch.setenv("PIYASA_CACHE__KEY_PREFIX", f"t{random.getrandbits(32):x}")
+    monkeypatch.setenv("PIYASA_ENGINE__TIME_SCALE", "120")
+    config, store = setup_store()
+    events: list[Any] = []
+    items = engines(config, store, 120, events)
+    await run_for(items, 5.0)  # 10 simulated minutes
+    messages = sent(events)
+    per_bot = Counter(m.bot_name for m in messages)
+    assert set(per_bot) == {"Mehmet Yatırımcı", "Ayşe Scalper", "Ali Hoca", "Zeynep Yeni"}, per_bot
+    assert all(8 <= n <= 100 / 6 + 2 for n in per_bot.values()), per_bot  # within hourly_max=100 per hour
+    assert {m.worker_id for m in messages} == {0, 1, 2, 3}
+    assert all(m.provider == "offline" for m in messages)
+    with session_scope(store.sessions) as session:
+        stored = session.scalar(select(func.count()).select_from(Message).where(Message.status == "sent"))
+        assert stored == len(messages)
+        report = quality_for_window(session, SIM_START, SIM_START + 3600)
+    print(f"\n{len(messages)} messages, per bot {dict(per_bot)}, quality {report.to_dict()}")
+    assert report.bot_to_bot_reply_rate >= 0.4
+    assert report.distinct_3gram_ratio >= 0.6
+    assert report.artifact_count == 0 and report.duplicates == 0
+    assert report.distinct_system_prompts == 4
+    metrics = [e for e in events if isinstance(e, EngineMetrics)]
+    assert metrics and {m.worker_id for m in metrics} == {0, 1, 2, 3}
+    if with_redis:
+        assert sum(m.cache["l2_hits"] + m.cache["l2_misses"] for m in metrics[-4:]) > 0
+    store.dispose()
+
+
+async def test_human_mention_is_answered_first_by_the_owner(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config, store = setup_store()
+    events: list[Any] = []
+    items = engines(config, store, 60, events)
+    ali = next(e for e in items if 3 in e.bots or not e.bots) if False else items[3]
+    await asyncio.gather(*(e.start() for e in items))
+    assert 3 in ali.bots  # Ali Hoca has id 3 → worker 3
+    with session_scope(store.sessions) as session:
+        chat_id = session.scalar(select(Chat.id))
+        human_id = repo.store_human_message(session, chat_id=chat_id, text="@ali_ekonomist enflasyon ne olur?",
+                                            human_name="Deniz", username="deniz_k", created_at=ali.clock.now())
+    await ali.cache.bump(f"history:{chat_id}")
+    ali.submit_reply_job(ReplyJob(bot_id=3, chat_id=chat_id, message_id=human_id))
+    await run_for(items, 1.5)
+    ali_msgs = [m for m in sent(events) if m.bot_id == 3]
+    assert ali_msgs and ali_msgs[0].reply_to_id == human_id and ali_msgs[0].mode == "human_reply"
+    assert "@deniz_k" in ali_msgs[0].text
+    with session_scope(store.sessions) as session:
+        assert session.get(Message, ali_msgs[0].message_id).reply_to_id == human_id
+    store.dispose()
+
+
+class RecordingTransport:
+    """A stand-in for Telegram: records every delivery; can block or refuse."""
+
+    name = "recording"
+
+    def __init__(self, mode: str = "ok") -> None:
+        self.mode = mode
+        self.sent: list[tuple[int, str]] = []
+        self.block = asyncio.Event()
+
+    async def send_typing(self, bot: Any, chat: Any) -> None:
+        return None
+
+    async def send(self, bot: Any, chat: Any, text: str, *, reply_to_message_id: int | None,
+                   outbox_id: int) -> SendResult:
+        self.sent.append((outbox_id, text))
+        if self.mode == "hang":
+            await self.block.wait()  # delivered, but the worker dies before it can record that
+        if self.mode == "refuse":
+            return SendResult(False, error_class="bad_request", reason="Bad Request: message text is empty")
+        if self.mode == "kicked":
+            return SendResult(False, error_class="forbidden", reason="Forbidden: bot was kicked from the group",
+                              disable_chat=True)
+        return SendResult(True, message_id=10_000 + outbox_id)
+
+    async def aclose(self) -> None:
+        return None
+
+
+async def test_crash_between_send_and_commit_never_sends_twice(workdir: Path) -> None:
+    config, store = setup_store()
+    events: list[Any] = []
+    hanging = RecordingTransport("hang")
+    first = engines(config, store, 60, events, workers=1, transport_for=lambda w: hanging)[0]
+    stop = asyncio.Event()
+    task = asyncio.create_task(first.run(stop))
+    for _ in range(200):
+        await asyncio.sleep(0.05)
+        if hanging.sent:
+            break
+    assert hanging.sent
+    task.cancel()  # the worker dies while the transport holds the message
+    for inflight in list(first._tasks):
+        inflight.cancel()
+    await asyncio.gather(task, *first._tasks, return_exceptions=True)
+    outbox_id, text = hanging.sent[0]
+    with session_scope(store.sessions) as session:
+        assert session.get(Message, outbox_id).status == "pending"
+    fresh = RecordingTransport("ok")
+    restarted = engines(config, store, 60, events, workers=1, transport_for=lambda w: fresh, seed=99)[0]
+    await run_for([restarted], 1.0)
+    with session_scope(store.sessions) as session:
+        row = session.get(Message, outbox_id)
+        assert row.status == "failed" and "interrupted" in (row.failure_reason or "")
+    assert outbox_id not in [oid for oid, _ in fresh.sent]
+    assert restarted.counts["stale_pending_resolved"] >= 1
+    store.dispose()
+
+
+async def test_refused_messages_are_failed_and_a_kicked_bot_disables_the_chat(workdir: Path) -> None:
+    config, store = setup_store()
+    events: list[Any] = []
+    refusing = RecordingTransport("refuse")
+    await run_for(engines(config, store, 120, events, workers=1, transport_for=lambda w: refusing), 1.0)
+    assert refusing.sent and not sent(events)
+    with session_scope(store.sessions) as session:
+        statuses = Counter(session.scalars(select(Message.status)))
+        assert statuses["failed"] == len(refusing.sent) and statuses["sent"] == 0
+        reason = session.scalar(select(Message.failure_reason).limit(1))
+        assert reason and reason.startswith("bad_request")
+    kicked = RecordingTransport("kicked")
+    events.clear()
+    await run_for(engines(config, store, 120, events, workers=1, transport_for=lambda w: kicked, seed=5), 1.0)
+    assert any(isinstance(e, ChatDisabled) for e in events)
+    assert len(kicked.sent) == 1  # the chat is disabled after the first refusal
+    with session_scope(store.sessions) as session:
+        assert session.scalar(select(Chat.enabled)) is False
+    store.dispose()
+
+
+async def test_thousand_offline_messages_have_no_artifacts(workdir: Path) -> None:
+    config = load_config()
+    from piyasa_core.engine.prompt import system_prompt
+    from piyasa_core.engine.types import BotProfile, Holding, Stance
+
+    bots = [BotProfile(id=i + 1, username=b.username, name=b.name, persona=b.persona, watchlist=tuple(b.watchlist),
+                       signature_phrases=tuple(b.signature_phrases), emoji=tuple(b.emoji),
+                       stances=tuple(Stance(s.topic, s.view, s.confidence) for s in b.stances),
+                       holdings=tuple(Holding(h.symbol, h.avg_price, h.size, h.note) for h in b.holdings))
+            for i, b in enumerate(config.settings.bots) if b.enabled]
+    provider = OfflineProvider(config.settings.llm.providers["offline"].model_copy(update={"latency_ms": 0,
+                                                                                         "latency_jitter_ms": 0}))
+    rng = random.Random(4)
+    market = MarketSnapshot(0, (Quote("GARAN", 135.4, 1.2), Quote("SISE", 31.0, -0.7), Quote("USDTRY", 42.1, 0.3),
+                                Quote("BTCUSDT", 101000, 2.4), Quote("BIST30", 11900, 0.4)))
+    problems = []
+    kept = 0
+    for n in range(1000):
+        bot = bots[n % 4]
+        mode = ("new", "reply", "reaction", "human_reply")[rng.randrange(4)]
+        other = bots[(n + 1) % 4]
+        target = HistoryLine(n, 1, f"{rng.choice(other.watchlist)} bugün nasıl?", 0, other.name, other.id,
+                             other.username) if mode != "new" else None
+        turn = Turn(bot.id, 1, mode, rng.choice(bot.watchlist), reply_to=target,
+                    mention=other.username if mode != "new" and rng.random() < 0.4 else None)
+        request = ChatRequest(system=system_prompt(bot), user="-", hints=hints_for(bot, turn, market, n),
+                              reply_to=ReplyTarget(target.author, target.text, False) if target else None)
+        completion = await provider.complete(request)
+        result = postprocess(completion.text, bot_name=bot.name, username=bot.username, max_chars=400,
+                             rng=rng, casual=0.3)
+        if result.rejected:
+            continue
+        kept += 1
+        found = artifacts(result.text) + [f"unknown {w}" for w in unknown_upper(result.text, ALLOWED_UPPER)]
+        if found:
+            problems.append((result.text, found))
+    assert kept >= 990
+    assert problems == []

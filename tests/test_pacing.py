@@ -1,0 +1,145 @@
+"""Pacing and turn-taking with seeded randomness and explicit (injected) times."""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from piyasa_core.config.schema import EngineConfig
+from piyasa_core.engine.pacing import HOUR, BotPacer, Window
+from piyasa_core.engine.sharding import owner_modulo, owner_rendezvous, owns, shard
+from piyasa_core.engine.turns import decide_turn, score_targets
+from piyasa_core.engine.types import BotProfile, ChatInfo, HistoryLine
+
+IST = ZoneInfo("Europe/Istanbul")
+
+
+def at(hour: int, minute: int = 0, day: int = 25) -> float:
+    return datetime(2026, 11, day, hour, minute, tzinfo=IST).timestamp()
+
+
+def bot(**kwargs: object) -> BotProfile:
+    base = dict(id=1, username="mehmet_trader", name="Mehmet Yatırımcı", persona="investor",
+                watchlist=("GARAN", "THYAO"), chat_ids=(1,))
+    base.update(kwargs)
+    return BotProfile(**base)  # type: ignore[arg-type]
+
+
+def test_windows_including_midnight() -> None:
+    night = Window.parse("22:00-02:00")
+    assert night.contains(23 * 60) and night.contains(60) and not night.contains(12 * 60)
+    assert Window.parse("09:00-12:00").contains(9 * 60) and not Window.parse("09:00-12:00").contains(12 * 60)
+    with pytest.raises(ValueError):
+        Window.parse("9-12")
+
+
+def test_active_hours_are_read_in_the_configured_timezone() -> None:
+    pacer = BotPacer(bot(active_hours=("09:00-12:00", "22:00-01:00")), EngineConfig(), random.Random(1))
+    assert pacer.is_active(at(9, 30)) and not pacer.is_active(at(13)) and pacer.is_active(at(0, 30, day=26))
+    # 07:00 UTC is 10:00 in Istanbul
+    assert pacer.is_active(datetime(2026, 11, 25, 7, 0, tzinfo=ZoneInfo("UTC")).timestamp())
+    assert pacer.next_active(at(12, 30)) == at(22)
+    assert pacer.next_active(at(1, 30, day=26)) == at(9, day=26)
+    utc = BotPacer(bot(active_hours=("09:00-12:00",)), EngineConfig(timezone="UTC"), random.Random(1))
+    assert not utc.is_active(at(9, 30))  # 06:30 UTC
+
+
+def test_cap_holds_over_a_simulated_day_and_active_hours_are_respected() -> None:
+    cfg = EngineConfig(hourly_min=50, hourly_max=60)
+    pacer = BotPacer(bot(active_hours=("09:00-12:00", "23:00-01:00"), speed="fastest"), cfg, random.Random(7))
+    t = pacer.first_due(at(8))
+    due = t
+    sends: list[float] = []
+    while due < at(8, day=26):
+        assert pacer.is_active(due)
+        sends.append(due)
+        pacer.record_send(due)
+        due = pacer.next_due(due, due + 5)
+    assert sends
+    for i, s in enumerate(sends):  # no rolling hour ever holds more than hourly_max
+        assert sum(1 for x in sends[i:] if x < s + HOUR) <= 60
+    per_window = [sum(1 for s in sends if at(9) <= s < at(12)), sum(1 for s in sends if at(23) <= s < at(1, day=26))]
+    assert per_window[0] > 150 and per_window[1] > 100
+
+
+def test_rate_sits_between_min_and_max_and_speed_orders_personas() -> None:
+    cfg = EngineConfig()
+    rates = {speed: BotPacer(bot(speed=speed), cfg, random.Random(1)).target_per_hour(at(15))
+             for speed in ("fast", "medium", "slow")}
+    assert cfg.hourly_min <= rates["slow"] < rates["medium"] < rates["fast"] <= cfg.hourly_max
+    pacer = BotPacer(bot(), cfg, random.Random(3))
+    delays = [pacer.delay(at(15)) for _ in range(2000)]
+    mean = HOUR / pacer.target_per_hour(at(15))
+    assert min(delays) >= mean * 0.75 - 1e-9 and max(delays) <= mean * 1.25 + 1e-9  # bounded jitter
+
+
+def test_floor_alarm_and_typing() -> None:
+    cfg = EngineConfig(hourly_min=50)
+    pacer = BotPacer(bot(), cfg, random.Random(1))
+    start = at(10)
+    assert not pacer.below_floor(start + 600, start)  # not before a full hour
+    for k in range(10):
+        pacer.record_send(start + 3600 + k)
+    assert pacer.below_floor(start + 3700, start)
+    slow = BotPacer(bot(speed="slowest"), cfg, random.Random(1)).typing_seconds("x" * 120)
+    fast = BotPacer(bot(speed="fastest"), cfg, random.Random(1)).typing_seconds("x" * 120)
+    short = BotPacer(bot(), cfg, random.Random(1)).typing_seconds("x" * 10)
+    assert slow > fast > short > 0
+    assert BotPacer(bot(), cfg, random.Random(1), pacing=False).typing_seconds("x" * 100) == 0
+
+
+def test_sharding_is_one_rule() -> None:
+    assert [owner_modulo(b, 4) for b in (1, 2, 3, 4)] == [1, 2, 3, 0]
+    assert owns(5, 1, 4) and not owns(5, 0, 4)
+    assert shard(range(1, 9), 0, 4) == [4, 8]
+    workers = ["a", "b", "c", "d"]
+    before = {b: owner_rendezvous(b, workers) for b in range(200)}
+    after = {b: owner_rendezvous(b, workers[:3]) for b in range(200)}
+    moved = [b for b in range(200) if before[b] != after[b]]
+    assert all(before[b] == "d" for b in moved)  # only the removed worker's bots move
+
+
+def line(id: int, text: str, t: float, bot_id: int | None, author: str = "x", username: str | None = None,
+         reply_to_id: int | None = None) -> HistoryLine:
+    return HistoryLine(id=id, chat_id=1, text=text, created_at=t, author=author, bot_id=bot_id,
+                       username=username, reply_to_id=reply_to_id)
+
+
+def test_reply_scoring() -> None:
+    me = bot()
+    now = at(15)
+    history = [
+        line(1, "GARAN bugün hareketli", now - 50, 2, "Ayşe Scalper", "ayse_scalp"),
+        line(2, "enflasyon verisi ne zaman?", now - 40, None, "Deniz"),
+        line(3, "@mehmet_trader sen ne dersin?", now - 30, 3, "Ali Hoca", "ali_ekonomist"),
+        line(4, "kendi mesajım", now - 20, 1, "Mehmet Yatırımcı", "mehmet_trader"),
+        line(5, "eski bir not", now - 7200, 4, "Zeynep Yeni", "zeynep_newbie"),
+    ]
+    scored = score_targets(me, history, now)
+    ids = [s.line.id for s in scored]
+    assert 4 not in ids  # never itself
+    assert ids[0] == 3 and "mention" in scored[0].reasons  # a mention of this bot wins
+    assert ids.index(2) < ids.index(1)  # a human's question beats a plain bot line
+    assert ids[-1] == 5  # old lines decay
+    answered = [*history, line(6, "cevap", now - 10, 1, reply_to_id=3)]
+    assert 3 not in [s.line.id for s in score_targets(me, answered, now)]
+
+
+def test_turn_rules() -> None:
+    me = bot()
+    chat = ChatInfo(1, "c", "C", topics=("BIST",))
+    cfg = EngineConfig()
+    now = at(15)
+    own_last = [line(1, "selam", now - 5, 2), line(2, "benim", now - 1, 1)]
+    assert decide_turn(me, chat, own_last, cfg, random.Random(1), now, {1: "mehmet_trader"}) is None
+    human_q = [line(1, "@mehmet_trader GARAN ne olur?", now - 5, None, "Deniz", "deniz_k")]
+    turn = decide_turn(me, chat, human_q, cfg, random.Random(1), now, {1: "mehmet_trader"})
+    assert turn is not None and turn.mode == "human_reply" and turn.mention == "deniz_k" and turn.reply_to.id == 1
+    modes = [decide_turn(me, chat, [line(1, "SISE alev alev", now - 5, 2, "Ayşe", "ayse_scalp")], cfg,
+                         random.Random(seed), now, {1: "mehmet_trader", 2: "ayse_scalp"}).mode  # type: ignore[union-attr]
+             for seed in range(400)]
+    share = {m: modes.count(m) / len(modes) for m in set(modes)}
+    assert 0.55 < share["reply"] < 0.8 and 0.2 < share["new"] < 0.45 and share.get("reaction", 0) < 0.15

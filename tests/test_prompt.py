@@ -1,0 +1,225 @@
+"""System prompts per persona, the budgeted user prompt and the offline hints."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from piyasa_core.config import load_config
+from piyasa_core.config.schema import BotConfig
+from piyasa_core.engine.market import PriceTape
+from piyasa_core.engine.prompt import (
+    MODE_TEXT, build_prompt, build_user_prompt, estimate_tokens, hints_for, system_prompt,
+)
+from piyasa_core.engine.types import BotProfile, Holding, HistoryLine, MarketSnapshot, Stance, Turn
+from piyasa_core.llm.offline_text import compose
+from tests.conftest import REPO
+
+T0 = 1762160400.0
+FORBIDDEN = ("garanti", "kesin")
+NEGATION = re.compile(r"\b(deme|yok|kullanma|yasak)\b")
+LINES = (
+    "SISE sabah açılışta alev alev gitti, hacim de geldi, ben kısa vadeli girdim, akşama kadar bakalım ne olacak 🔥",
+    "Enflasyon verisi yarın açıklanıyor, beklenti yüzde otuz iki civarında; verilere bakalım, sonra konuşalım ⚠️",
+    "Merhaba arkadaşlar, BIST30 fonuna küçük bir miktar yatırdım, sizce uzun vadede mantıklı mı acaba? 😊",
+    "GARAN temettü açıkladı mı bilen var mı? Geçen yıl nisan ayında ödemişlerdi diye hatırlıyorum, bekliyorum.",
+)
+AUTHORS = (("Ayşe Scalper", 2, "ayse_scalp"), ("Ali Hoca", 3, "ali_ekonomist"),
+           ("Zeynep Yeni", 4, "zeynep_newbie"), ("Emre Kaya", None, "emre_k"))
+
+
+def profile(index: int, bot: BotConfig) -> BotProfile:
+    """A BotProfile from a config entry (the engine does the same from the database)."""
+    return BotProfile(
+        id=index, username=bot.username, name=bot.name, persona=bot.persona, bio=bot.bio, risk=bot.risk,
+        horizon=bot.horizon, emotion=tuple(bot.emotion.model_dump().items()), speed=bot.speed,
+        active_hours=tuple(bot.active_hours), prime_hours=tuple(bot.prime_hours), watchlist=tuple(bot.watchlist),
+        signature_phrases=tuple(bot.signature_phrases), emoji=tuple(bot.emoji),
+        stances=tuple(Stance(s.topic, s.view, s.confidence) for s in bot.stances),
+        holdings=tuple(Holding(h.symbol, h.avg_price, h.size, h.note) for h in bot.holdings),
+        token_env=bot.token_env or None)
+
+
+@pytest.fixture(scope="module")
+def bots() -> dict[str, BotProfile]:
+    config = load_config(REPO / "config.toml", Path("/nonexistent/.env"), environ={}, env_path_explicit=False)
+    return {b.username: profile(i, b) for i, b in enumerate(config.settings.bots, start=1)}
+
+
+@pytest.fixture(scope="module")
+def market(bots: dict[str, BotProfile]) -> MarketSnapshot:
+    names = [w for b in bots.values() for w in (*b.watchlist, *(h.symbol for h in b.holdings))]
+    return PriceTape(names).snapshot(T0)
+
+
+def history(n: int, chars: int = 120) -> list[HistoryLine]:
+    """``n`` chat lines oldest → newest, each unique (marker #i) and about ``chars`` long."""
+    out = []
+    for i in range(n):
+        author, bot_id, username = AUTHORS[i % len(AUTHORS)]
+        text = f"#{i} " + LINES[i % len(LINES)]
+        text = (text + " " + LINES[(i + 1) % len(LINES)])[:chars].rstrip()
+        out.append(HistoryLine(id=100 + i, chat_id=1, text=text, created_at=T0 - 60 * (n - i), author=author,
+                               bot_id=bot_id, username=username))
+    return out
+
+
+def reply_turn(target: HistoryLine, mode: str = "reply", mention: str | None = "ayse_scalp") -> Turn:
+    return Turn(bot_id=1, chat_id=1, mode=mode, topic="SISE", reply_to=target, mention=mention)
+
+
+def kept_markers(text: str) -> list[int]:
+    return sorted(int(m) for m in re.findall(r"#(\d+) ", text))
+
+
+# ── System prompt ───────────────────────────────────────────────────────────────────────────────
+def test_every_persona_gets_a_distinct_system_prompt(bots: dict[str, BotProfile]) -> None:
+    prompts = {name: system_prompt(bot) for name, bot in bots.items()}
+    assert len(bots) >= 6 and len(set(prompts.values())) == len(prompts)
+    for name, bot in bots.items():
+        text = prompts[name]
+        assert bot.name in text and f"@{bot.username}" in text
+        for phrase in bot.signature_phrases:
+            assert f"“{phrase}”" in text
+        for item in bot.watchlist:
+            assert item in text
+        assert all(e in text for e in bot.emoji)
+        assert "İngilizce" in text and "markdown" in text and "hashtag" in text
+        assert "Yapay zekâ olduğunu söyleme" in text and "adını yazma" in text and "1-3 cümle" in text
+        assert "**" not in text and "#" not in text
+        tokens = estimate_tokens(text)
+        assert 100 <= tokens <= 210, (name, tokens)
+        print(f"\n{name}: system prompt {len(text)} chars ≈ {tokens} tokens")
+
+
+def test_forbidden_words_appear_only_as_prohibitions(bots: dict[str, BotProfile]) -> None:
+    for bot in bots.values():
+        text = system_prompt(bot)
+        sentences = re.split(r"(?<=[.!?])\s+|\n", text)
+        hits = [s for s in sentences if any(w in s.casefold() for w in FORBIDDEN)]
+        assert hits, "the prompt must forbid promises"
+        for sentence in hits:
+            assert NEGATION.search(sentence.casefold()), sentence
+        persona_data = " ".join((bot.bio, *bot.signature_phrases, *(s.view for s in bot.stances))).casefold()
+        assert not any(w in persona_data for w in FORBIDDEN)
+
+
+def test_speed_and_emotion_change_the_style(bots: dict[str, BotProfile]) -> None:
+    ayse, ali = system_prompt(bots["ayse_scalp"]), system_prompt(bots["ali_ekonomist"])
+    assert "çok kısa" in ayse and "çok kısa" not in ali
+    assert "heyecanlı" in ayse and "iyimser" in ayse and "temkinli" in ali
+
+
+# ── User prompt ─────────────────────────────────────────────────────────────────────────────────
+def test_reply_target_is_labelled_and_mention_requested(bots: dict[str, BotProfile], market: MarketSnapshot) -> None:
+    lines = history(6)
+    target = lines[-1]
+    user = build_user_prompt(bots["mehmet_trader"], reply_turn(target), lines, market)
+    assert f"Yanıtlayacağın mesaj — {target.author}: {target.text}" in user.text
+    assert "@ayse_scalp" in user.text and "Konu: SISE" in user.text
+    assert user.text.count(target.text) == 1  # the target is not repeated in the history block
+    plain = build_user_prompt(bots["mehmet_trader"], Turn(1, 1, "new", "GARAN"), lines, market)
+    assert "Yanıtlayacağın" not in plain.text and "@" not in plain.text
+
+
+def test_mode_text_differs_per_mode(bots: dict[str, BotProfile], market: MarketSnapshot) -> None:
+    lines = history(4)
+    texts = {}
+    for mode in ("new", "reply", "reaction", "human_reply"):
+        turn = Turn(1, 1, mode, "GARAN", reply_to=None if mode == "new" else lines[-1])
+        user = build_user_prompt(bots["mehmet_trader"], turn, lines, market)
+        task = [ln for ln in user.text.splitlines() if ln.startswith("Görev:")]
+        assert task == [MODE_TEXT[mode]]
+        texts[mode] = task[0]
+    assert len(set(texts.values())) == 4
+    assert "emoji" in texts["reaction"] and "yardımsever" in texts["human_reply"] and "yeni" in texts["new"]
+
+
+def test_stances_holdings_and_market_lines(bots: dict[str, BotProfile], market: MarketSnapshot) -> None:
+    turn = Turn(1, 1, "new", "GARAN")
+    user = build_user_prompt(bots["mehmet_trader"], turn, history(2), market, memories=["Ayşe dün SISE sattı"],
+                             token_budget=2000)
+    text = user.text
+    assert "Görüşlerin: GARAN: temettü için uzun vadede tutulur (%80)" in text
+    assert "Pozisyonların: GARAN 2.000 adet, maliyet 48,50" in text
+    assert "Hatırladıkların: Ayşe dün SISE sattı" in text
+    market_line = next(ln for ln in text.splitlines() if ln.startswith("Piyasa: "))
+    assert market_line.startswith("Piyasa: GARAN ") and re.search(r"\d+,\d{2} TL \([+-]?%\d+,\d{2}\)", market_line)
+    zeynep = build_user_prompt(bots["zeynep_newbie"], Turn(4, 1, "new", "altın"), (), market, token_budget=2000)
+    assert "Piyasa: altın " in zeynep.text and "USDTRY " in zeynep.text and "enflasyon" not in zeynep.text
+    assert "Sohbet" not in zeynep.text and zeynep.history_used == zeynep.history_dropped == 0
+
+
+@pytest.mark.parametrize("budget", [40, 120, 300, 380, 450, 520, 600, 700, 900, 1500, 4000])
+@pytest.mark.parametrize("target_index", [None, -1, 3])
+def test_newest_kept_oldest_dropped_and_counts(bots: dict[str, BotProfile], market: MarketSnapshot,
+                                               budget: int, target_index: int | None) -> None:
+    lines = history(12)
+    turn = Turn(1, 1, "new", "SISE") if target_index is None else reply_turn(lines[target_index])
+    user = build_user_prompt(bots["mehmet_trader"], turn, lines, market, token_budget=budget)
+    assert lines[-1].text in user.text  # the newest line, always
+    assert user.history_used + user.history_dropped == len(lines)
+    markers = kept_markers(user.text)
+    others = [i for i in range(12) if target_index is None or lines[i] is not lines[target_index]]
+    shown = [i for i in markers if i in others]
+    assert shown and shown == others[-len(shown):]  # a suffix: the oldest went first
+    assert user.history_used == len(markers)
+    if target_index is not None:
+        assert f"Yanıtlayacağın mesaj — {lines[target_index].author}: " in user.text
+    assert user.estimated_tokens == estimate_tokens(user.text)
+    minimal = estimate_tokens(system_prompt(bots["mehmet_trader"])) + 110
+    if budget >= minimal:
+        assert user.total_tokens <= budget, (budget, user.total_tokens)
+
+
+def test_tiny_budget_keeps_newest_line_and_target(bots: dict[str, BotProfile], market: MarketSnapshot) -> None:
+    lines = history(12)
+    user = build_user_prompt(bots["ali_ekonomist"], reply_turn(lines[5], "human_reply"), lines, market,
+                             memories=["x" * 100], token_budget=10)
+    assert lines[-1].text in user.text and lines[5].text in user.text
+    assert user.history_used == 2 and user.history_dropped == 10
+    assert set(user.blocks_dropped) >= {"memories", "stances", "market"}
+    assert "Görev: bir grup üyesi soruyor" in user.text and "(grup üyesi)" in user.text
+
+
+def test_realistic_prompt_fits_600_tokens(bots: dict[str, BotProfile], market: MarketSnapshot) -> None:
+    lines = history(12, chars=120)
+    target = HistoryLine(id=999, chat_id=1, text="SISE patladı gitti! 38 üstü kapanış gelirse şimdi tam zamanı, "
+                         "hacim de destekliyor 🚀", created_at=T0, author="Ayşe Scalper", bot_id=2,
+                         username="ayse_scalp")
+    lines.append(target)
+    parts = build_prompt(bots["mehmet_trader"], reply_turn(target), lines, market,
+                         memories=["Ayşe geçen hafta SISE'de zarar kesti"], token_budget=600)
+    assert parts.total_tokens <= 600
+    assert parts.user.system_tokens == estimate_tokens(parts.system)
+    assert parts.user.history_used >= 4  # target + at least three newest lines
+    print(f"\nrealistic prompt: system {parts.user.system_tokens} + user {parts.user.estimated_tokens} = "
+          f"{parts.total_tokens} tokens; history used {parts.user.history_used}, "
+          f"dropped {parts.user.history_dropped}, blocks dropped {parts.user.blocks_dropped}")
+    print(parts.system)
+    print("---")
+    print(parts.user.text)
+
+
+def test_long_lines_are_clipped(bots: dict[str, BotProfile], market: MarketSnapshot) -> None:
+    long = HistoryLine(id=1, chat_id=1, text="uzun " * 200, created_at=T0, author="Emre Kaya")
+    user = build_user_prompt(bots["zeynep_newbie"], Turn(4, 1, "new", "BIST30"), [long], market)
+    assert user.history_used == 1 and "…" in user.text and len(user.text) < 1500
+
+
+# ── Offline hints ───────────────────────────────────────────────────────────────────────────────
+def test_hints_for_offline_composer(bots: dict[str, BotProfile], market: MarketSnapshot) -> None:
+    lines = history(3)
+    bot = bots["mehmet_trader"]
+    hints = hints_for(bot, reply_turn(lines[-1]), market, seed=11)
+    assert set(hints) == {"persona", "bot_name", "username", "signature_phrases", "emoji", "watchlist", "topic",
+                          "mode", "mention", "market", "stances", "holdings", "max_chars", "seed"}
+    assert hints["persona"] == "investor" and hints["mention"] == "ayse_scalp" and hints["seed"] == 11
+    assert hints["market"]["GARAN"] == {"price": market.quote("GARAN").price,  # type: ignore[union-attr]
+                                        "change_pct": market.quote("GARAN").change_pct}  # type: ignore[union-attr]
+    assert hints["stances"][0] == {"topic": "GARAN", "view": "temettü için uzun vadede tutulur", "confidence": 0.8}
+    assert hints["holdings"][0]["symbol"] == "GARAN" and hints["holdings"][0]["size"] == 2000
+    text = compose(hints, (lines[-1].author, lines[-1].text, False), 11)
+    assert text and "@ayse_scalp" in text

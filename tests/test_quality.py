@@ -1,0 +1,69 @@
+"""Quality report over a small hand-built conversation with known numbers."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from piyasa_core.engine.quality import QualityInput, QualityReport, inputs_from_history, quality_report
+from piyasa_core.engine.types import HistoryLine
+
+Q = QualityInput
+CONVERSATION = [
+    Q("Merhaba, GARAN ne olur?", None, 1),                                                   # human
+    Q("GARAN için sabır şart kardeşim.", 1, 1, reply_to_is_human=True, topic="GARAN"),
+    Q("Bence GARAN için sabır şart değil.", 2, 1, reply_to_bot_id=1, topic="GARAN"),
+    Q("Enflasyon verisi geldi, verilere bakalım.", 3, 1, topic="enflasyon"),
+    Q("GARAN için sabır şart kardeşim!", 1, 1, reply_to_bot_id=1, topic="GARAN"),           # self reply, dup
+    Q("bIST30 bugün GA📈RAN", 2, 1),                                                          # 3 artifacts
+    Q("GARAN için sabır şart kardeşim.", 1, 2, topic="GARAN"),                               # other chat
+    Q("Garantili kazanç!", 4, 2, reply_to_bot_id=3, topic="kripto"),                         # 2 artifacts
+]
+
+
+def test_report_numbers() -> None:
+    report = quality_report(CONVERSATION, {1: "prompt a", 2: "prompt b", 3: "prompt a"})
+    assert report.messages == 8 and report.bot_messages == 7
+    assert report.bot_to_bot_reply_rate == pytest.approx(2 / 7)
+    assert report.human_reply_count == 1
+    # trigrams: 3 + 4 + 3 + 3 + 2 + 3 + 0 = 18, distinct 3 + 2 + 3 + 0 + 2 + 0 + 0 = 10
+    assert report.distinct_3gram_ratio == pytest.approx(10 / 18)
+    assert report.topic_spread == pytest.approx({"GARAN": 4 / 6, "enflasyon": 1 / 6, "kripto": 1 / 6})
+    assert report.top_topic_share == pytest.approx(4 / 6)
+    assert report.artifact_count == 5
+    assert report.artifact_examples == (
+        ("bIST30 bugün GA📈RAN", ("ticker-case", "emoji-glued", "unknown-caps")),
+        ("Garantili kazanç!", ("certainty-opener", "promise")))
+    assert report.distinct_system_prompts == 2
+    assert report.duplicates == 1
+
+
+def test_empty_and_examples_cap() -> None:
+    empty = quality_report([])
+    assert empty == QualityReport(0, 0, 0.0, 0, 1.0)
+    many = quality_report([Q(f"Kesin yükselecek {i}", 1, 1) for i in range(9)])
+    assert many.artifact_count == 18 and len(many.artifact_examples) == 5
+    assert many.topic_spread == {} and many.top_topic_share == 0.0 and many.duplicates == 0
+
+
+def test_to_dict_is_json_ready() -> None:
+    data = quality_report(CONVERSATION).to_dict()
+    assert json.loads(json.dumps(data, ensure_ascii=False)) == data
+    assert data["artifact_examples"][1] == ["Garantili kazanç!", ["certainty-opener", "promise"]]
+    assert data["distinct_system_prompts"] == 0 and data["duplicates"] == 1
+
+
+def test_inputs_from_history() -> None:
+    lines = [
+        HistoryLine(10, 1, "GARAN ne olur?", 0.0, "Emre"),
+        HistoryLine(11, 1, "Sabır şart.", 1.0, "Mehmet", bot_id=1, reply_to_id=10, topic="GARAN"),
+        HistoryLine(12, 1, "Katılıyorum.", 2.0, "Zeynep", bot_id=4, reply_to_id=11, topic="GARAN"),
+        HistoryLine(13, 1, "Eski mesaja cevap.", 3.0, "Ali", bot_id=3, reply_to_id=5),
+    ]
+    rows = inputs_from_history(lines)
+    assert rows[1] == Q("Sabır şart.", 1, 1, None, True, "GARAN")
+    assert rows[2] == Q("Katılıyorum.", 4, 1, 1, False, "GARAN")
+    assert rows[3].reply_to_bot_id is None and not rows[3].reply_to_is_human
+    report = quality_report(rows)
+    assert report.bot_to_bot_reply_rate == pytest.approx(1 / 3) and report.human_reply_count == 1
