@@ -142,9 +142,13 @@ class Cache:
         value = await self._lookup(key)
         return None if value is _MISSING else value
 
-    async def set(self, key: str, value: Any, *, ttl: float | None = None) -> None:
-        """Store in both layers; ``ttl`` overrides both layers' TTL (L1 never exceeds l1_ttl)."""
-        check_value(value)
+    async def set(self, key: str, value: Any, *, ttl: float | None = None, checked: bool = False) -> None:
+        """Store in both layers; ``ttl`` overrides both layers' TTL (L1 never exceeds l1_ttl).
+
+        ``checked=True`` skips the plain-data check when the caller built ``value`` only from parts
+        that already passed it (the engine's write-through of a history tuple plus one new line)."""
+        if not checked:
+            check_value(value)
         self._l1_put(key, value, ttl)
         if self._l2_ready():
             try:
@@ -232,9 +236,9 @@ class Cache:
         return await self.get(self._versioned_key(namespace, key, await self.version(namespace)))
 
     async def set_versioned(self, namespace: str, key: str, value: Any, *,
-                            ttl: float | None = None) -> None:
+                            ttl: float | None = None, checked: bool = False) -> None:
         full = self._versioned_key(namespace, key, await self.version(namespace))
-        await self.set(full, value, ttl=ttl)
+        await self.set(full, value, ttl=ttl, checked=checked)
 
     async def get_or_load_versioned(self, namespace: str, key: str,
                                     loader: Callable[[], Awaitable[Any]], *,

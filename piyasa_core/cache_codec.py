@@ -27,6 +27,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import json
+import weakref
 from datetime import datetime
 from types import MappingProxyType
 from typing import Any, TypeVar
@@ -67,6 +68,11 @@ def registered() -> frozenset[str]:
     return frozenset(_REGISTRY)
 
 
+# Frozen dataclass instances already checked (they cannot change, so once is enough). A history
+# tuple of 50 lines is re-cached on every send; re-walking every field each time was the hot spot.
+_CHECKED: "weakref.WeakSet[Any]" = weakref.WeakSet()
+
+
 def check_value(value: Any, where: str = "value") -> None:
     """Raise ``TypeError`` unless ``value`` is plain immutable data (see the module doc)."""
     kind = type(value)
@@ -93,8 +99,17 @@ def check_value(value: Any, where: str = "value") -> None:
         if _REGISTRY.get(_path(kind)) is not kind:
             raise TypeError(f"{where}: {_path(kind)} is not a registered cacheable dataclass "
                             "(piyasa_core.cache_codec.register)")
+        try:
+            if value in _CHECKED:
+                return
+        except TypeError:  # unhashable field values: check every time
+            pass
         for f in dataclasses.fields(value):
             check_value(getattr(value, f.name), f"{where}.{f.name}")
+        try:
+            _CHECKED.add(value)
+        except TypeError:
+            pass
         return
     if kind in (list, dict, set, bytearray):
         raise TypeError(f"{where}: {kind.__name__} is mutable; use tuple, frozenset or "

@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from piyasa_core.cache import Cache
+from piyasa_core.cache_codec import check_value
 from piyasa_core.config import Config
 from piyasa_core.engine import repo
 from piyasa_core.engine.clock import SimClock
@@ -142,9 +143,10 @@ class Engine:
     async def remember_sent(self, chat: ChatInfo, line: HistoryLine) -> None:
         """After a send: new history version for every worker, this worker's copy written through."""
         current = await self.history(chat)
+        check_value(line)  # the cached part was checked when it was stored
         await self.cache.bump(f"history:{chat.id}")
         await self.cache.set_versioned(f"history:{chat.id}", "lines", (*current, line)[-HISTORY_KEEP:],
-                                       ttl=self._history_ttl)
+                                       ttl=self._history_ttl, checked=True)
         self.recent_texts.setdefault(chat.id, deque(maxlen=HISTORY_KEEP)).append(line.text)
 
     async def system_prompt(self, bot: BotProfile) -> str:

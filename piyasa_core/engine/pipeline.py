@@ -17,7 +17,6 @@ from piyasa_core.engine.prompt import build_user_prompt, hints_for
 from piyasa_core.engine.types import BotProfile, ChatInfo, HistoryLine, SentMessage, Turn
 from piyasa_core.llm.router import RequestRejected
 from piyasa_core.llm.types import ChatRequest, Completion, ReplyTarget
-from piyasa_core.store.db import session_scope
 from piyasa_core.telegram.base import SendResult
 
 if TYPE_CHECKING:
@@ -55,7 +54,7 @@ class MessagePipeline:
         now = engine.clock.now()
         market = engine.market.snapshot(now, bot.id)
         system = await engine.system_prompt(bot)
-        user = build_user_prompt(bot, turn, history, market, engine.memories.get(bot.id, ()),
+        user = build_user_prompt(bot, turn, history[-cfg.history_lines:], market, engine.memories.get(bot.id, ()),
                                  token_budget=cfg.prompt_token_budget, system_tokens=len(system) // 3 + 1)
         seed = rng.getrandbits(31) + seed_offset
         hints = hints_for(bot, turn, market, seed, max_chars=cfg.max_message_chars)
@@ -107,9 +106,9 @@ class MessagePipeline:
         engine = self.engine
         created = engine.clock.now()
         meta = {"topic": turn.topic, "mode": turn.mode, "due_at": turn.due_at, "mention": turn.mention}
-        with session_scope(engine.store.sessions) as session:
+        with engine.store.engine.begin() as conn:
             message_id = repo.insert_pending(
-                session, chat_id=chat.id, bot_id=bot.id, text=text,
+                conn, chat_id=chat.id, bot_id=bot.id, text=text,
                 reply_to_id=turn.reply_to.id if turn.reply_to else None, worker_id=engine.worker_id,
                 provider=completion.provider, model=completion.model, tokens_in=completion.prompt_tokens,
                 tokens_out=completion.completion_tokens, tokens_cached=completion.cached_tokens,
@@ -126,13 +125,13 @@ class MessagePipeline:
             result = await engine.transport.send(bot, chat, text, reply_to_message_id=reply_tid,
                                                  outbox_id=message_id)
         sent_at = engine.clock.now()
-        with session_scope(engine.store.sessions) as session:
+        with engine.store.engine.begin() as conn:
             if result.ok:
-                repo.mark_sent(session, message_id, result.message_id, sent_at)
+                repo.mark_sent(conn, message_id, result.message_id, sent_at)
             else:
-                repo.mark_failed(session, message_id, f"{result.error_class}: {result.reason}")
+                repo.mark_failed(conn, message_id, f"{result.error_class}: {result.reason}")
                 if result.disable_chat:
-                    repo.set_chat_enabled(session, chat.id, False)
+                    repo.set_chat_enabled(conn, chat.id, False)
         if not result.ok:
             if result.error_class != "chat_disabled":
                 engine.on_send_failed(bot, chat, message_id, result)

@@ -374,9 +374,14 @@ def humanize(text: str, rng: random.Random, casual: float,
     draws = [rng.random() for _ in range(3)]
     if not text.strip():
         return text
-    base = set(artifacts(text, known, allowed))
+    base: set[str] | None = None  # computed only when a touch actually changes the text
 
     def attempt(new: str, old: str) -> str:
+        nonlocal base
+        if new == old:
+            return old
+        if base is None:
+            base = set(artifacts(text, known, allowed))
         return new if set(artifacts(new, known, allowed)) <= base else old
 
     def split(t: str) -> tuple[str, str]:  # (text, trailing " 🚀 📊")

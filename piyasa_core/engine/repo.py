@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.orm import Session, aliased
 
 from piyasa_core.engine.types import BotProfile, ChatInfo, Holding, HistoryLine, Stance
@@ -63,29 +63,32 @@ def recent_history(session: Session, chat_id: int, limit: int) -> tuple[HistoryL
     return tuple(lines)
 
 
-def insert_pending(session: Session, *, chat_id: int, bot_id: int, text: str, reply_to_id: int | None,
+def insert_pending(conn: Connection, *, chat_id: int, bot_id: int, text: str, reply_to_id: int | None,
                    worker_id: int, provider: str, model: str, tokens_in: int, tokens_out: int,
                    tokens_cached: int, generation_seconds: float, created_at: float,
                    meta: dict[str, Any]) -> int:
-    """The outbox row of a message about to be sent (status ``pending``); returns its id."""
-    row = Message(chat_id=chat_id, bot_id=bot_id, text=text, status="pending", reply_to_id=reply_to_id,
-                  worker_id=worker_id, provider=provider, model=model, tokens_in=tokens_in,
-                  tokens_out=tokens_out, tokens_cached=tokens_cached, generation_seconds=generation_seconds,
-                  created_at=created_at, meta=meta)
-    session.add(row)
-    session.flush()
-    return row.id
+    """The outbox row of a message about to be sent (status ``pending``); returns its id.
+
+    Core statements on a plain connection (no ORM session): this runs once per message on the hot path.
+    """
+    return int(conn.execute(
+        insert(Message).returning(Message.id),
+        [{"chat_id": chat_id, "bot_id": bot_id, "text": text, "status": "pending", "reply_to_id": reply_to_id,
+          "worker_id": worker_id, "provider": provider, "model": model, "tokens_in": tokens_in,
+          "tokens_out": tokens_out, "tokens_cached": tokens_cached, "generation_seconds": generation_seconds,
+          "created_at": created_at, "meta": meta}],
+    ).scalar_one())
 
 
-def mark_sent(session: Session, message_id: int, transport_message_id: int | None, sent_at: float) -> None:
+def mark_sent(conn: Connection, message_id: int, transport_message_id: int | None, sent_at: float) -> None:
     """The transport accepted the message."""
-    session.execute(update(Message).where(Message.id == message_id, Message.status == "pending")
+    conn.execute(update(Message).where(Message.id == message_id, Message.status == "pending")
                     .values(status="sent", telegram_message_id=transport_message_id, sent_at=sent_at))
 
 
-def mark_failed(session: Session, message_id: int, reason: str) -> None:
+def mark_failed(conn: Connection, message_id: int, reason: str) -> None:
     """The transport refused the message (or the worker died before it could tell)."""
-    session.execute(update(Message).where(Message.id == message_id, Message.status == "pending")
+    conn.execute(update(Message).where(Message.id == message_id, Message.status == "pending")
                     .values(status="failed", failure_reason=reason[:500]))
 
 
@@ -113,5 +116,5 @@ def store_human_message(session: Session, *, chat_id: int, text: str, human_name
     return row.id
 
 
-def set_chat_enabled(session: Session, chat_id: int, enabled: bool) -> None:
-    session.execute(update(Chat).where(Chat.id == chat_id).values(enabled=enabled))
+def set_chat_enabled(conn: Connection | Session, chat_id: int, enabled: bool) -> None:
+    conn.execute(update(Chat).where(Chat.id == chat_id).values(enabled=enabled))

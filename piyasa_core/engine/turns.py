@@ -8,12 +8,24 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from piyasa_core.config.schema import EngineConfig
 from piyasa_core.engine.types import BotProfile, ChatInfo, HistoryLine, Turn
 
 RECENCY_HALF_LIFE_S = 600.0
+SCORED_LINES = 20  # only the newest lines are reply candidates
 _WORD = re.compile(r"[\wÇĞİÖŞÜçğıöşü]+")
+
+
+@lru_cache(maxsize=8192)
+def _upper_words(text: str) -> frozenset[str]:
+    return frozenset(w.upper() for w in _WORD.findall(text))
+
+
+@lru_cache(maxsize=4096)
+def _name_pattern(first_name: str) -> re.Pattern[str]:
+    return re.compile(rf"\b{re.escape(first_name.lower())}\b")
 
 
 @dataclass(frozen=True)
@@ -26,8 +38,7 @@ class ScoredTarget:
 def mentions_bot(line: HistoryLine, bot: BotProfile) -> bool:
     """The line @mentions the bot or calls it by its first name."""
     text = line.text.lower()
-    return f"@{bot.username.lower()}" in text or bool(
-        re.search(rf"\b{re.escape(bot.first_name.lower())}\b", text))
+    return f"@{bot.username.lower()}" in text or bool(_name_pattern(bot.first_name).search(text))
 
 
 def score_targets(bot: BotProfile, history: Sequence[HistoryLine], now: float) -> list[ScoredTarget]:
@@ -36,7 +47,7 @@ def score_targets(bot: BotProfile, history: Sequence[HistoryLine], now: float) -
     answered = {line.reply_to_id for line in history if line.bot_id == bot.id and line.reply_to_id}
     watch = {s.upper() for s in bot.watchlist}
     scored: list[ScoredTarget] = []
-    for line in history:
+    for line in history[-SCORED_LINES:]:
         if line.bot_id == bot.id or line.id in answered:
             continue
         score, reasons = 1.0, []
@@ -49,8 +60,7 @@ def score_targets(bot: BotProfile, history: Sequence[HistoryLine], now: float) -
         if mentions_bot(line, bot):
             score += 4.0
             reasons.append("mention")
-        words = {w.upper() for w in _WORD.findall(line.text)}
-        hits = len(words & watch)
+        hits = len(_upper_words(line.text) & watch)
         if hits:
             score += min(2, hits) * 1.0
             reasons.append("watchlist")
@@ -84,7 +94,7 @@ def choose_topic(bot: BotProfile, chat: ChatInfo, history: Sequence[HistoryLine]
 
 
 def _topic_in(line: HistoryLine, bot: BotProfile, chat: ChatInfo) -> str | None:
-    words = {w.upper(): w for w in _WORD.findall(line.text)}
+    words = _upper_words(line.text)
     for topic in [*bot.watchlist, *chat.topics]:
         if topic.upper() in words:
             return topic

@@ -91,6 +91,8 @@ class LocalBudget:
         now = time.time() if now is None else now
         limits = self.limits.get(provider, Limits())
         day = _utc_day(now)
+        if not limits.any:  # no budget of ours: nothing to count against
+            return Reservation(provider, "", tokens, day), 0.0
         self._prune(provider, now)
         wait = 0.0
         requests = self._requests[provider]
@@ -131,6 +133,8 @@ class LocalBudget:
 
     async def settle(self, reservation: Reservation, actual_tokens: int) -> None:
         """Replace the estimate by the real token count."""
+        if not reservation.token_id:
+            return
         entry = self._tokens.get(reservation.provider, {}).get(reservation.token_id)
         if entry is not None:
             self._tokens[reservation.provider][reservation.token_id] = (entry[0], actual_tokens)
@@ -140,6 +144,8 @@ class LocalBudget:
 
     async def release(self, reservation: Reservation) -> None:
         """Give a reservation back (the provider did not take the request)."""
+        if not reservation.token_id:
+            return
         tokens = self._tokens.get(reservation.provider, {})
         entry = tokens.pop(reservation.token_id, None)
         requests = self._requests.get(reservation.provider, [])
@@ -247,6 +253,8 @@ class RedisBudget:
     async def reserve(self, provider: str, tokens: int) -> tuple[Reservation | None, float]:
         limits = self.limits.get(provider, Limits())
         day = _utc_day(time.time())
+        if not limits.any:  # no budget of ours: no Redis round trip
+            return Reservation(provider, "", int(tokens), day), 0.0
         token_id = uuid.uuid4().hex[:12]
         ok, value = await self._reserve(keys=self._keys(provider, day),
                                         args=[limits.rpm, limits.tpm, limits.rpd, limits.tpd, int(tokens),
@@ -256,10 +264,14 @@ class RedisBudget:
         return None, float(value)
 
     async def settle(self, reservation: Reservation, actual_tokens: int) -> None:
+        if not reservation.token_id:
+            return
         await self._settle(keys=self._keys(reservation.provider, reservation.day),
                            args=[reservation.token_id, reservation.tokens, int(actual_tokens)])
 
     async def release(self, reservation: Reservation) -> None:
+        if not reservation.token_id:
+            return
         await self._settle(keys=self._keys(reservation.provider, reservation.day),
                            args=[reservation.token_id, reservation.tokens, -1])
 
