@@ -25,7 +25,7 @@ from piyasa_core.engine.pipeline import MessagePipeline
 from piyasa_core.engine.prompt import system_prompt
 from piyasa_core.engine.sharding import owns
 from piyasa_core.engine.turns import choose_chat, decide_turn
-from piyasa_core.engine.types import BotProfile, ChatInfo, HistoryLine, SentMessage, Turn
+from piyasa_core.engine.types import BotProfile, ChatInfo, HistoryLine, MarketSnapshot, SentMessage, Turn
 from piyasa_core.llm.router import Router
 from piyasa_core.store import Store
 from piyasa_core.store.db import session_scope
@@ -154,6 +154,15 @@ class Engine:
         async def load() -> str:
             return system_prompt(bot)
         return await self.cache.get_or_load(f"system-prompt:{bot.id}:{hash(bot) & 0xFFFFFFFF:x}", load)  # type: ignore[no-any-return]
+
+    async def market_snapshot(self, now: float, bot_id: int) -> MarketSnapshot:
+        """The market at ``now`` (cached per tape step; per bot only when headlines differ per bot)."""
+        step = int(now // self.market.tape.step_seconds)
+        key = f"market:{step}:{bot_id if self.market.feed is not None else '*'}"
+
+        async def load() -> MarketSnapshot:
+            return self.market.snapshot(now, bot_id)
+        return await self.cache.get_or_load(key, load)  # type: ignore[no-any-return]
 
     def provider_max_tokens(self, mode: str) -> int:
         cfg = self.config.settings.llm.providers[self.router.active]

@@ -52,7 +52,7 @@ class MessagePipeline:
         engine = self.engine
         cfg = engine.config.settings.engine
         now = engine.clock.now()
-        market = engine.market.snapshot(now, bot.id)
+        market = await engine.market_snapshot(now, bot.id)
         system = await engine.system_prompt(bot)
         user = build_user_prompt(bot, turn, history[-cfg.history_lines:], market, engine.memories.get(bot.id, ()),
                                  token_budget=cfg.prompt_token_budget, system_tokens=len(system) // 3 + 1)
