@@ -120,8 +120,50 @@ async def check_providers(config: Config) -> list[CheckRow]:
     return list(await asyncio.gather(*(one(name) for name in providers)))
 
 
+async def check_telegram(config: Config) -> list[CheckRow]:
+    """``getMe`` for every enabled bot that posts to a Telegram chat (tokens are never shown)."""
+    from telegram.error import InvalidToken, TelegramError
+
+    from piyasa_core.telegram.sender import make_bot
+
+    settings = config.settings
+    bots = [b for b in settings.bots if b.enabled and any(
+        c.enabled and settings.chat_transport(c) == "telegram" for c in settings.bot_chats(b))]
+    if not bots:
+        return [CheckRow("telegram", "off", "not used: every enabled chat is on the console transport")]
+
+    async def one(bot_cfg) -> CheckRow:  # type: ignore[no-untyped-def]
+        label = f"telegram @{bot_cfg.username}"
+        token = config.secret(bot_cfg.token_env) if bot_cfg.token_env else None
+        if token is None:
+            return CheckRow(label, "fail", f"token missing: {bot_cfg.token_env or 'token_env'} is not set")
+        bot = make_bot(token, settings.telegram.api_base_url, rate_limited=False)
+        try:
+            me = await asyncio.wait_for(bot.get_me(), timeout=15)
+        except InvalidToken:
+            return CheckRow(label, "fail", f"token rejected by Telegram (401) — check {bot_cfg.token_env}")
+        except (TelegramError, asyncio.TimeoutError, OSError) as exc:
+            return CheckRow(label, "fail", f"getMe failed: {redact(str(exc)) or type(exc).__name__}")
+        finally:
+            try:
+                await bot.shutdown()
+            except Exception:  # noqa: BLE001 - best effort
+                pass
+        if (me.username or "").lower() != bot_cfg.username.lower():
+            return CheckRow(label, "warn", f"the token belongs to @{me.username}, config says @{bot_cfg.username}")
+        privacy = "reads all group messages" if me.can_read_all_group_messages else \
+            "privacy mode on: sees only mentions, replies and commands"
+        return CheckRow(label, "ok", f"getMe ok (id {me.id}) · {privacy}")
+
+    return list(await asyncio.gather(*(one(b) for b in bots)))
+
+
 def run_checks(config: Config) -> list[CheckRow]:
     """Every check, in display order."""
     rows = [*check_config(config), check_database(config), check_redis(config)]
-    rows += asyncio.run(check_providers(config))
-    return rows
+
+    async def remote() -> list[CheckRow]:
+        providers, telegram = await asyncio.gather(check_providers(config), check_telegram(config))
+        return [*providers, *telegram]
+
+    return rows + asyncio.run(remote())

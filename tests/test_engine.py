@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from piyasa_core.config import load_config
 from piyasa_core.engine import repo
-from piyasa_core.engine.core import ReplyJob
+from piyasa_core.engine.types import ReplyJob
 from piyasa_core.engine.events import ChatDisabled, EngineMetrics
 from piyasa_core.engine.postprocess import artifacts, postprocess, unknown_upper
 from piyasa_core.engine.prompt import hints_for

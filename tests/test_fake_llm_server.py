@@ -28,9 +28,11 @@ from tests.fakes.llm_server import FakeLLMServer
 try:
     import httpx2
 
-    TIMEOUTS: tuple[type[BaseException], ...] = (httpx.TimeoutException, httpx2.TimeoutException)
+    # google-genai uses aiohttp when it is installed (it is: the control API needs it), else httpx2
+    TIMEOUTS: tuple[type[BaseException], ...] = (httpx.TimeoutException, httpx2.TimeoutException,
+                                                 asyncio.TimeoutError)
 except ImportError:  # pragma: no cover - google-genai falls back to httpx
-    TIMEOUTS = (httpx.TimeoutException,)
+    TIMEOUTS = (httpx.TimeoutException, asyncio.TimeoutError)
 
 REPO = Path(__file__).resolve().parents[1]
 MESSAGES = [{"role": "system", "content": "Sen bir yatırımcısın."}, {"role": "user", "content": "Piyasa nasıl?"}]

@@ -10,7 +10,7 @@ import random
 import time
 from collections import Counter, deque
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 from piyasa_core.cache import Cache
@@ -25,7 +25,15 @@ from piyasa_core.engine.pipeline import MessagePipeline
 from piyasa_core.engine.prompt import system_prompt
 from piyasa_core.engine.sharding import owns
 from piyasa_core.engine.turns import choose_chat, decide_turn
-from piyasa_core.engine.types import BotProfile, ChatInfo, HistoryLine, MarketSnapshot, SentMessage, Turn
+from piyasa_core.engine.types import (
+    BotProfile,
+    ChatInfo,
+    HistoryLine,
+    MarketSnapshot,
+    ReplyJob,
+    SentMessage,
+    Turn,
+)
 from piyasa_core.llm.router import Router
 from piyasa_core.store import Store
 from piyasa_core.store.db import session_scope
@@ -36,15 +44,6 @@ log = logging.getLogger(__name__)
 
 HISTORY_KEEP = 50  # lines kept per chat in the cache (dedup looks this far back; prompts use fewer)
 SELF_FOLLOW_UP_RETRY_S = 8.0
-
-
-@dataclass(frozen=True)
-class ReplyJob:
-    """A human wrote to (or mentioned) a bot this worker owns: answer it first."""
-
-    bot_id: int
-    chat_id: int
-    message_id: int
 
 
 class Engine:

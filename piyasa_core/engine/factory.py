@@ -15,8 +15,10 @@ from piyasa_core.engine.market import HeadlineFeed, MarketContext, PriceTape, pr
 from piyasa_core.llm.registry import build_router
 from piyasa_core.llm.usage import UsageLedger
 from piyasa_core.store import Store
+from piyasa_core.secrets import Secret
 from piyasa_core.telegram.base import Transport
 from piyasa_core.telegram.console import ConsoleTransport
+from piyasa_core.telegram.sender import RoutingTransport, TelegramTransport
 
 
 def build_market(config: Config) -> MarketContext:
@@ -42,6 +44,32 @@ def build_cache(config: Config, client: Any | None) -> Cache:
                  prefix=cache.key_prefix)
 
 
+def tokens_for(config: Config, bots: list[tuple[int, str, str | None]]) -> dict[int, Secret]:
+    """Tokens of (bot id, username, token_env) triples, read from the environment/.env snapshot."""
+    tokens: dict[int, Secret] = {}
+    for bot_id, _username, token_env in bots:
+        secret = config.secret(token_env) if token_env else None
+        if secret:
+            tokens[bot_id] = secret
+    return tokens
+
+
+def build_transport(config: Config, store: Store) -> Transport:
+    """Console for console chats; Telegram (one ExtBot per token) when any chat uses Telegram."""
+    from piyasa_core.engine.repo import load_chats, load_profiles
+    from piyasa_core.store.db import session_scope
+
+    with session_scope(store.sessions) as session:
+        uses_telegram = any(c.transport == "telegram" and c.enabled for c in load_chats(session))
+        bots = [(b.id, b.username, b.token_env) for b in load_profiles(session)]
+    if not uses_telegram:
+        return ConsoleTransport()
+    tg = config.settings.telegram
+    telegram = TelegramTransport(tokens_for(config, bots), base_url=tg.api_base_url,
+                                 group_per_minute=tg.group_messages_per_minute, per_second=tg.messages_per_second)
+    return RoutingTransport(ConsoleTransport(), telegram)
+
+
 def build_engine(config: Config, store: Store, *, worker_id: int = 0, total: int | None = None,
                  emit: Callable[[Any], None] | None = None, clock: SimClock | None = None,
                  transport: Transport | None = None, pacing: bool = True, seed: int | None = None,
@@ -53,7 +81,7 @@ def build_engine(config: Config, store: Store, *, worker_id: int = 0, total: int
     for provider in router.providers.values():
         if hasattr(provider, "time_scale"):
             provider.time_scale = time_scale  # emulated latency passes in simulated time
-    return Engine(config, store, router=router, transport=transport or ConsoleTransport(),
+    return Engine(config, store, router=router, transport=transport or build_transport(config, store),
                   cache=build_cache(config, client), clock=clock or SimClock(time_scale),
                   market=build_market(config), worker_id=worker_id,
                   total=total or config.settings.supervisor.workers, emit=emit, pacing=pacing, seed=seed,

@@ -125,6 +125,15 @@ class Turn:
 
 
 @dataclass(frozen=True)
+class ReplyJob:
+    """A human wrote to (or mentioned) a bot: its worker answers this first."""
+
+    bot_id: int
+    chat_id: int
+    message_id: int
+
+
+@dataclass(frozen=True)
 class SentMessage:
     """Event payload: one message the transport accepted."""
 

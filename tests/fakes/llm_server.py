@@ -497,6 +497,7 @@ class _HTTPServer(ThreadingHTTPServer):
 
 
 class _Handler(BaseHTTPRequestHandler):
+    disable_nagle_algorithm = True  # no 40 ms Nagle/delayed-ACK stall per request
     protocol_version = "HTTP/1.1"
     server: _HTTPServer
 
