@@ -54,6 +54,10 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Exit codes: 0 ok, 1 a check failed, 2 bad input.",
     )
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    parser.add_argument("--serve", action="store_true",
+                        help="run headless: supervisor, workers, update receiver and the control API")
+    parser.add_argument("--port", type=int, default=None, metavar="N",
+                        help="control API port for --serve (default: [control] port; 0 = any free port)")
     _add_common(parser, in_subcommand=False)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     init = commands.add_parser("init", help="create or upgrade the database and sync bots/chats from config",
@@ -64,6 +68,12 @@ def build_parser() -> argparse.ArgumentParser:
                                 description="Validate config.toml and .env and reach every configured "
                                             "service; prints a table.")
     _add_common(check, in_subcommand=True)
+    status = commands.add_parser("status", help="show the state of a running --serve instance",
+                                 description="Read the snapshot of a running `piyasa-tui --serve` through its "
+                                             "control API (found through the data directory, or --url).")
+    status.add_argument("--json", action="store_true", help="print the raw snapshot as JSON")
+    status.add_argument("--url", default=None, help="control API URL (default: discovered in the data dir)")
+    _add_common(status, in_subcommand=True)
     return parser
 
 
@@ -98,8 +108,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     handlers: dict[str | None, Callable[[argparse.Namespace], int]] = {
         "init": commands.run_init,
         "check": commands.run_check,
+        "status": commands.run_status,
     }
-    if args.command is None:
+    if args.serve and args.command is not None:
+        parser.error("--serve takes no command")
+    if args.port is not None and not 0 <= args.port <= 65535:
+        parser.error(f"argument --port: {args.port} is not a port number (0-65535)")
+    if args.serve:
+        handlers[None] = commands.run_serve
+    elif args.command is None:
         parser.print_help()
         return 0
     try:

@@ -68,3 +68,66 @@ def run_check(args: argparse.Namespace) -> int:
             f"{PROG}: error: {len(failed)} check(s) failed: {failed[0].detail}", markup=False)
         return 2
     return 0
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    """`piyasa-tui --serve`: headless supervisor with the control API; JSON logs on stdout."""
+    import asyncio
+
+    from piyasa_core.serve import serve, setup_json_logging
+    from piyasa_core.store.bootstrap import initialise
+    from piyasa_tui.cli import config_from_args
+
+    config = config_from_args(args)
+    setup_json_logging()
+    initialise(config)  # the schema must be current before workers start
+    return asyncio.run(serve(config, port=args.port))
+
+
+def run_status(args: argparse.Namespace) -> int:
+    """`piyasa-tui status [--json]`: a running instance's snapshot."""
+    import json
+    import os
+
+    from piyasa_core.control import ControlError, discover, fetch_status, resolve_token
+    from piyasa_tui.cli import config_from_args
+
+    config = config_from_args(args)
+    env_token = os.environ.get(config.settings.control.token_env) or config.environ.get(config.settings.control.token_env)
+    if args.url:
+        url, token = args.url, resolve_token(env_token, config.data_dir)
+    else:
+        found = discover(config.data_dir, env_token=env_token)
+        if found is None:
+            raise ControlError(f"no running piyasa-tui --serve found in {config.data_dir} (start one, or pass --url)")
+        url, token = found
+    snapshot = fetch_status(url, token)
+    if args.json:
+        print(json.dumps(snapshot, ensure_ascii=False, indent=2))
+        return 0
+    render_status(snapshot, Console(highlight=False))
+    return 0
+
+
+def render_status(snap: dict, console: Console) -> None:  # type: ignore[type-arg]
+    """A compact text view of a snapshot (workers, providers, last messages)."""
+    console.print(f"provider {snap['active_provider']} · {'running' if snap['running'] else 'paused'} · "
+                  f"{snap['sent_total']} sent · {snap['rate_1m']:.1f} msg/min (1m) · {snap['rate_10m']:.1f} (10m)")
+    workers = Table(title="workers")
+    for column in ("#", "pid", "state", "restarts", "bots", "sent", "1m", "10m", "last error"):
+        workers.add_column(column)
+    for w in snap["workers"]:
+        workers.add_row(str(w["worker_id"]), str(w["pid"] or "–"), w["state"], str(w["restarts"]),
+                        escape(", ".join(w["bot_names"])), str(w["sent_total"]), f"{w['rate_1m']:.1f}",
+                        f"{w['rate_10m']:.1f}", escape(w["last_error"] or ""))
+    console.print(workers)
+    providers = Table(title="providers")
+    for column in ("name", "state", "reason", "requests today", "tokens today"):
+        providers.add_column(column)
+    for p in snap["providers"]:
+        name = ("● " if p["active"] else "  ") + p["name"]
+        providers.add_row(name, p["state"], escape(p["reason"] or ("" if p["is_llm"] else "offline — not an LLM")),
+                          str(p["requests_today"]), str(p["tokens_today"]))
+    console.print(providers)
+    for item in snap["feed"][-5:]:
+        console.print(f"w{item['worker_id']} {escape(item['bot_name'])} → {escape(item['chat_key'])}: {escape(item['text'])}")

@@ -49,7 +49,7 @@ class Section(BaseModel):
 
 class SupervisorConfig(Section):
     workers: int = Field(4, ge=1, le=64)
-    backoff_initial: Duration = Field(0.5, gt=0)
+    backoff_initial: Duration = Field(0.25, gt=0)
     backoff_max: Duration = Field(30.0, gt=0)
     backoff_reset_after: Duration = Field(60.0, gt=0)
     heartbeat_interval: Duration = Field(1.0, gt=0)

@@ -11,11 +11,14 @@ class SimClock:
     """``now() = start + (monotonic elapsed) × scale`` in epoch seconds; ``sleep`` takes simulated
     seconds. With scale 60, ten simulated minutes pass in ten real seconds."""
 
-    def __init__(self, scale: float = 1.0, start: float | None = None) -> None:
+    def __init__(self, scale: float = 1.0, start: float | None = None, anchor: float | None = None) -> None:
+        """``anchor`` is the ``time.monotonic()`` moment at which the simulated time was ``start``;
+        the monotonic clock is system-wide on Linux, so a restarted worker passed the supervisor's
+        anchor continues the same simulated timeline instead of starting over."""
         if scale <= 0:
             raise ValueError("time scale must be positive")
         self.scale = scale
-        self._anchor_real = time.monotonic()
+        self._anchor_real = time.monotonic() if anchor is None else anchor
         self._anchor_sim = time.time() if start is None else start
 
     def now(self) -> float:

@@ -53,7 +53,7 @@ class Engine:
                  clock: SimClock, market: MarketContext, worker_id: int = 0, total: int = 1,
                  emit: Callable[[Any], None] | None = None, pacing: bool = True, max_inflight: int = 64,
                  seed: int | None = None, max_pause: float | None = None,
-                 bot_ids: list[int] | None = None) -> None:
+                 bot_ids: list[int] | None = None, stagger: bool = True) -> None:
         self.config = config
         self.store = store
         self.router = router
@@ -67,6 +67,7 @@ class Engine:
         self.pacing = pacing
         self.max_pause = max_pause
         self.only_bots = bot_ids
+        self.stagger = stagger  # False after a crash restart: the bots were already due
         cfg_seed = config.settings.engine.seed
         self.seed = seed if seed is not None else (cfg_seed or int.from_bytes(os.urandom(4), "big"))
         self.counts: Counter[str] = Counter()
@@ -116,7 +117,7 @@ class Engine:
             self.rngs[bot.id] = random.Random(f"{self.seed}:{bot.id}")
             self.pacers[bot.id] = BotPacer(bot, self.config.settings.engine, self.rngs[bot.id], pacing=self.pacing)
             self._locks[bot.id] = asyncio.Lock()
-            due = self.pacers[bot.id].first_due(now)
+            due = self.pacers[bot.id].first_due(now) if self.stagger else now
             self._anchor[bot.id] = due
             heapq.heappush(self._heap, (due, bot.id))
         await self.cache.start()

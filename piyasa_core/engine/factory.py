@@ -18,7 +18,6 @@ from piyasa_core.store import Store
 from piyasa_core.secrets import Secret
 from piyasa_core.telegram.base import Transport
 from piyasa_core.telegram.console import ConsoleTransport
-from piyasa_core.telegram.sender import RoutingTransport, TelegramTransport
 
 
 def build_market(config: Config) -> MarketContext:
@@ -64,6 +63,8 @@ def build_transport(config: Config, store: Store) -> Transport:
         bots = [(b.id, b.username, b.token_env) for b in load_profiles(session)]
     if not uses_telegram:
         return ConsoleTransport()
+    from piyasa_core.telegram.sender import RoutingTransport, TelegramTransport  # PTB only when needed
+
     tg = config.settings.telegram
     telegram = TelegramTransport(tokens_for(config, bots), base_url=tg.api_base_url,
                                  group_per_minute=tg.group_messages_per_minute, per_second=tg.messages_per_second)

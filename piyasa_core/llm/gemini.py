@@ -3,17 +3,25 @@
 from __future__ import annotations
 
 import time
-from typing import Any
-
-from google import genai
-from google.genai import errors as genai_errors
-from google.genai import types as genai_types
+from typing import TYPE_CHECKING, Any
 
 from piyasa_core.config.schema import ProviderConfig
 from piyasa_core.llm.base import ProbeResult, Provider
 from piyasa_core.llm.headers import parse_reset, read_rate_limit_headers, wait_from_message
 from piyasa_core.llm.types import ChatRequest, Completion, ErrorClass, ProviderError
 from piyasa_core.secrets import Secret, redact
+
+
+if TYPE_CHECKING:
+    from google import genai
+
+
+def _sdk() -> tuple[Any, Any, Any]:
+    """google-genai, imported on first use (~0.4 s: not paid by workers that never call Gemini)."""
+    from google import genai
+    from google.genai import errors, types
+
+    return genai, errors, types
 
 
 class GeminiProvider(Provider):
@@ -23,11 +31,12 @@ class GeminiProvider(Provider):
 
     def __init__(self, config: ProviderConfig, api_key: Secret | None) -> None:
         super().__init__(config, api_key)
-        self._client: genai.Client | None = None
+        self._client: "genai.Client | None" = None
 
     @property
-    def client(self) -> genai.Client:
+    def client(self) -> "genai.Client":
         if self._client is None:
+            genai, _errors, genai_types = _sdk()
             options = genai_types.HttpOptions(
                 api_version=self.config.api_version or None,
                 base_url=self.config.base_url or None,
@@ -39,6 +48,7 @@ class GeminiProvider(Provider):
         return self._client
 
     async def _generate(self, request: ChatRequest, started: float) -> Completion:
+        _genai, _errors, genai_types = _sdk()
         config = genai_types.GenerateContentConfig(
             system_instruction=request.system,
             max_output_tokens=request.max_tokens,
@@ -79,6 +89,7 @@ class GeminiProvider(Provider):
             return ProviderError(self.name, ErrorClass.TIMEOUT, f"no answer within {self.config.timeout:g} s")
         if any(word in kind for word in ("Connect", "Network", "Protocol")) or isinstance(exc, OSError):
             return ProviderError(self.name, ErrorClass.NETWORK, f"cannot connect: {redact(str(exc))[:200]}")
+        _genai, genai_errors, _types = _sdk()
         if not isinstance(exc, genai_errors.APIError):
             return self._unknown(exc)
         code = int(exc.code or 0)
@@ -136,7 +147,7 @@ def _enum_name(value: Any) -> str:
     return str(getattr(value, "name", value) or "")
 
 
-def _details(exc: genai_errors.APIError) -> list[dict[str, Any]]:
+def _details(exc: Any) -> list[dict[str, Any]]:
     body = exc.details if isinstance(exc.details, dict) else {}
     error = body.get("error", body)
     details = error.get("details", []) if isinstance(error, dict) else []

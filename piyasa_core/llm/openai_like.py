@@ -7,8 +7,7 @@ import time
 from types import ModuleType
 from typing import Any
 
-import groq
-import openai
+import importlib
 
 from piyasa_core.config.schema import ProviderConfig
 from piyasa_core.llm.base import ProbeResult, Provider
@@ -20,9 +19,16 @@ _DAILY_MARKERS = ("per day", "(tpd)", "(rpd)", "daily", "insufficient_quota", "e
 
 
 class OpenAILikeProvider(Provider):
-    """Chat completions through an SDK module with the OpenAI client shape."""
+    """Chat completions through an SDK module with the OpenAI client shape.
 
-    sdk: ModuleType = openai
+    The SDK is imported on first use: a worker that never calls this provider does not pay for it
+    (openai and groq together take ~0.4 s to import, which would slow every worker restart)."""
+
+    sdk_name = "openai"
+
+    @property
+    def sdk(self) -> ModuleType:
+        return importlib.import_module(self.sdk_name)
 
     def __init__(self, config: ProviderConfig, api_key: Secret | None) -> None:
         super().__init__(config, api_key)
@@ -148,7 +154,7 @@ class OpenAIProvider(OpenAILikeProvider):
     """OpenAI or any OpenAI-compatible server (Ollama, llama.cpp, vLLM, proxies)."""
 
     name = "openai"
-    sdk = openai
+    sdk_name = "openai"
 
     @property
     def needs_key(self) -> bool:  # type: ignore[override]
@@ -161,18 +167,18 @@ class OpenAIProvider(OpenAILikeProvider):
         kwargs: dict[str, Any] = {"api_key": key, "max_retries": 0, "timeout": self.config.timeout}
         if self.config.base_url:
             kwargs["base_url"] = self.config.base_url
-        return openai.AsyncOpenAI(**kwargs)
+        return self.sdk.AsyncOpenAI(**kwargs)
 
 
 class GroqProvider(OpenAILikeProvider):
     """Groq's OpenAI-shaped API through the groq SDK."""
 
     name = "groq"
-    sdk = groq
+    sdk_name = "groq"
 
     def _make_client(self) -> Any:
         key = self.api_key.reveal() if self.api_key else "unset"
         kwargs: dict[str, Any] = {"api_key": key, "max_retries": 0, "timeout": self.config.timeout}
         if self.config.base_url:
             kwargs["base_url"] = self.config.base_url
-        return groq.AsyncGroq(**kwargs)
+        return self.sdk.AsyncGroq(**kwargs)

@@ -1,0 +1,84 @@
+"""`piyasa-tui --serve`: the supervisor, the update receiver and the control API, with no screen.
+
+Structured logs (one JSON object per line) go to stdout; SIGTERM/SIGINT stop everything cleanly.
+Never imports Textual (a test checks it in a subprocess).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import signal
+import sys
+import time
+from typing import Any
+
+from piyasa_core.config import Config
+from piyasa_core.secrets import install_log_redaction
+
+log = logging.getLogger("piyasa.serve")
+STATUS_EVERY_S = 10.0
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per log line: ts, level, logger, msg (and exc when there is one)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        payload: dict[str, Any] = {"ts": round(record.created, 3), "level": record.levelname.lower(),
+                                   "logger": record.name, "msg": record.getMessage()}
+        if record.exc_text or record.exc_info:
+            payload["exc"] = record.exc_text or self.formatException(record.exc_info)  # type: ignore[arg-type]
+        return json.dumps(payload, ensure_ascii=False)
+
+
+def setup_json_logging(level: int = logging.INFO) -> None:
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    install_log_redaction(root)
+
+
+async def serve(config: Config, *, port: int | None = None, ready: asyncio.Event | None = None,
+                stop: asyncio.Event | None = None) -> int:
+    """Run until SIGTERM/SIGINT (or ``stop``); returns the exit code."""
+    from piyasa_core.control import ControlServer, resolve_token
+    from piyasa_core.workers.supervisor import Supervisor
+
+    control = config.settings.control
+    token = resolve_token(os.environ.get(control.token_env) or config.environ.get(control.token_env),
+                          config.data_dir)
+    supervisor = Supervisor(config)
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await supervisor.start()
+    server = ControlServer(supervisor, token, control.host, control.port if port is None else port,
+                           data_dir=config.data_dir)
+    bound = await server.start()
+    log.info("control API on http://%s:%d (bearer token: %s or %s)", control.host, bound, control.token_env,
+             config.data_dir / "control.token")
+    if ready is not None:
+        ready.set()
+    try:
+        while not stop.is_set():
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=STATUS_EVERY_S)
+            except asyncio.TimeoutError:
+                snap = supervisor.snapshot()
+                states = ",".join(f"{w.worker_id}:{w.state}" for w in snap.workers)
+                log.info("status sent=%d rate=%.1f/min workers=%s provider=%s%s", snap.sent_total, snap.rate_1m,
+                         states, snap.active_provider, f" paused={snap.paused_reason}" if snap.paused_reason else "")
+    finally:
+        log.info("stopping: draining workers")
+        started = time.monotonic()
+        await server.stop()
+        await supervisor.stop()
+        log.info("stopped in %.1f s", time.monotonic() - started)
+    return 0

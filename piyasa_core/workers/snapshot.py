@@ -1,0 +1,108 @@
+"""The supervisor's immutable view of everything: what the TUI and the control API render."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+WORKER_STATES = ("starting", "running", "draining", "stopped", "crashed", "backoff")
+
+
+@dataclass(frozen=True)
+class WorkerView:
+    worker_id: int
+    pid: int | None
+    state: str
+    state_since: float
+    uptime_s: float
+    restarts: int
+    backoff_until: float | None
+    bots: tuple[int, ...]
+    bot_names: tuple[str, ...]
+    sent_total: int
+    rate_1m: float  # messages per simulated minute over the last simulated minute
+    rate_10m: float
+    spark: tuple[int, ...]  # messages per 10 simulated seconds, oldest first
+    cache: dict[str, Any]
+    cpu_percent: float | None
+    rss_bytes: int | None
+    last_error: str
+    last_heartbeat: float | None
+    floor_alarms: tuple[str, ...] = ()
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FeedItem:
+    message_id: int
+    at: float  # simulated time of sending
+    worker_id: int
+    bot_id: int
+    bot_name: str
+    chat_key: str
+    text: str
+    mode: str
+    reply_to_author: str | None
+    provider: str
+    model: str
+
+
+@dataclass(frozen=True)
+class ProviderView:
+    name: str
+    model: str
+    label: str
+    is_llm: bool
+    active: bool
+    in_chain: bool
+    state: str
+    reason: str
+    until: float | None
+    breaker: str
+    remaining_requests: int | None
+    limit_requests: int | None
+    remaining_tokens: int | None
+    limit_tokens: int | None
+    reset_s: float | None
+    requests_today: int
+    tokens_today: int
+    tpd: int
+    projected_exhaustion: float | None
+    errors: dict[str, int]
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    at: float
+    sim_at: float
+    started_at: float
+    workers: tuple[WorkerView, ...]
+    feed: tuple[FeedItem, ...]
+    providers: tuple[ProviderView, ...]
+    active_provider: str
+    running: bool
+    paused_reason: str
+    sent_total: int
+    rate_1m: float
+    rate_10m: float
+    cache_totals: dict[str, Any]
+    l2_configured: bool
+    notices: tuple[tuple[float, str, str], ...]  # (time, level, text), newest last
+    chats: tuple[str, ...] = ()
+    benchmark: dict[str, Any] | None = None
+    time_scale: float = 1.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (the control API's `/status`)."""
+        return dataclasses.asdict(self)
+
+
+def cache_totals(views: tuple[WorkerView, ...]) -> dict[str, Any]:
+    """Hits/misses summed over workers, with hit rates (None before any lookup)."""
+    keys = ("l1_hits", "l1_misses", "l2_hits", "l2_misses", "l2_errors")
+    totals: dict[str, Any] = {k: sum(int(v.cache.get(k, 0) or 0) for v in views) for k in keys}
+    for layer in ("l1", "l2"):
+        lookups = totals[f"{layer}_hits"] + totals[f"{layer}_misses"]
+        totals[f"{layer}_hit_rate"] = totals[f"{layer}_hits"] / lookups if lookups else None
+    return totals
