@@ -44,6 +44,33 @@ def setup_json_logging(level: int = logging.INFO) -> None:
     install_log_redaction(root)
 
 
+def active_now(config: Config, now: float | None = None) -> str:
+    """Which enabled bots are inside their active hours now, and when the others start."""
+    import random
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from piyasa_core.engine.pacing import BotPacer
+    from piyasa_core.engine.types import BotProfile
+
+    now = time.time() if now is None else now
+    zone = ZoneInfo(config.settings.engine.timezone)
+    active, later = [], []
+    for bot in config.settings.bots:
+        if not bot.enabled:
+            continue
+        pacer = BotPacer(BotProfile(0, bot.username, bot.name, bot.persona, active_hours=tuple(bot.active_hours)),
+                         config.settings.engine, random.Random(0))
+        if pacer.is_active(now):
+            active.append(bot.name)
+        else:
+            starts = datetime.fromtimestamp(pacer.next_active(now), zone).strftime("%H:%M")
+            later.append(f"{bot.name} at {starts}")
+    zone_name = config.settings.engine.timezone
+    text = f"active now ({zone_name}): {', '.join(active) or 'nobody'}"
+    return text + (f"; later: {', '.join(later)}" if later else "")
+
+
 async def serve(config: Config, *, port: int | None = None, ready: asyncio.Event | None = None,
                 stop: asyncio.Event | None = None) -> int:
     """Run until SIGTERM/SIGINT (or ``stop``); returns the exit code."""
@@ -64,6 +91,7 @@ async def serve(config: Config, *, port: int | None = None, ready: asyncio.Event
     bound = await server.start()
     log.info("control API on http://%s:%d (bearer token: %s or %s)", control.host, bound, control.token_env,
              config.data_dir / "control.token")
+    log.info(active_now(config))
     if ready is not None:
         ready.set()
     try:

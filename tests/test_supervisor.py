@@ -9,6 +9,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import psutil
 import pytest
 from sqlalchemy import select
 
@@ -127,3 +128,15 @@ async def test_provider_switch_reaches_every_worker_within_a_second(workdir: Pat
             await sup.switch_provider("nope")
         await sup.set_simulation(False)
         await until(lambda: all(s.applied.get("running", ("", 0))[0] == "False" for s in sup.slots.values()), 1.0)
+
+
+async def test_a_hung_worker_is_detected_by_missed_heartbeats(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PIYASA_SUPERVISOR__HEARTBEAT_TIMEOUT", "2")
+    async with running_supervisor() as sup:
+        await until(lambda: all_running(sup), 20)
+        victim = sup.snapshot().workers[0].pid
+        os.kill(victim, signal.SIGSTOP)  # alive but silent
+        await until(lambda: sup.snapshot().workers[0].restarts == 1, 8)
+        assert "no heartbeat" in sup.snapshot().workers[0].last_error
+        await until(lambda: sup.snapshot().workers[0].state == "running" and sup.snapshot().workers[0].pid != victim, 10)
+        assert not psutil.pid_exists(victim) or psutil.Process(victim).status() == psutil.STATUS_ZOMBIE

@@ -34,8 +34,14 @@ class OpenAILikeProvider(Provider):
         super().__init__(config, api_key)
         self._client: Any = None
 
+    client_class = "AsyncOpenAI"
+
     def _make_client(self) -> Any:
-        raise NotImplementedError
+        key = self.api_key.reveal() if self.api_key else "unset"
+        kwargs: dict[str, Any] = {"api_key": key, "max_retries": 0, "timeout": self.config.timeout}
+        if self.config.base_url:
+            kwargs["base_url"] = self.config.base_url
+        return getattr(self.sdk, self.client_class)(**kwargs)
 
     @property
     def client(self) -> Any:
@@ -162,23 +168,10 @@ class OpenAIProvider(OpenAILikeProvider):
         base = self.config.base_url
         return not base or "api.openai.com" in base
 
-    def _make_client(self) -> Any:
-        key = self.api_key.reveal() if self.api_key else "unset"
-        kwargs: dict[str, Any] = {"api_key": key, "max_retries": 0, "timeout": self.config.timeout}
-        if self.config.base_url:
-            kwargs["base_url"] = self.config.base_url
-        return self.sdk.AsyncOpenAI(**kwargs)
-
 
 class GroqProvider(OpenAILikeProvider):
     """Groq's OpenAI-shaped API through the groq SDK."""
 
     name = "groq"
     sdk_name = "groq"
-
-    def _make_client(self) -> Any:
-        key = self.api_key.reveal() if self.api_key else "unset"
-        kwargs: dict[str, Any] = {"api_key": key, "max_retries": 0, "timeout": self.config.timeout}
-        if self.config.base_url:
-            kwargs["base_url"] = self.config.base_url
-        return self.sdk.AsyncGroq(**kwargs)
+    client_class = "AsyncGroq"

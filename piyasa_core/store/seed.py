@@ -127,37 +127,29 @@ def sync_from_config(session: Session, settings: Settings) -> SyncReport:
     return report
 
 
-def _sync_stances(row: Bot, bot_cfg: BotConfig) -> bool:
-    wanted = {s.topic: s for s in bot_cfg.stances}
+def _sync_children(rows: list[Any], wanted: dict[str, dict[str, Any]], key: str, make: Any) -> bool:
+    """Make ``rows`` (a bot's stances or holdings, keyed by ``key``) match ``wanted``; True if changed."""
     changed = False
-    for stance in list(row.stances):
-        if stance.topic not in wanted:
-            row.stances.remove(stance)
+    for row in list(rows):
+        if getattr(row, key) not in wanted:
+            rows.remove(row)
             changed = True
-    existing = {s.topic: s for s in row.stances}
-    for topic, cfg in wanted.items():
-        values = {"view": cfg.view, "confidence": float(cfg.confidence)}
-        if topic in existing:
-            changed |= _apply(existing[topic], values)
+    existing = {getattr(row, key): row for row in rows}
+    for name, values in wanted.items():
+        if name in existing:
+            changed |= _apply(existing[name], values)
         else:
-            row.stances.append(Stance(topic=topic, **values))
+            rows.append(make(**{key: name}, **values))
             changed = True
     return changed
+
+
+def _sync_stances(row: Bot, bot_cfg: BotConfig) -> bool:
+    wanted = {s.topic: {"view": s.view, "confidence": float(s.confidence)} for s in bot_cfg.stances}
+    return _sync_children(row.stances, wanted, "topic", Stance)
 
 
 def _sync_holdings(row: Bot, bot_cfg: BotConfig) -> bool:
-    wanted = {h.symbol: h for h in bot_cfg.holdings}
-    changed = False
-    for holding in list(row.holdings):
-        if holding.symbol not in wanted:
-            row.holdings.remove(holding)
-            changed = True
-    existing = {h.symbol: h for h in row.holdings}
-    for symbol, cfg in wanted.items():
-        values = {"avg_price": float(cfg.avg_price), "size": float(cfg.size), "note": cfg.note}
-        if symbol in existing:
-            changed |= _apply(existing[symbol], values)
-        else:
-            row.holdings.append(Holding(symbol=symbol, **values))
-            changed = True
-    return changed
+    wanted = {h.symbol: {"avg_price": float(h.avg_price), "size": float(h.size), "note": h.note}
+              for h in bot_cfg.holdings}
+    return _sync_children(row.holdings, wanted, "symbol", Holding)

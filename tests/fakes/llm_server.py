@@ -14,21 +14,18 @@ Run standalone with ``python -m tests.fakes.llm_server --port N --rpm 30 --tpm 6
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
-import signal
 import sys
 import threading
 import time
-import traceback
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs
 
+from .http_base import Answer, FakeHandlerBase, FakeHTTPServerBase, main_parser, serve_until_signalled
 from .llm_scenarios import (
     APIS,
     DEFAULT_MODELS,
@@ -138,13 +135,29 @@ def _normalise_limits(limits: Mapping[str, Any] | None) -> dict[Api, dict[str, i
     return {api: dict(limits) for api in APIS}
 
 
-class FakeLLMServer:
-    """Threaded fake of the OpenAI, Groq and Gemini HTTP APIs; a context manager.
+class _Handler(FakeHandlerBase):
+    content_type = "application/json; charset=utf-8"
+
+    do_PUT = do_DELETE = do_PATCH = FakeHandlerBase.do_GET  # noqa: N815
+
+    def answer(self, raw: bytes) -> Answer | None:
+        fake: FakeLLMServer = self.server.fake
+        reply, delay = fake.handle(self.command, self.path, dict(self.headers.items()), raw)
+        if not fake._sleep(delay):
+            return None
+        return reply.status, reply.body, reply.headers
+
+
+class FakeLLMServer(FakeHTTPServerBase):
+    """Threaded fake of the OpenAI, Groq and Gemini HTTP APIs; a context manager. ``url`` has no ``/v1``.
 
     ``limits`` enables enforcement (``{"rpm": 30, "tpm": 6000}`` or per api); ``advertised_limits``
     only feed the ``x-ratelimit-*`` headers when nothing is enforced. ``reply`` is a fixed text or
     ``fn(api, request_json, n) -> str``.
     """
+
+    handler_class = _Handler
+    thread_name = "fake-llm-server"
 
     def __init__(
         self,
@@ -162,7 +175,7 @@ class FakeLLMServer:
         window_seconds: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.host, self._port = host, port
+        super().__init__(host, port)
         self.limits = _normalise_limits(limits)
         self.advertised_limits = dict(advertised_limits or {"rpm": 30, "tpm": 6000})
         self.latency_ms = latency_ms
@@ -174,57 +187,9 @@ class FakeLLMServer:
         self.window_seconds = window_seconds
         self.clock = clock
         self._lock = threading.RLock()
-        self._stopping = threading.Event()
-        self._httpd: _HTTPServer | None = None
-        self._thread: threading.Thread | None = None
         self._scripts: dict[tuple[Api, Kind], deque[Scenario]] = {}
         self._defaults: dict[tuple[Api, Kind], Scenario] = {}
         self._reset_state()
-
-    # ------------------------------------------------------------------ lifecycle
-
-    def start(self) -> FakeLLMServer:
-        """Bind and serve in a daemon thread."""
-        if self._httpd is not None:
-            raise RuntimeError("already started")
-        self._stopping.clear()
-        httpd = _HTTPServer((self.host, self._port), _Handler)
-        httpd.fake = self
-        self._httpd = httpd
-        self._thread = threading.Thread(
-            target=httpd.serve_forever, kwargs={"poll_interval": 0.01}, name="fake-llm-server", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving (sleeping ``slow`` handlers are woken and dropped)."""
-        httpd, self._httpd = self._httpd, None
-        if httpd is None:
-            return
-        self._stopping.set()
-        httpd.shutdown()
-        httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def __enter__(self) -> FakeLLMServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        """The bound port (after ``start``)."""
-        if self._httpd is None:
-            raise RuntimeError("not started")
-        return int(self._httpd.server_address[1])
-
-    @property
-    def url(self) -> str:
-        """``http://127.0.0.1:PORT`` (no trailing slash, no ``/v1``)."""
-        return f"http://{self.host}:{self.port}"
 
     # ------------------------------------------------------------------ scripting
 
@@ -489,55 +454,9 @@ class FakeLLMServer:
         return not self._stopping.wait(seconds) if seconds > 0 else True
 
 
-class _HTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 256  # many concurrent clients connect at once in benchmarks
-    fake: FakeLLMServer
-
-
-class _Handler(BaseHTTPRequestHandler):
-    disable_nagle_algorithm = True  # no 40 ms Nagle/delayed-ACK stall per request
-    protocol_version = "HTTP/1.1"
-    server: _HTTPServer
-
-    def do_GET(self) -> None:  # noqa: N802 - http.server naming
-        self._dispatch()
-
-    do_POST = do_PUT = do_DELETE = do_PATCH = do_GET  # noqa: N815
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - silence access logs
-        pass
-
-    def _dispatch(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
-        fake = self.server.fake
-        try:
-            reply, delay = fake.handle(self.command, self.path, dict(self.headers.items()), raw)
-        except Exception:  # a bug in the fake: make it visible to the test
-            reply, delay = Reply(500, {"error": {"message": "fake server bug", "trace": traceback.format_exc()}}), 0.0
-        if not fake._sleep(delay):
-            self.close_connection = True
-            return
-        data = json.dumps(reply.body, ensure_ascii=False).encode("utf-8")
-        try:
-            self.send_response(reply.status)
-            self.send_header("Content-Type", "application/json; charset=utf-8")
-            self.send_header("Content-Length", str(len(data)))
-            for name, value in reply.headers.items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(data)
-        except (BrokenPipeError, ConnectionResetError):  # the client timed out and left
-            self.close_connection = True
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run the fake until SIGTERM/SIGINT, printing its URL on stdout."""
-    parser = argparse.ArgumentParser(prog="python -m tests.fakes.llm_server", description=__doc__.splitlines()[0])
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=0)
+    parser = main_parser("python -m tests.fakes.llm_server", __doc__)
     parser.add_argument("--rpm", type=int, default=None, help="enforced requests per minute")
     parser.add_argument("--tpm", type=int, default=None, help="enforced tokens per minute")
     parser.add_argument("--latency-ms", type=float, default=0.0, help="delay of every ok answer")
@@ -548,17 +467,7 @@ def main(argv: list[str] | None = None) -> int:
         args.host, args.port, limits=limits or None, latency_ms=args.latency_ms,
         completion_tokens=args.completion_tokens,
     )  # fmt: skip
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
-    server.start()
-    print(server.url, flush=True)
-    try:
-        while not stop.wait(0.2):
-            pass
-    finally:
-        server.stop()
-    return 0
+    return serve_until_signalled(server)
 
 
 if __name__ == "__main__":

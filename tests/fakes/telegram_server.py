@@ -17,18 +17,15 @@ Run standalone with ``python -m tests.fakes.telegram_server --bot 123:ABC=my_bot
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import copy
 import json
 import re
 import select
-import signal
 import socket
 import sys
 import threading
 import time
-import traceback
 import urllib.error
 import urllib.request
 from collections import deque
@@ -36,10 +33,10 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from email import policy
 from email.parser import BytesParser
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 from urllib.parse import parse_qs, parse_qsl
 
+from .http_base import Answer, FakeHandlerBase, FakeHTTPServerBase, main_parser, serve_until_signalled
 from .telegram_scenarios import (
     CHAT_NOT_FOUND,
     NOT_FOUND,
@@ -291,8 +288,26 @@ def _parse_multipart(content_type: str, raw: bytes) -> dict[str, Any]:
     return out
 
 
-class FakeTelegramServer:
-    """Threaded fake of the Telegram Bot API; a context manager.
+class _Handler(FakeHandlerBase):
+    def _client_gone(self) -> bool:
+        """True when the client closed the connection while waiting for the answer."""
+        try:
+            readable, _, _ = select.select([self.connection], [], [], 0)
+            return bool(readable) and self.connection.recv(1, socket.MSG_PEEK) == b""
+        except (OSError, ValueError):
+            return True
+
+    def answer(self, raw: bytes) -> Answer | None:
+        fake: FakeTelegramServer = self.server.fake
+        reply = fake.handle(self.command, self.path, dict(self.headers.items()), raw, self._client_gone)
+        return None if reply.body is None else (reply.status, reply.body, {})
+
+    def bug_body(self, trace: str) -> Any:
+        return {"ok": False, "error_code": 500, "description": "fake server bug", "trace": trace}
+
+
+class FakeTelegramServer(FakeHTTPServerBase):
+    """Threaded fake of the Telegram Bot API; a context manager. Give PTB ``base_url=f"{fake.url}/bot"``.
 
     ``conflict_mode`` decides who loses when a second getUpdates of a token arrives while one is
     waiting: ``"reject_new"`` (default) answers the newcomer 409, ``"terminate_old"`` answers the
@@ -300,6 +315,9 @@ class FakeTelegramServer:
     ``auto_chats`` creates an unknown chat (with the sending bot as member) instead of answering
     ``chat not found``.
     """
+
+    handler_class = _Handler
+    thread_name = "fake-telegram-server"
 
     def __init__(
         self,
@@ -313,16 +331,13 @@ class FakeTelegramServer:
     ) -> None:
         if conflict_mode not in ("reject_new", "terminate_old"):
             raise ValueError(f"unknown conflict_mode {conflict_mode!r}")
-        self.host, self._port = host, port
+        super().__init__(host, port)
         self.conflict_mode = conflict_mode
         self.max_poll_timeout = max_poll_timeout
         self.auto_chats = auto_chats
         self.clock = clock
         self._lock = threading.RLock()
         self._cond = threading.Condition(self._lock)
-        self._stopping = threading.Event()
-        self._httpd: _HTTPServer | None = None
-        self._thread: threading.Thread | None = None
         self._bots: dict[str, _Bot] = {}
         self._chats: dict[int, _Chat] = {}
         self._records: list[RecordedCall] = []
@@ -347,50 +362,10 @@ class FakeTelegramServer:
 
     # ------------------------------------------------------------------ lifecycle
 
-    def start(self) -> FakeTelegramServer:
-        """Bind and serve in a daemon thread."""
-        if self._httpd is not None:
-            raise RuntimeError("already started")
-        self._stopping.clear()
-        httpd = _HTTPServer((self.host, self._port), _Handler)
-        httpd.fake = self
-        self._httpd = httpd
-        self._thread = threading.Thread(
-            target=httpd.serve_forever, kwargs={"poll_interval": 0.01}, name="fake-telegram-server", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving (waiting getUpdates answer ``[]``; sleeping ``slow`` handlers are dropped)."""
-        httpd, self._httpd = self._httpd, None
-        if httpd is None:
-            return
-        self._stopping.set()
+    def _on_stop(self) -> None:
+        """Waiting getUpdates answer ``[]``."""
         with self._cond:
             self._cond.notify_all()
-        httpd.shutdown()
-        httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def __enter__(self) -> FakeTelegramServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        """The bound port (after ``start``)."""
-        if self._httpd is None:
-            raise RuntimeError("not started")
-        return int(self._httpd.server_address[1])
-
-    @property
-    def url(self) -> str:
-        """``http://127.0.0.1:PORT``; give PTB ``base_url=f"{fake.url}/bot"``."""
-        return f"http://{self.host}:{self.port}"
 
     # ------------------------------------------------------------------ bots and chats
 
@@ -1095,62 +1070,9 @@ class FakeTelegramServer:
         return _Reply(404, {"error": f"unknown control endpoint {http_method} {path}"})
 
 
-class _HTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 256  # many bots connect at once in benchmarks
-    fake: FakeTelegramServer
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True  # headers and body are two writes: avoid the 40 ms delayed-ACK stall
-    server: _HTTPServer
-
-    def do_GET(self) -> None:  # noqa: N802 - http.server naming
-        self._dispatch()
-
-    do_POST = do_GET  # noqa: N815
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - silence access logs (they hold tokens)
-        pass
-
-    def _client_gone(self) -> bool:
-        """True when the client closed the connection while waiting for the answer."""
-        try:
-            readable, _, _ = select.select([self.connection], [], [], 0)
-            return bool(readable) and self.connection.recv(1, socket.MSG_PEEK) == b""
-        except (OSError, ValueError):
-            return True
-
-    def _dispatch(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
-        fake = self.server.fake
-        try:
-            reply = fake.handle(self.command, self.path, dict(self.headers.items()), raw, self._client_gone)
-        except Exception:  # a bug in the fake: make it visible to the test
-            reply = _Reply(500, {"ok": False, "error_code": 500, "description": "fake server bug",
-                                 "trace": traceback.format_exc()})  # fmt: skip
-        if reply.body is None:  # shutting down
-            self.close_connection = True
-            return
-        data = json.dumps(reply.body, ensure_ascii=False).encode("utf-8")
-        try:
-            self.send_response(reply.status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-        except (BrokenPipeError, ConnectionResetError):  # the client timed out and left
-            self.close_connection = True
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run the fake until SIGTERM/SIGINT, printing its URL on stdout."""
-    parser = argparse.ArgumentParser(prog="python -m tests.fakes.telegram_server", description=__doc__.splitlines()[0])
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=0)
+    parser = main_parser("python -m tests.fakes.telegram_server", __doc__)
     parser.add_argument("--bot", action="append", default=[], metavar="TOKEN=USERNAME",
                         help="register a bot (its id is the token's numeric prefix); repeatable")  # fmt: skip
     parser.add_argument("--chat", action="append", default=[], metavar="CHAT_ID[=TITLE]",
@@ -1166,17 +1088,7 @@ def main(argv: list[str] | None = None) -> int:
     for spec in args.chat:
         chat_id, _, title = spec.partition("=")
         server.add_chat(int(chat_id), title or "Piyasa Sohbet", tokens)
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
-    server.start()
-    print(server.url, flush=True)
-    try:
-        while not stop.wait(0.2):
-            pass
-    finally:
-        server.stop()
-    return 0
+    return serve_until_signalled(server)
 
 
 if __name__ == "__main__":
