@@ -89,3 +89,6 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield url
     finally:
         _drop_pg_database(name)
+
+
+from tests.telegram_support import tg  # noqa: E402,F401 - the `tg` fixture, shared by the Telegram tests

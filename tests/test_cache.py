@@ -21,8 +21,8 @@ from piyasa_core import cache_codec
 from piyasa_core.cache import Cache
 from piyasa_core.engine.types import (
     BotProfile,
-    Holding,
     HistoryLine,
+    Holding,
     MarketSnapshot,
     Quote,
     SentMessage,

@@ -13,12 +13,11 @@ from sqlalchemy import func, select
 
 from piyasa_core.config import load_config
 from piyasa_core.engine import repo
-from piyasa_core.engine.types import ReplyJob
 from piyasa_core.engine.events import ChatDisabled, EngineMetrics
 from piyasa_core.engine.postprocess import artifacts, postprocess, unknown_upper
 from piyasa_core.engine.prompt import hints_for
 from piyasa_core.engine.quality_db import quality_for_window
-from piyasa_core.engine.types import HistoryLine, MarketSnapshot, Quote, Turn
+from piyasa_core.engine.types import HistoryLine, MarketSnapshot, Quote, ReplyJob, Turn
 from piyasa_core.llm.offline import OfflineProvider
 from piyasa_core.llm.offline_rules import ALLOWED_UPPER
 from piyasa_core.llm.types import ChatRequest, ReplyTarget

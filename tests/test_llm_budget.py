@@ -10,9 +10,9 @@ import pytest
 import redis
 import redis.asyncio as aioredis
 
+from piyasa_core.config.schema import ProviderConfig
 from piyasa_core.llm.budget import Limits, LocalBudget, RedisBudget, make_budget, reserve_within
 from piyasa_core.llm.headers import parse_reset, parse_retry_after, read_rate_limit_headers, wait_from_message
-from piyasa_core.config.schema import ProviderConfig
 
 
 def test_header_and_wait_parsing() -> None:

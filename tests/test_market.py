@@ -11,8 +11,17 @@ import time
 import pytest
 
 from piyasa_core.engine.market import (
-    DAY, GRAM_PER_OUNCE, IST_OFFSET, SPECS, HeadlineFeed, MarketContext, PriceTape, canonical_symbol,
-    format_quote, parse_headlines, priced_symbols,
+    DAY,
+    GRAM_PER_OUNCE,
+    IST_OFFSET,
+    SPECS,
+    HeadlineFeed,
+    MarketContext,
+    PriceTape,
+    canonical_symbol,
+    format_quote,
+    parse_headlines,
+    priced_symbols,
 )
 from piyasa_core.engine.types import MarketSnapshot
 from tests.conftest import REPO

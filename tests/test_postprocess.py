@@ -11,8 +11,20 @@ from typing import Any
 import pytest
 
 from piyasa_core.engine.postprocess import (
-    DEFAULT_ALLOWED, EMOJI_RE, artifacts, cap_length, english_words, find_promises, fix_emoji_placement,
-    fix_tickers, foreign_jargon, humanize, lower_caps_word, normalise_shouting, postprocess, strip_ai_traces,
+    DEFAULT_ALLOWED,
+    EMOJI_RE,
+    artifacts,
+    cap_length,
+    english_words,
+    find_promises,
+    fix_emoji_placement,
+    fix_tickers,
+    foreign_jargon,
+    humanize,
+    lower_caps_word,
+    normalise_shouting,
+    postprocess,
+    strip_ai_traces,
     unknown_upper,
 )
 from piyasa_core.llm.offline_rules import ALLOWED_UPPER, KNOWN_SYMBOLS

@@ -11,9 +11,14 @@ from piyasa_core.config import load_config
 from piyasa_core.config.schema import BotConfig
 from piyasa_core.engine.market import PriceTape
 from piyasa_core.engine.prompt import (
-    MODE_TEXT, build_prompt, build_user_prompt, estimate_tokens, hints_for, system_prompt,
+    MODE_TEXT,
+    build_prompt,
+    build_user_prompt,
+    estimate_tokens,
+    hints_for,
+    system_prompt,
 )
-from piyasa_core.engine.types import BotProfile, Holding, HistoryLine, MarketSnapshot, Stance, Turn
+from piyasa_core.engine.types import BotProfile, HistoryLine, Holding, MarketSnapshot, Stance, Turn
 from piyasa_core.llm.offline_text import compose
 from tests.conftest import REPO
 

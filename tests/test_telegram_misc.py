@@ -13,7 +13,7 @@ from piyasa_core.store.db import session_scope
 from piyasa_core.store.models import Chat
 from piyasa_core.telegram.inbound import post_as_human
 from tests.engine_support import engines, run_for, sent, setup_store
-from tests.telegram_support import BOTS, TelegramEnv, tg  # noqa: F401 - fixture
+from tests.telegram_support import BOTS, TelegramEnv
 from tests.test_cli import run_cli
 
 

@@ -18,7 +18,7 @@ from piyasa_core.store.models import Chat, Message
 from piyasa_core.store.settings_repo import get_setting
 from piyasa_core.telegram.receiver import UpdateReceiver, offset_key
 from tests.engine_support import engines, sent, setup_store
-from tests.telegram_support import BOTS, CHAT, TelegramEnv, tg  # noqa: F401 - fixture
+from tests.telegram_support import BOTS, CHAT, TelegramEnv
 
 DENIZ = {"id": 5550001, "first_name": "Deniz", "username": "deniz_k", "is_bot": False}
 

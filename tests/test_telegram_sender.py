@@ -15,7 +15,7 @@ from piyasa_core.store.db import session_scope
 from piyasa_core.store.models import Chat, Message
 from tests.engine_support import engines, run_for, sent, setup_store
 from tests.fakes import telegram_scenarios as tgs
-from tests.telegram_support import BOTS, CHAT, TelegramEnv, tg  # noqa: F401 - fixture
+from tests.telegram_support import BOTS, CHAT, TelegramEnv
 
 MEHMET = BOTS["mehmet_trader"][1]
 

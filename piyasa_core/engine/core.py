@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import heapq
 import logging
 import os
@@ -153,7 +154,9 @@ class Engine:
         """The bot's rendered system prompt (cached)."""
         async def load() -> str:
             return system_prompt(bot)
-        return await self.cache.get_or_load(f"system-prompt:{bot.id}:{hash(bot) & 0xFFFFFFFF:x}", load)  # type: ignore[no-any-return]
+        # a stable digest (not hash(): salted per process) so every worker shares one L2 entry
+        digest = hashlib.blake2b(repr(bot).encode(), digest_size=6).hexdigest()
+        return await self.cache.get_or_load(f"system-prompt:{bot.id}:{digest}", load)  # type: ignore[no-any-return]
 
     async def market_snapshot(self, now: float, bot_id: int) -> MarketSnapshot:
         """The market at ``now`` (cached per tape step; per bot only when headlines differ per bot)."""

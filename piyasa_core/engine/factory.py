@@ -14,8 +14,8 @@ from piyasa_core.engine.core import Engine
 from piyasa_core.engine.market import HeadlineFeed, MarketContext, PriceTape, priced_symbols
 from piyasa_core.llm.registry import build_router
 from piyasa_core.llm.usage import UsageLedger
-from piyasa_core.store import Store
 from piyasa_core.secrets import Secret
+from piyasa_core.store import Store
 from piyasa_core.telegram.base import Transport
 from piyasa_core.telegram.console import ConsoleTransport
 

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.orm import Session, aliased
 
-from piyasa_core.engine.types import BotProfile, ChatInfo, Holding, HistoryLine, Stance
+from piyasa_core.engine.types import BotProfile, ChatInfo, HistoryLine, Holding, Stance
 from piyasa_core.store.models import Bot, Chat, Message
 from piyasa_core.timeutil import as_utc
 

@@ -11,7 +11,6 @@ from piyasa_core.llm.headers import parse_reset, read_rate_limit_headers, wait_f
 from piyasa_core.llm.types import ChatRequest, Completion, ErrorClass, ProviderError
 from piyasa_core.secrets import Secret, redact
 
-
 if TYPE_CHECKING:
     from google import genai
 

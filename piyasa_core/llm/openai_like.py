@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import time
 from types import ModuleType
 from typing import Any
-
-import importlib
 
 from piyasa_core.config.schema import ProviderConfig
 from piyasa_core.llm.base import ProbeResult, Provider

@@ -15,6 +15,7 @@ import queue
 import random
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -65,8 +66,6 @@ class Supervisor:
         self.events: Any = self.ctx.Queue()
         self.slots = {i: Slot(i) for i in range(self.total)}
         self.lock = threading.RLock()
-        from collections import deque
-
         self.feed: deque[FeedItem] = deque(maxlen=feed_size)
         self.notices: deque[tuple[float, str, str]] = deque(maxlen=100)
         self.running = True

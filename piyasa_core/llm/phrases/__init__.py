@@ -11,12 +11,36 @@ from __future__ import annotations
 
 from piyasa_core.llm.phrases import economist, extras, investor, newbie, scalper
 from piyasa_core.llm.phrases.common import (
-    DISCLAIMER, ECHO_DOWN, ECHO_Q, ECHO_UP, FILLERS, HOLDING, INTERJECTIONS, MARKET_DOWN, MARKET_FLAT,
-    MARKET_LEAD, MARKET_UP, MENTION_CLOSE, SIG_WRAP, SIG_WRAP_Q, STANCE_FIRM, STANCE_SOFT, SYN_GUARDS,
+    DISCLAIMER,
+    ECHO_DOWN,
+    ECHO_Q,
+    ECHO_UP,
+    FILLERS,
+    HOLDING,
+    INTERJECTIONS,
+    MARKET_DOWN,
+    MARKET_FLAT,
+    MARKET_LEAD,
+    MARKET_UP,
+    MENTION_CLOSE,
+    SIG_WRAP,
+    SIG_WRAP_Q,
+    STANCE_FIRM,
+    STANCE_SOFT,
+    SYN_GUARDS,
     SYNONYMS,
 )
 from piyasa_core.llm.phrases.market import (
-    CRYPTO, DOWN_WORDS, DRIVERS, FX, INDICES, OTHER_SYMBOLS, PROPER, STOCK_SECTORS, THEMES, UP_WORDS,
+    CRYPTO,
+    DOWN_WORDS,
+    DRIVERS,
+    FX,
+    INDICES,
+    OTHER_SYMBOLS,
+    PROPER,
+    STOCK_SECTORS,
+    THEMES,
+    UP_WORDS,
 )
 from piyasa_core.llm.phrases.tuning import AGREE_P, DEFAULTS, SOFT_LEN
 
