@@ -64,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
                                description="Create or upgrade the database schema and sync the bots and "
                                            "chats of config.toml (idempotent).")
     _add_common(init, in_subcommand=True)
-    check = commands.add_parser("check", help="validate config and .env, reach the database and Redis",
+    check = commands.add_parser("check", help="validate config and .env; reach the database, Redis, LLM providers, Telegram",
                                 description="Validate config.toml and .env and reach every configured "
                                             "service; prints a table.")
     _add_common(check, in_subcommand=True)

@@ -106,3 +106,16 @@ def cache_totals(views: tuple[WorkerView, ...]) -> dict[str, Any]:
         lookups = totals[f"{layer}_hits"] + totals[f"{layer}_misses"]
         totals[f"{layer}_hit_rate"] = totals[f"{layer}_hits"] / lookups if lookups else None
     return totals
+
+
+def snapshot_from_dict(data: dict[str, Any]) -> Snapshot:
+    """Rebuild a :class:`Snapshot` from its JSON form (what `--attach` receives)."""
+    fields = dict(data)
+    fields["workers"] = tuple(WorkerView(**{**w, "bots": tuple(w["bots"]), "bot_names": tuple(w["bot_names"]),
+                                            "spark": tuple(w["spark"]), "floor_alarms": tuple(w.get("floor_alarms", ()))})
+                              for w in data["workers"])
+    fields["feed"] = tuple(FeedItem(**item) for item in data["feed"])
+    fields["providers"] = tuple(ProviderView(**p) for p in data["providers"])
+    fields["notices"] = tuple(tuple(n) for n in data["notices"])  # type: ignore[misc]
+    fields["chats"] = tuple(data.get("chats", ()))
+    return Snapshot(**fields)

@@ -48,6 +48,7 @@ from piyasa_core.workers.worker_main import worker_main
 
 log = logging.getLogger(__name__)
 START_TIMEOUT_S = 60.0
+SNAPSHOT_PUSH_S = 0.5  # snapshots pushed to `/events` subscribers (attached TUIs) twice a second
 
 
 class Supervisor:
@@ -179,7 +180,7 @@ class Supervisor:
             return False
 
     async def _watch(self) -> None:
-        last_sync = 0.0
+        last_sync = last_push = 0.0
         while not self._closing.is_set():
             now = time.time()
             policy = self.config.settings.supervisor
@@ -189,6 +190,9 @@ class Supervisor:
             if now - last_sync >= 1.0:
                 self._sync_metrics()
                 last_sync = now
+            if self._subscribers and now - last_push >= SNAPSHOT_PUSH_S:
+                self._publish({"type": "snapshot", "data": self.snapshot_dict()})
+                last_push = now
             await asyncio.sleep(0.1)
 
     def _check(self, slot: Slot, now: float, policy: Any) -> None:

@@ -1,0 +1,48 @@
+"""The attach path: a snapshot source over a real `--serve` control API."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import time
+from pathlib import Path
+
+from piyasa_core.secrets import Secret
+from piyasa_tui.remote import RemoteSource
+from tests.test_serve import served  # noqa: F401 - fixture
+
+
+async def test_remote_source_follows_and_acts(served: tuple[subprocess.Popen[str], str, str], workdir: Path) -> None:
+    _proc, url, token = served
+    source = RemoteSource(url, Secret(token))
+    await source.start()
+    try:
+        assert len(source.snapshot().workers) == 4
+        events = source.subscribe()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not all(w.state == "running" for w in source.snapshot().workers):
+            await asyncio.sleep(0.2)
+        assert all(w.state == "running" for w in source.snapshot().workers)
+        result = await source.switch_provider("gemini")
+        assert result["provider"] == "gemini"
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and source.snapshot().active_provider != "gemini":
+            await asyncio.sleep(0.1)
+        assert source.snapshot().active_provider == "gemini"
+        await source.switch_provider("offline")  # gemini has no key here: nothing could be generated
+        posted = await source.post_human("piyasa-local", "@zeynep_newbie altın alınır mı?", "Deniz")
+        assert posted["answering"] == [4]
+        answered = False
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not answered:
+            item = await asyncio.wait_for(events.get(), timeout=20)
+            answered = item["type"] == "message" and item["data"]["bot_name"] == "Zeynep Yeni" and \
+                item["data"]["mode"] == "human_reply"
+        assert answered
+        try:
+            await source.benchmark("start", {"duration": "10m"})
+            raise AssertionError("the benchmark is not built yet; the API must say so")
+        except NotImplementedError as exc:
+            assert "not built yet" in str(exc)
+    finally:
+        await source.aclose()
