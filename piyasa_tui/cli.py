@@ -50,12 +50,15 @@ def build_parser() -> argparse.ArgumentParser:
     """The full argument parser."""
     parser = argparse.ArgumentParser(
         prog=PROG,
-        description="piyasa — control centre for a simulated market-chat community.",
+        description="piyasa — control centre for a simulated market-chat community. Without a command: the "
+                "dashboard with the workers embedded.",
         epilog="Exit codes: 0 ok, 1 a check failed, 2 bad input.",
     )
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     parser.add_argument("--serve", action="store_true",
                         help="run headless: supervisor, workers, update receiver and the control API")
+    parser.add_argument("--attach", nargs="?", const="", default=None, metavar="URL",
+                        help="open the dashboard on a running --serve (URL discovered in the data dir if omitted)")
     parser.add_argument("--port", type=int, default=None, metavar="N",
                         help="control API port for --serve (default: [control] port; 0 = any free port)")
     _add_common(parser, in_subcommand=False)
@@ -110,15 +113,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         "check": commands.run_check,
         "status": commands.run_status,
     }
-    if args.serve and args.command is not None:
-        parser.error("--serve takes no command")
+    if (args.serve or args.attach is not None) and args.command is not None:
+        parser.error("--serve and --attach take no command")
+    if args.serve and args.attach is not None:
+        parser.error("--serve and --attach cannot be combined")
     if args.port is not None and not 0 <= args.port <= 65535:
         parser.error(f"argument --port: {args.port} is not a port number (0-65535)")
     if args.serve:
         handlers[None] = commands.run_serve
+    elif args.attach is not None:
+        handlers[None] = commands.run_attach
     elif args.command is None:
-        parser.print_help()
-        return 0
+        handlers[None] = commands.run_tui
     try:
         return handlers[args.command](args)
     except PiyasaError as exc:

@@ -84,24 +84,59 @@ def run_serve(args: argparse.Namespace) -> int:
     return asyncio.run(serve(config, port=args.port))
 
 
-def run_status(args: argparse.Namespace) -> int:
-    """`piyasa-tui status [--json]`: a running instance's snapshot."""
-    import json
+def run_tui(args: argparse.Namespace) -> int:
+    """`piyasa-tui`: the Textual dashboard with the supervisor and its workers embedded."""
+    from piyasa_tui.app import run_embedded
+    from piyasa_tui.cli import config_from_args
+
+    return run_embedded(config_from_args(args), workers=args.workers)
+
+
+def _control_target(args: argparse.Namespace, url: str | None) -> tuple[str, object]:
     import os
 
-    from piyasa_core.control import ControlError, discover, fetch_status, resolve_token
+    from piyasa_core.control import ControlError, discover, resolve_token
     from piyasa_tui.cli import config_from_args
 
     config = config_from_args(args)
     env_token = os.environ.get(config.settings.control.token_env) or config.environ.get(config.settings.control.token_env)
-    if args.url:
-        url, token = args.url, resolve_token(env_token, config.data_dir)
-    else:
-        found = discover(config.data_dir, env_token=env_token)
-        if found is None:
-            raise ControlError(f"no running piyasa-tui --serve found in {config.data_dir} (start one, or pass --url)")
-        url, token = found
-    snapshot = fetch_status(url, token)
+    if url:
+        return url, resolve_token(env_token, config.data_dir)
+    found = discover(config.data_dir, env_token=env_token)
+    if found is None:
+        raise ControlError(f"no running piyasa-tui --serve found in {config.data_dir} (start one, or pass a URL)")
+    return found
+
+
+def run_attach(args: argparse.Namespace) -> int:
+    """`piyasa-tui --attach [URL]`: the same dashboard for a running `--serve`, through its control API."""
+    import asyncio
+
+    from piyasa_tui.app import PiyasaApp
+    from piyasa_tui.remote import RemoteSource
+
+    url, token = _control_target(args, args.attach or None)
+
+    async def main() -> None:
+        source = RemoteSource(url, token)  # type: ignore[arg-type]
+        await source.start()
+        try:
+            await PiyasaApp(source).run_async()
+        finally:
+            await source.aclose()
+
+    asyncio.run(main())
+    return 0
+
+
+def run_status(args: argparse.Namespace) -> int:
+    """`piyasa-tui status [--json]`: a running instance's snapshot."""
+    import json
+
+    from piyasa_core.control import fetch_status
+
+    url, token = _control_target(args, args.url)
+    snapshot = fetch_status(url, token)  # type: ignore[arg-type]
     if args.json:
         print(json.dumps(snapshot, ensure_ascii=False, indent=2))
         return 0

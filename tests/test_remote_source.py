@@ -46,3 +46,29 @@ async def test_remote_source_follows_and_acts(served: tuple[subprocess.Popen[str
             assert "not built yet" in str(exc)
     finally:
         await source.aclose()
+
+
+async def test_attached_dashboard_shows_and_acts_on_a_real_serve(served: tuple[subprocess.Popen[str], str, str]) -> None:
+    from piyasa_tui.app import PiyasaApp
+    from piyasa_tui.widgets.feed import FeedLog
+
+    _proc, url, token = served
+    source = RemoteSource(url, Secret(token))
+    await source.start()
+    try:
+        app = PiyasaApp(source, cursor_blink=False)
+        async with app.run_test(size=(120, 40)) as pilot:
+            feed = app.query_one(FeedLog)
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and not feed.items:
+                await pilot.pause(0.2)
+            assert feed.items, "the attached dashboard shows the served feed"
+            await pilot.press("space")
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and source.snapshot().running:
+                await pilot.pause(0.1)
+            assert source.snapshot().running is False  # the key acted through the control API
+            await pilot.press("space")
+            await pilot.press("q")
+    finally:
+        await source.aclose()

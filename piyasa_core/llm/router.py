@@ -117,6 +117,10 @@ class Router:
         self.paused_reason = ""
         self.paused_until: float | None = None
         self._wake = asyncio.Event()
+        for name, provider in providers.items():  # a missing key is known without any request
+            missing = provider.missing_key_error()
+            if missing is not None:
+                self.health[name].state, self.health[name].reason = State.AUTH_ERROR, missing.reason
         self.switch(active)
 
     # ── chain and switching ────────────────────────────────────────────────────────────────────

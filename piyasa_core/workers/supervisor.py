@@ -309,7 +309,7 @@ class Supervisor:
         """Re-read config, `.env` and the environment; restart all workers (or one) with them.
         An invalid configuration keeps the running workers and reports the error."""
         try:
-            fresh, changes = self.config.reload()
+            fresh, changes = await asyncio.to_thread(self.config.reload)
         except ConfigError as exc:
             self.notice("error", f"restart refused, workers keep running: {exc}")
             return {"ok": False, "changes": [], "error": str(exc)}
@@ -355,17 +355,20 @@ class Supervisor:
 
     async def post_human(self, chat: str, text: str, name: str = "Operatör") -> dict[str, Any]:
         """Post into a chat as a person; the bots it mentions answer (through their workers)."""
+        stored = await asyncio.to_thread(self._store_human, chat, text, name)
+        for job in stored.jobs:
+            self.route_job(job)
+        return {"ok": True, "message_id": stored.message_id, "answering": [j.bot_id for j in stored.jobs]}
+
+    def _store_human(self, chat: str, text: str, name: str) -> Any:
         with session_scope(self.store.sessions) as session:
             chats = {c.key: c for c in load_chats(session)}
             bots = load_profiles(session)
         if chat not in chats:
             raise ValueError(f"unknown chat {chat!r}; known: {', '.join(chats)}")
         with self.store.engine.begin() as conn:
-            stored = post_as_human(conn, chat_id=chats[chat].id, text=text, human_name=name,
-                                   created_at=self.sim_now(), bots=bots)
-        for job in stored.jobs:
-            self.route_job(job)
-        return {"ok": True, "message_id": stored.message_id, "answering": [j.bot_id for j in stored.jobs]}
+            return post_as_human(conn, chat_id=chats[chat].id, text=text, human_name=name,
+                                 created_at=self.sim_now(), bots=bots)
 
     # ── events ─────────────────────────────────────────────────────────────────────────────────
     def notice(self, level: str, text: str) -> None:

@@ -1,0 +1,363 @@
+"""The Textual control centre: renders the supervisor's immutable snapshots, sends operator actions.
+
+Data flows one way: a 10 Hz timer calls ``source.snapshot()`` (an in-memory copy, the only call on
+the UI thread), wraps it in a :class:`~piyasa_tui.widgets.common.Frame` and applies it to the
+dashboard inside ``batch_update()``; the widgets keep it in reactive attributes and redraw what
+changed. Operator actions run as Textual workers; every worker error reaches the operator through
+one handler (``on_worker_state_changed``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+from textual import work
+from textual.app import App, SystemCommand
+from textual.notifications import SeverityLevel
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.worker import Worker, WorkerState, get_current_worker
+
+from piyasa_core.secrets import redact
+from piyasa_core.workers.snapshot import Snapshot
+from piyasa_tui.screens.dashboard import KEYS, DashboardScreen
+from piyasa_tui.screens.help import HelpScreen
+from piyasa_tui.screens.modals import (
+    ConfirmScreen,
+    FilterScreen,
+    MessageScreen,
+    PostScreen,
+    ProviderPicker,
+)
+from piyasa_tui.source import SnapshotSource
+from piyasa_tui.widgets.common import ISTANBUL, Frame, zone
+from piyasa_tui.widgets.feed import FEED_LIMIT, FeedFilter
+
+log = logging.getLogger(__name__)
+
+SEVERITY: dict[str, SeverityLevel] = {"error": "error", "critical": "error", "warning": "warning", "warn": "warning"}
+EXPECTED_ERRORS = (ValueError, LookupError, PermissionError, ConnectionError, TimeoutError)
+
+
+class PiyasaApp(App[None]):
+    """`PiyasaApp(source)`; `clock`/`tz` fix the time shown (tests), `source_loop` names the event loop
+    the source's coroutines must run in when it is not the app's own (a supervisor in another thread)."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "piyasa"
+
+    def __init__(self, source: SnapshotSource, *, clock: Callable[[], float] = time.time, tz: str = ISTANBUL,
+                 refresh_hz: float = 10.0, source_loop: asyncio.AbstractEventLoop | None = None,
+                 cursor_blink: bool = True, feed_limit: int = FEED_LIMIT, notices_per_refresh: int = 5) -> None:
+        super().__init__()
+        self.source = source
+        self.clock = clock
+        self.tz = zone(tz)
+        self.refresh_interval = 1.0 / min(max(refresh_hz, 0.1), 10.0)  # at most 10 Hz
+        self.source_loop = source_loop
+        self.cursor_blink = cursor_blink
+        self.feed_limit = feed_limit
+        self.notices_per_refresh = notices_per_refresh
+        self.last_snapshot: Snapshot | None = None
+        self.notifications_log: deque[tuple[str, str, str]] = deque(maxlen=200)  # (severity, title, message)
+        self.refresh_count = 0
+        self._pending_running: bool | None = None
+        self._refreshing = False
+        self._last_notice: tuple[Any, ...] | None = None
+        self._source_error = ""
+        self._timer: Timer | None = None
+        self._post_chat: str | None = None
+        self._post_name = "Operatör"
+
+    # ── screens ────────────────────────────────────────────────────────────────────────────────
+    def get_default_screen(self) -> Screen[Any]:
+        return DashboardScreen(feed_limit=self.feed_limit)
+
+    @property
+    def dashboard(self) -> DashboardScreen:
+        screen = self.screen_stack[0]
+        assert isinstance(screen, DashboardScreen)
+        return screen
+
+    def on_mount(self) -> None:
+        self.refresh_snapshot()
+        self._timer = self.set_interval(self.refresh_interval, self.refresh_snapshot, name="snapshot")
+
+    # ── the data path ──────────────────────────────────────────────────────────────────────────
+    def refresh_snapshot(self) -> None:
+        """Take the source's snapshot and apply it (never overlapping: a busy tick is skipped)."""
+        if self._refreshing:
+            return
+        self._refreshing = True
+        try:
+            try:
+                snapshot = self.source.snapshot()
+            except Exception as exc:  # noqa: BLE001 - shown once, the next tick tries again
+                self._source_failed(exc)
+                return
+            if self._source_error:
+                self._source_error = ""
+                self.notify("Receiving snapshots again.", title="Source", severity="information")
+            self._apply(snapshot)
+        finally:
+            self._refreshing = False
+
+    def _apply(self, snapshot: Snapshot) -> None:
+        if self._pending_running is not None and snapshot.running == self._pending_running:
+            self._pending_running = None  # the supervisor caught up with the operator
+        self.last_snapshot = snapshot
+        self.refresh_count += 1
+        running = snapshot.running if self._pending_running is None else self._pending_running
+        frame = Frame(snapshot, self.clock(), running, self.tz)
+        with self.batch_update():
+            self.dashboard.frame = frame
+            self._show_notices(snapshot.notices)
+
+    def _reapply(self) -> None:
+        if self.last_snapshot is not None:
+            self._apply(self.last_snapshot)
+
+    def _source_failed(self, exc: Exception) -> None:
+        message = redact(f"{type(exc).__name__}: {exc}")
+        if message != self._source_error:
+            self._source_error = message
+            log.warning("snapshot failed: %s", message)
+            self.notify(message, title="No snapshot", severity="error", markup=False)
+
+    def _show_notices(self, notices: tuple[tuple[float, str, str], ...]) -> None:
+        """Notices added since the last refresh become notifications (a flood is summarised)."""
+        if not notices:
+            return
+        first = self._last_notice is None
+        start = 0
+        if not first:
+            for index in range(len(notices) - 1, -1, -1):
+                if tuple(notices[index]) == self._last_notice:
+                    start = index + 1
+                    break
+        self._last_notice = tuple(notices[-1])
+        new = list(notices[start:])
+        if first:  # what happened before the app started: only the problems
+            new = [n for n in new if SEVERITY.get(str(n[1]).lower()) is not None]
+        if not new:
+            return
+        limit = max(1, self.notices_per_refresh)
+        if len(new) > limit:
+            skipped = len(new) - (limit - 1)
+            new = new[-(limit - 1):] if limit > 1 else []
+            self.notify(f"{skipped} more notices (see the log)", title="Notices", severity="information")
+        for _at, level, text in new:
+            severity = SEVERITY.get(str(level).lower(), "information")
+            self.notify(redact(str(text)), title=str(level), severity=severity,
+                        timeout=10 if severity == "error" else None, markup=False)
+
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = True) -> None:
+        self.notifications_log.append((severity, title, str(message)))
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
+
+    def _effective_running(self) -> bool:
+        if self._pending_running is not None:
+            return self._pending_running
+        return self.last_snapshot.running if self.last_snapshot is not None else True
+
+    async def _call(self, method: Callable[..., Awaitable[Any]], *args: Any) -> Any:
+        """Await a source coroutine, in the source's own loop when it has one."""
+        coro = method(*args)
+        loop = self.source_loop
+        if loop is None or loop is asyncio.get_running_loop():
+            return await coro
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, loop))  # type: ignore[arg-type]
+
+    # ── the one error path ─────────────────────────────────────────────────────────────────────
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state != WorkerState.ERROR:
+            return
+        worker, error = event.worker, event.worker.error
+        if worker.group == "simulation":
+            self._pending_running = None
+            self._reapply()
+        what = worker.name or "action"
+        text = redact(str(error) or type(error).__name__)
+        if isinstance(error, NotImplementedError):
+            subject = "The benchmark" if worker.group == "benchmark" else what.capitalize()
+            self.notify(f"{subject} is not available yet: {text}", title="Not available yet",
+                        severity="warning", timeout=10, markup=False)
+        elif isinstance(error, EXPECTED_ERRORS) or type(error).__name__ == "ControlError":
+            self.notify(text, title=f"{what} failed", severity="error", timeout=10, markup=False)
+        else:
+            log.error("%s failed", what, exc_info=error)
+            self.push_screen(MessageScreen(f"{what} failed", [f"{type(error).__name__}: {text}"], error=True))
+
+    # ── actions (the keys; see KEYS) ───────────────────────────────────────────────────────────
+    @work(exclusive=True, group="provider", exit_on_error=False, name="switch provider")
+    async def action_switch_provider(self) -> None:
+        snapshot = self.last_snapshot
+        if snapshot is None or not snapshot.providers:
+            self.notify("No providers known yet.", title="Provider", severity="warning")
+            return
+        name = await self.push_screen_wait(ProviderPicker(snapshot.providers))
+        if not name:
+            return
+        result = await self._call(self.source.switch_provider, name)
+        reached = result.get("workers") if isinstance(result, dict) else None
+        suffix = f" ({len(reached)} workers told)" if isinstance(reached, list) and reached else ""
+        self.notify(f"Active provider → {name}{suffix}", title="Provider", markup=False)
+
+    @work(group="restart", exit_on_error=False, name="restart all workers")
+    async def action_restart_all(self) -> None:
+        if self._restart_in_progress():
+            return
+        confirmed = await self.push_screen_wait(ConfirmScreen(
+            "Restart all workers",
+            "Stop and start every worker, re-reading config.toml, .env and the environment.\n"
+            "An invalid configuration is refused and the running workers keep going.",
+            "Restart"))
+        if not confirmed:
+            return
+        self.notify("Restarting all workers…", title="Restart")
+        result = await self._call(self.source.restart_workers, None)
+        self._show_restart(result, None)
+
+    @work(group="restart", exit_on_error=False, name="restart worker")
+    async def action_restart_selected(self) -> None:
+        if self._restart_in_progress():
+            return
+        worker_id = self.dashboard.workers_table.selected_worker
+        if worker_id is None:
+            self.notify("No worker selected.", title="Restart", severity="warning")
+            return
+        self.notify(f"Restarting worker {worker_id}…", title="Restart")
+        result = await self._call(self.source.restart_workers, worker_id)
+        self._show_restart(result, worker_id)
+
+    def _restart_in_progress(self) -> bool:
+        current = get_current_worker()
+        busy = any(w is not current and w.group == "restart" and w.is_running for w in self.workers)
+        if busy:
+            self.notify("A restart is already in progress.", title="Restart", severity="warning")
+        return busy
+
+    def _show_restart(self, result: dict[str, Any], worker_id: int | None) -> None:
+        which = "all workers" if worker_id is None else f"worker {worker_id}"
+        changes = [redact(str(c)) for c in result.get("changes") or []]
+        if not result.get("ok"):
+            error = redact(str(result.get("error") or "unknown error"))
+            self.push_screen(MessageScreen(f"Restart refused — {which} keep running",
+                                           ["The configuration is invalid:", "", error], error=True))
+            return
+        lines = ["Changed settings (secrets masked):", *(f"  • {c}" for c in changes)] if changes \
+            else ["No configuration changes."]
+        if worker_id is None:
+            self.push_screen(MessageScreen(f"Restarted {which}", lines))
+        else:
+            self.notify("\n".join(lines), title=f"Restarted {which}", markup=False)
+
+    @work(exclusive=True, group="benchmark", exit_on_error=False, name="benchmark")
+    async def action_benchmark(self) -> None:
+        bench = self.last_snapshot.benchmark if self.last_snapshot is not None else None
+        running = isinstance(bench, dict) and bench.get("state") in ("starting", "running")
+        action = "cancel" if running else "start"
+        result = await self._call(self.source.benchmark, action, {})
+        detail = ""
+        if isinstance(result, dict):
+            detail = ", ".join(f"{k}: {v}" for k, v in result.items() if k not in ("ok",) and v not in (None, ""))
+        self.notify(detail or ("started" if action == "start" else "cancelled"),
+                    title="Benchmark " + ("started" if action == "start" else "cancelled"), markup=False)
+
+    @work(exclusive=True, group="simulation", exit_on_error=False, name="pause/resume")
+    async def action_toggle_simulation(self) -> None:
+        target = not self._effective_running()
+        self._pending_running = target
+        self._reapply()
+        await self._call(self.source.set_simulation, target)  # the header shows it; the supervisor notices it
+
+    def action_filter_feed(self) -> None:
+        feed = self.dashboard.feed_log
+
+        def apply(value: str | None) -> None:
+            if value is not None:
+                feed.filter = FeedFilter.parse(value)
+
+        self.push_screen(FilterScreen(feed.filter.source, cursor_blink=self.cursor_blink), apply)
+
+    def action_toggle_follow(self) -> None:
+        self.dashboard.feed_log.action_toggle_follow()
+
+    @work(group="post", exit_on_error=False, name="post as a human")
+    async def action_post_human(self) -> None:
+        snapshot = self.last_snapshot
+        chats = snapshot.chats if snapshot is not None else ()
+        if not chats:
+            self.notify("No chats known yet.", title="Post", severity="warning")
+            return
+        values = await self.push_screen_wait(PostScreen(chats, chat=self._post_chat, name=self._post_name,
+                                                        cursor_blink=self.cursor_blink))
+        if values is None:
+            return
+        chat, text, name = values
+        self._post_chat, self._post_name = chat, name
+        result = await self._call(self.source.post_human, chat, text, name)
+        self.notify(self._answering(result, chat, name), title="Posted", markup=False)
+
+    def _answering(self, result: dict[str, Any], chat: str, name: str) -> str:
+        names: dict[int, str] = {}
+        for w in self.last_snapshot.workers if self.last_snapshot is not None else ():
+            names.update(zip(w.bots, w.bot_names))
+        answering = [names.get(int(b), f"bot {b}") for b in result.get("answering") or []]
+        head = f"{name} → {chat} (message #{result.get('message_id', '?')})."
+        if answering:
+            return f"{head} Answering: {', '.join(answering)}."
+        return f"{head} No bot was mentioned or replied to, so none is asked to answer."
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    # ── command palette ────────────────────────────────────────────────────────────────────────
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        for key in KEYS:
+            if key.action != "quit":
+                yield SystemCommand(f"{key.title} ({key.shown})", key.help, getattr(self, f"action_{key.action}"))
+        yield from super().get_system_commands(screen)
+
+
+def run_embedded(config: Any, *, workers: int | None = None, log_file: Any = None) -> int:
+    """`piyasa-tui` without a command: the supervisor and the TUI in one event loop; `q` quits, then
+    the supervisor stops every worker. Logging goes to a file while the screen is in use."""
+    import multiprocess.resource_tracker
+
+    from piyasa_core.secrets import install_log_redaction
+    from piyasa_core.store.bootstrap import initialise
+    from piyasa_core.workers.supervisor import Supervisor
+
+    initialise(config)
+    multiprocess.resource_tracker.ensure_running()  # spawning inside a running Textual app needs it
+    path = log_file or config.data_dir / "logs" / "tui.log"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    root = logging.getLogger()
+    saved = root.handlers[:]
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root.handlers[:] = [handler]
+    install_log_redaction(root)
+
+    async def main() -> None:
+        supervisor = Supervisor(config, workers=workers)
+        await supervisor.start()
+        try:
+            await PiyasaApp(supervisor).run_async()
+        finally:
+            await supervisor.stop()
+
+    try:
+        asyncio.run(main())
+    finally:
+        root.handlers[:] = saved
+        handler.close()
+    return 0

@@ -1,0 +1,1 @@
+"""Screens of the control centre: the dashboard and its modals."""

@@ -1,0 +1,101 @@
+"""The dashboard: header, workers + cache, providers, live feed, footer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.reactive import var
+from textual.screen import Screen
+from textual.widgets import Footer
+
+from piyasa_tui.widgets.cache import CachePanel
+from piyasa_tui.widgets.common import Frame
+from piyasa_tui.widgets.feed import FeedLog
+from piyasa_tui.widgets.providers import ProvidersPanel
+from piyasa_tui.widgets.status import StatusLine
+from piyasa_tui.widgets.workers import WorkersTable
+
+
+@dataclass(frozen=True)
+class Key:
+    key: str  # Textual key name
+    shown: str  # how the help screen writes it
+    action: str  # an App action (without the `app.` prefix)
+    label: str  # footer label
+    title: str  # command palette / help title
+    help: str
+
+
+KEYS = (
+    Key("p", "p", "switch_provider", "provider", "Switch provider", "Choose the active LLM provider"),
+    Key("r", "r", "restart_all", "restart", "Restart all workers", "Restart every worker, re-reading .env (asks first)"),
+    Key("R", "R", "restart_selected", "worker", "Restart selected worker",
+        "Restart the worker of the selected row"),
+    Key("b", "b", "benchmark", "bench", "Benchmark", "Start (or cancel) the benchmark"),
+    Key("space", "space", "toggle_simulation", "pause", "Pause / resume", "Pause or resume the simulation"),
+    Key("f", "f", "filter_feed", "filter", "Filter feed", "Filter the feed: w2, bot:Ayşe, chat:piyasa-local (empty clears)"),
+    Key("F", "F", "toggle_follow", "follow", "Follow feed", "Follow the newest messages / pause the feed"),
+    Key("slash", "/", "post_human", "post", "Post as a human", "Post into a chat as a person; mentioned bots answer"),
+    Key("question_mark", "?", "help", "help", "Help", "Show the keys"),
+    Key("q", "q", "quit", "quit", "Quit", "Quit piyasa (the workers are stopped)"),
+)
+HIDDEN_IN_FOOTER = {"toggle_follow"}
+NARROW, SHORT, WIDE = 100, 30, 160
+
+
+class DashboardScreen(Screen[None]):
+    """Everything at a glance; rendering only the frame it is given."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding(k.key, f"app.{k.action}", k.label, show=k.action not in HIDDEN_IN_FOOTER,
+                        key_display=k.shown if k.key in ("slash", "question_mark") else None)
+                for k in KEYS]
+
+    frame: var[Frame | None] = var(None, init=False)
+
+    def __init__(self, *, feed_limit: int = 500) -> None:
+        super().__init__()
+        self.feed_limit = feed_limit
+
+    def compose(self) -> ComposeResult:
+        yield StatusLine(id="status").data_bind(DashboardScreen.frame)
+        with Horizontal(id="top"):
+            with Vertical(id="left"):
+                yield WorkersTable(id="workers").data_bind(DashboardScreen.frame)
+                yield CachePanel(id="cache").data_bind(DashboardScreen.frame)
+            yield ProvidersPanel(id="providers").data_bind(DashboardScreen.frame)
+        yield FeedLog(limit=self.feed_limit, id="feed").data_bind(DashboardScreen.frame)
+        yield Footer(compact=True, show_command_palette=False)
+
+    def on_mount(self) -> None:
+        self.query_one(WorkersTable).focus()
+
+    def on_resize(self) -> None:
+        width, height = self.size
+        self.set_class(width < NARROW, "-narrow")
+        self.set_class(height < SHORT, "-short")
+        self.set_class(width >= WIDE, "-wide")
+        self.query_one(CachePanel).compact = height < SHORT
+        self.query_one(ProvidersPanel).compact = height < SHORT or width < NARROW
+        self.query_one(ProvidersPanel).detailed = width >= WIDE and height >= SHORT
+
+    def on_data_table_row_selected(self, event: WorkersTable.RowSelected) -> None:
+        """Enter on a worker row: everything about that worker, the full last error included."""
+        frame = self.frame
+        worker = next((w for w in frame.snapshot.workers if str(w.worker_id) == event.row_key.value), None) \
+            if frame is not None else None
+        if worker is not None:
+            from piyasa_tui.screens.modals import MessageScreen, worker_details
+
+            self.app.push_screen(MessageScreen(f"Worker {worker.worker_id}", worker_details(worker, frame)))
+
+    @property
+    def workers_table(self) -> WorkersTable:
+        return self.query_one(WorkersTable)
+
+    @property
+    def feed_log(self) -> FeedLog:
+        return self.query_one(FeedLog)

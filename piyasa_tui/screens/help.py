@@ -1,0 +1,41 @@
+"""`?`: the keys (the same table drives the footer, this screen and the command palette)."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Label, Static
+
+from piyasa_tui.screens.dashboard import KEYS
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,question_mark,q,enter", "close", "close")]
+
+    def __init__(self) -> None:
+        super().__init__(classes="modal")
+
+    def compose(self) -> ComposeResult:
+        table = Table.grid(padding=(0, 2))
+        table.add_column(style="bold cyan", no_wrap=True)
+        table.add_column()
+        for key in KEYS:
+            table.add_row(key.shown, f"{key.title} — {key.help}")
+        table.add_row("ctrl+p", "Command palette — every action above, searchable")
+        table.add_row("↑ ↓", "Select a worker row (for R) · scroll the feed (scrolling up pauses it)")
+        table.add_row("enter", "Worker details — everything about the selected worker, its full last error")
+        table.add_row("tab", "Move between the workers table and the feed")
+        notes = Text("● active provider · ○ fallback chain · times in Europe/Istanbul (TRT)", style="dim")
+        with Vertical(classes="dialog -wide", id="help"):
+            yield Label("piyasa — keys", classes="dialog-title")
+            yield Static(table, id="help-keys")
+            yield Static(notes, classes="dialog-hint")
+
+    def action_close(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,209 @@
+"""Where the TUI gets its data: anything with the Supervisor's public face (`SnapshotSource`).
+
+The real :class:`~piyasa_core.workers.supervisor.Supervisor` satisfies the protocol unchanged, and so
+does the `--attach` client (`piyasa_tui.remote.RemoteSource`); tests use :class:`ScriptedSource`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+from piyasa_core.workers.snapshot import Snapshot
+
+
+@runtime_checkable
+class SnapshotSource(Protocol):
+    """The snapshot producer and the operator actions the TUI calls."""
+
+    def snapshot(self) -> Snapshot:
+        """The current immutable state (an in-memory copy: cheap, no I/O)."""
+        ...
+
+    def subscribe(self) -> asyncio.Queue[dict[str, Any]]:
+        """A bounded queue of `{"type": "message"|"notice"|…, "data": …}` events."""
+        ...
+
+    def unsubscribe(self, q: asyncio.Queue[dict[str, Any]]) -> None: ...
+
+    async def switch_provider(self, name: str) -> dict[str, Any]: ...
+
+    async def restart_workers(self, worker_id: int | None = None) -> dict[str, Any]:
+        """`{"ok", "changes", "error"}`; re-reads config and `.env`."""
+        ...
+
+    async def set_simulation(self, running: bool) -> dict[str, Any]: ...
+
+    async def post_human(self, chat: str, text: str, name: str = "Operatör") -> dict[str, Any]:
+        """`{"ok", "message_id", "answering"}` (answering: bot ids)."""
+        ...
+
+    async def benchmark(self, action: str, options: dict[str, Any]) -> dict[str, Any]:
+        """May raise NotImplementedError while the benchmark runner does not exist."""
+        ...
+
+
+@dataclass(frozen=True)
+class Call:
+    """One recorded action: the method name and its arguments, all positional."""
+
+    method: str
+    args: tuple[Any, ...]
+
+
+class ScriptedSource:
+    """A fake source for tests: plays a list (or generator) of snapshots, records every action call.
+
+    ``snapshot()`` returns the next scripted snapshot, and keeps returning the last one when the script
+    runs out; :meth:`show` replaces the script. ``errors`` maps a method name to an exception to raise
+    (once per call); ``results`` maps a method name to a return value or a callable computing it from
+    the call's arguments. ``benchmark`` raises NotImplementedError unless given a result, like the
+    supervisor does today.
+    """
+
+    def __init__(self, snapshots: Snapshot | Iterable[Snapshot], *,
+                 errors: dict[str, BaseException] | None = None,
+                 results: dict[str, Any | Callable[..., Any]] | None = None,
+                 delay: float = 0.0) -> None:
+        self._script: Iterator[Snapshot] = iter([snapshots] if isinstance(snapshots, Snapshot) else snapshots)
+        self._current: Snapshot | None = None
+        self.errors = dict(errors or {})
+        self.results = dict(results or {})
+        self.delay = delay
+        self.calls: list[Call] = []
+        self.snapshot_calls = 0
+        self.subscribers: list[asyncio.Queue[dict[str, Any]]] = []
+
+    # ── snapshots ──────────────────────────────────────────────────────────────────────────────
+    def snapshot(self) -> Snapshot:
+        self.snapshot_calls += 1
+        try:
+            self._current = next(self._script)
+        except StopIteration:
+            pass
+        if self._current is None:
+            raise LookupError("the script has no snapshot")
+        return self._current
+
+    def show(self, *snapshots: Snapshot) -> None:
+        """Replace the script: play ``snapshots`` from the next ``snapshot()`` on."""
+        self._script = iter(snapshots)
+
+    def subscribe(self) -> asyncio.Queue[dict[str, Any]]:
+        q: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=1000)
+        self.subscribers.append(q)
+        return q
+
+    def unsubscribe(self, q: asyncio.Queue[dict[str, Any]]) -> None:
+        if q in self.subscribers:
+            self.subscribers.remove(q)
+
+    # ── actions ────────────────────────────────────────────────────────────────────────────────
+    def called(self, method: str) -> list[tuple[Any, ...]]:
+        """The argument tuples of every call of ``method``, in order."""
+        return [c.args for c in self.calls if c.method == method]
+
+    async def _act(self, method: str, args: tuple[Any, ...], default: Any) -> Any:
+        self.calls.append(Call(method, args))
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        error = self.errors.get(method)
+        if error is not None:
+            raise error
+        if method in self.results:
+            result = self.results[method]
+            return result(*args) if callable(result) else result
+        if isinstance(default, BaseException):
+            raise default
+        return default
+
+    async def switch_provider(self, name: str) -> dict[str, Any]:
+        return await self._act("switch_provider", (name,), {"ok": True, "provider": name, "workers": []})
+
+    async def restart_workers(self, worker_id: int | None = None) -> dict[str, Any]:
+        return await self._act("restart_workers", (worker_id,), {"ok": True, "changes": [], "error": None})
+
+    async def set_simulation(self, running: bool) -> dict[str, Any]:
+        return await self._act("set_simulation", (running,), {"ok": True, "running": running})
+
+    async def post_human(self, chat: str, text: str, name: str = "Operatör") -> dict[str, Any]:
+        return await self._act("post_human", (chat, text, name), {"ok": True, "message_id": 1, "answering": []})
+
+    async def benchmark(self, action: str, options: dict[str, Any]) -> dict[str, Any]:
+        return await self._act("benchmark", (action, dict(options)),
+                               NotImplementedError("the benchmark runner is not built yet"))
+
+
+# ── a fixed sample (tests, snapshot tests and a look at the layout without workers) ────────────
+SAMPLE_BOTS = ((0, ("Mehmet Yatırımcı",)), (1, ("Zeynep Yeni", "Ali Ekonomist")), (2, ("Ayşe Scalper",)),
+               (3, ("Can Teknik",)))
+SAMPLE_LINES = (
+    ("GARAN'da acele yok, 20 yılda gördüklerim bunu söylüyor", "Zeynep Yeni"),
+    ("@ali_ekonomist enflasyon verisi bugün mü açıklanıyor? 😊", None),
+    ("SISE alev alev, hacim geldi 🚀", None),
+    ("dolar/TL 38 üstünde kalıcı mı sizce", None),
+    ("THYAO bilançosu beklentinin üstünde geldi", "Ayşe Scalper"),
+    ("altın ons 3000'e dayandı, gram altın rekor", None),
+    ("BIST100 10 bin direnci kırılmadan ben yokum", "Can Teknik"),
+    ("faiz kararı perşembe, piyasa fiyatladı bence", None),
+)
+
+
+def sample_snapshot(now: float, *, feed_size: int = 24, l2: bool = False, running: bool = True) -> Snapshot:
+    """A believable snapshot at wall time ``now``: four workers (one in backoff), four providers
+    (one parked on a bad key, one on a missing model, the offline fallback), a short feed."""
+    from piyasa_core.workers.snapshot import (
+        FeedItem,
+        ProviderView,
+        WorkerView,
+        cache_totals,
+    )
+
+    workers = []
+    bot_id = 0
+    for worker_id, names in SAMPLE_BOTS:
+        bots = tuple(range(bot_id, bot_id + len(names)))
+        bot_id += len(names)
+        crashed = worker_id == 2
+        cache = {"l1_hits": 300 + 40 * worker_id, "l1_misses": 120 - 10 * worker_id,
+                 "l2_hits": (50 + 5 * worker_id) if l2 else 0, "l2_misses": (90 - 5 * worker_id) if l2 else 0,
+                 "l2_errors": 0}
+        workers.append(WorkerView(
+            worker_id=worker_id, pid=None if crashed else 4121 + worker_id, state="backoff" if crashed else "running",
+            state_since=now - (3 if crashed else 3720), uptime_s=0.0 if crashed else 3722.0 + worker_id,
+            restarts=3 if crashed else 0, backoff_until=now + 4.2 if crashed else None, bots=bots,
+            bot_names=names, sent_total=120 + 7 * worker_id, rate_1m=0.0 if crashed else 1.4 + 0.1 * worker_id,
+            rate_10m=1.2 + 0.1 * worker_id,
+            spark=(5, 3, 2, 1, 0, 0, 0, 0, 0, 0, 0, 0) if crashed else tuple((worker_id + i) % 6 + 1 for i in range(12)),
+            cache=cache, cpu_percent=None if crashed else 2.0 + worker_id, rss_bytes=None if crashed else (60 + worker_id) * 1048576,
+            last_error="exited with code 1: sqlite3.OperationalError: database is locked" if crashed else "",
+            last_heartbeat=None if crashed else now - 0.5))
+    providers = (
+        ProviderView("groq", "llama-3.3-70b-versatile", "groq (llama-3.3-70b-versatile)", True, True, True, "ok", "", None,
+                     "closed", 987, 1000, 11200, 12000, 12.0, 812, 41000, 100000, now + 5 * 3600 + 38 * 60, {}),
+        ProviderView("openai", "gpt-4o-mini", "openai (gpt-4o-mini)", True, False, True, "auth_error",
+                     "401 invalid key (OPENAI_API_KEY)", None, "closed", None, None, None, None, None, 0, 0, 0, None,
+                     {"auth": 2}),
+        ProviderView("gemini", "gemini-1.5-flash", "gemini (gemini-1.5-flash)", True, False, False, "model_missing",
+                     "404 gemini-1.5-flash not found", None, "closed", None, None, None, None, None, 0, 0, 0, None,
+                     {"model_not_found": 1}),
+        ProviderView("offline", "offline", "offline — not an LLM", False, False, True, "ok", "", None, "closed",
+                     None, None, None, None, None, 0, 0, 0, None, {}),
+    )
+    feed = []
+    for i in range(feed_size):
+        worker_id, names = SAMPLE_BOTS[i % len(SAMPLE_BOTS)]
+        text, reply_to = SAMPLE_LINES[i % len(SAMPLE_LINES)]
+        feed.append(FeedItem(message_id=1000 + i, at=now - 5 * (feed_size - i), worker_id=worker_id,
+                             bot_id=i % 5, bot_name=names[(i // len(SAMPLE_BOTS)) % len(names)],
+                             chat_key="piyasa-local" if i % 3 else "borsa-sohbet", text=text,
+                             mode="reply" if reply_to else "new", reply_to_author=reply_to, provider="groq",
+                             model="llama-3.3-70b-versatile"))
+    views = tuple(workers)
+    return Snapshot(
+        at=now, sim_at=now, started_at=now - 3725, workers=views, feed=tuple(feed), providers=providers,
+        active_provider="groq", running=running, paused_reason="", sent_total=sum(w.sent_total for w in views),
+        rate_1m=sum(w.rate_1m for w in views), rate_10m=sum(w.rate_10m for w in views),
+        cache_totals=cache_totals(views), l2_configured=l2, notices=(), chats=("piyasa-local", "borsa-sohbet"))

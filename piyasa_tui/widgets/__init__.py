@@ -1,0 +1,1 @@
+"""Dashboard widgets; each renders one immutable `Frame` held in a reactive attribute."""

@@ -1,0 +1,583 @@
+"""The Textual control centre, driven with Pilot over a ScriptedSource (no workers, no network)."""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import time
+from collections import deque
+
+import pytest
+
+from piyasa_core.workers.snapshot import FeedItem, Snapshot
+from piyasa_core.workers.supervisor import Supervisor
+from piyasa_tui.app import PiyasaApp
+from piyasa_tui.screens.help import HelpScreen
+from piyasa_tui.screens.modals import (
+    ConfirmScreen,
+    FilterScreen,
+    MessageScreen,
+    PostScreen,
+    ProviderPicker,
+)
+from piyasa_tui.source import ScriptedSource, SnapshotSource, sample_snapshot
+from piyasa_tui.widgets.feed import FeedFilter, FeedLog
+from piyasa_tui.widgets.workers import WorkersTable, fit_columns
+
+NOW = 1741950131.0  # 2025-03-14 14:02:11 in Istanbul
+SIZE = (120, 40)
+
+
+def make_app(source: ScriptedSource, clock=lambda: NOW, **kwargs) -> PiyasaApp:
+    return PiyasaApp(source, clock=clock, cursor_blink=False, **kwargs)
+
+
+def screen_text(app: PiyasaApp) -> str:
+    """What the terminal shows (the top screen; modals are drawn over the dashboard)."""
+    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+
+
+def messages(app: PiyasaApp) -> list[str]:
+    return [f"{severity}|{title}|{message}" for severity, title, message in app.notifications_log]
+
+
+async def wait_for(pilot, condition, timeout: float = 3.0) -> float:
+    """Pause until ``condition()`` holds; returns the seconds it took."""
+    start = time.perf_counter()
+    while not condition():
+        if time.perf_counter() - start > timeout:
+            raise AssertionError("condition not met in time")
+        await pilot.pause(0.01)
+    return time.perf_counter() - start
+
+
+def feed_item(n: int, at: float, worker_id: int = 0, bot: str = "Mehmet Yatırımcı", chat: str = "piyasa-local") -> FeedItem:
+    return FeedItem(message_id=n, at=at, worker_id=worker_id, bot_id=worker_id, bot_name=bot, chat_key=chat,
+                    text=f"mesaj {n}", mode="new", reply_to_author=None, provider="offline", model="offline")
+
+
+# ── the source protocol ──────────────────────────────────────────────────────────────────────────
+PROTOCOL_METHODS = ("snapshot", "subscribe", "unsubscribe", "switch_provider", "restart_workers", "set_simulation",
+                    "post_human", "benchmark")
+
+
+@pytest.mark.parametrize("implementation", [Supervisor, ScriptedSource])
+def test_sources_match_the_protocol(implementation: type) -> None:
+    for name in PROTOCOL_METHODS:
+        expected, actual = getattr(SnapshotSource, name), getattr(implementation, name)
+        assert inspect.iscoroutinefunction(expected) == inspect.iscoroutinefunction(actual), name
+        want = [(p.name, p.default) for p in inspect.signature(expected).parameters.values()]
+        got = [(p.name, p.default) for p in inspect.signature(actual).parameters.values()]
+        assert got == want, f"{implementation.__name__}.{name}: {got} != {want}"
+    assert isinstance(ScriptedSource(sample_snapshot(NOW)), SnapshotSource)
+
+
+async def test_scripted_source_plays_records_and_raises() -> None:
+    first, second = sample_snapshot(NOW), sample_snapshot(NOW + 1)
+    source = ScriptedSource([first, second], errors={"switch_provider": ValueError("unknown provider")})
+    assert source.snapshot() is first and source.snapshot() is second and source.snapshot() is second
+    with pytest.raises(ValueError):
+        await source.switch_provider("nope")
+    with pytest.raises(NotImplementedError):
+        await source.benchmark("start", {})
+    assert await source.restart_workers() == {"ok": True, "changes": [], "error": None}
+    assert source.called("switch_provider") == [("nope",)]
+    assert source.called("restart_workers") == [(None,)]
+
+
+def test_feed_filter_grammar() -> None:
+    f = FeedFilter.parse('w2 bot:ayşe chat:piyasa "hacim geldi"')
+    assert f.workers == {2} and f.bots == ("ayşe",) and f.chats == ("piyasa",) and f.words == ("hacim geldi",)
+    assert not FeedFilter.parse("   ")
+    item = feed_item(1, NOW, worker_id=2, bot="Ayşe Scalper")
+    assert FeedFilter.parse("w2").matches(item) and not FeedFilter.parse("w1").matches(item)
+    assert FeedFilter.parse("bot:AYŞE").matches(item) and FeedFilter.parse("chat:piyasa-local").matches(item)
+    assert FeedFilter.parse("worker:2 mesaj").matches(item) and not FeedFilter.parse("chat:borsa").matches(item)
+
+
+def test_columns_drop_by_priority_and_keep_the_error() -> None:
+    narrow, error_narrow = fit_columns(44)
+    wide, error_wide = fit_columns(140)
+    assert [c.key for c in narrow][:2] == ["id", "state"] and narrow[-1].key == "error"
+    assert {c.key for c in wide} >= {"pid", "bots", "r10", "cpu", "rss", "spark"}
+    assert error_wide > error_narrow >= 10
+
+
+# ── what the dashboard shows ─────────────────────────────────────────────────────────────────────
+async def test_dashboard_shows_workers_providers_cache_and_clock() -> None:
+    app = make_app(ScriptedSource(sample_snapshot(NOW)))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        text = screen_text(app)
+        for expected in ("4 workers (3 up)", "provider: groq (llama-3.3-70b-versatile)", "simulation: running",
+                         "4.6 msg/min", "14:02:11 TRT", "backoff 5s", "database is locked",
+                         "● groq", "auth_error", "401 invalid key (OPENAI_API_KEY)", "model_missing",
+                         "404 gemini-1.5-flash not found", "offline — not an LLM", "tok 11.2k/12k",
+                         "today 41k/100k tok", "empty ≈ 19:40", "L1 77%", "L2 not configured",
+                         "Feed (follow)", "14:02:06 w3 Can Teknik → piyasa-local"):
+            assert expected in text, expected
+        table = app.query_one(WorkersTable)
+        assert table.get_cell("2", "state").plain == "backoff 5s"
+        assert table.get_cell("2", "error").plain.startswith("exited with")
+        assert str(table.border_subtitle) == "w2: exited with code 1: sqlite3.OperationalError: database is locked"
+
+
+async def test_backoff_row_counts_down_and_follows_new_snapshots() -> None:
+    clock = [NOW]
+    source = ScriptedSource(sample_snapshot(NOW))
+    app = make_app(source, clock=lambda: clock[0])
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.query_one(WorkersTable)
+        await pilot.pause()
+        assert table.get_cell("2", "state").plain == "backoff 5s"
+        clock[0] = NOW + 2
+        await wait_for(pilot, lambda: table.get_cell("2", "state").plain == "backoff 3s")
+        snap = sample_snapshot(NOW)
+        workers = list(snap.workers)
+        workers[2] = dataclasses.replace(workers[2], state="running", pid=4200, backoff_until=None, uptime_s=1.0,
+                                         cpu_percent=1.0, rss_bytes=50 * 1048576)
+        source.show(dataclasses.replace(snap, workers=tuple(workers)))
+        await wait_for(pilot, lambda: table.get_cell("2", "state").plain == "running")
+
+
+async def test_l2_hit_rates_when_configured() -> None:
+    app = make_app(ScriptedSource(sample_snapshot(NOW, l2=True)))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        text = screen_text(app)
+        assert "L2 not configured" not in text and "L2 " in text and "L1/L2 w0 71%/36%" in text
+
+
+async def test_small_terminal_keeps_the_essentials() -> None:
+    app = make_app(ScriptedSource(sample_snapshot(NOW)))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        text = screen_text(app)
+        for expected in ("backoff 5s", "exited with", "● groq", "auth_error", "offline — not an LLM",
+                         "L2 not configured", "14:02:11 TRT", "Feed (follow)", "q quit"):
+            assert expected in text, expected
+
+
+async def test_notices_become_notifications_once() -> None:
+    base = sample_snapshot(NOW)
+    first = dataclasses.replace(base, notices=((NOW - 9, "info", "old news"), (NOW - 5, "error", "worker 2 crashed")))
+    source = ScriptedSource(first)
+    app = make_app(source)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert messages(app) == ["error|error|worker 2 crashed"]  # before start: only the problems
+        source.show(dataclasses.replace(first, notices=(*first.notices, (NOW, "warning", "chat disabled"),
+                                                        (NOW + 1, "info", "active provider → openai"))))
+        await wait_for(pilot, lambda: len(app.notifications_log) == 3)
+        await pilot.pause(0.3)
+        assert messages(app)[1:] == ["warning|warning|chat disabled", "information|info|active provider → openai"]
+
+
+# ── keys ─────────────────────────────────────────────────────────────────────────────────────────
+async def test_p_picks_a_provider_and_switches() -> None:
+    source = ScriptedSource(sample_snapshot(NOW), results={"switch_provider": {"ok": True, "provider": "openai",
+                                                                               "workers": [0, 1, 3]}})
+    app = make_app(source)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("p")
+        await wait_for(pilot, lambda: isinstance(app.screen, ProviderPicker))
+        text = screen_text(app)
+        assert "auth_error — 401 invalid key" in text and "offline — not an LLM" in text
+        await pilot.press("down", "enter")
+        await wait_for(pilot, lambda: source.called("switch_provider"))
+        assert source.called("switch_provider") == [("openai",)]
+        await wait_for(pilot, lambda: any("Active provider → openai (3 workers told)" in m for m in messages(app)))
+
+
+async def test_r_confirms_restarts_all_and_shows_the_changes() -> None:
+    changes = ["GROQ_API_KEY: gsk_…a1 → gsk_…b2", "engine.reply_probability: 0.3 → 0.4"]
+    source = ScriptedSource(sample_snapshot(NOW),
+                            results={"restart_workers": {"ok": True, "changes": changes, "error": None}})
+    app = make_app(source)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("r")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        assert source.calls == []
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, MessageScreen))
+        assert source.called("restart_workers") == [(None,)]
+        text = screen_text(app)
+        assert "Restarted all workers" in text and "GROQ_API_KEY: gsk_…a1 → gsk_…b2" in text
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: not isinstance(app.screen, MessageScreen))
+
+
+async def test_r_shows_a_refused_restart_and_escape_cancels() -> None:
+    source = ScriptedSource(sample_snapshot(NOW), results={"restart_workers": {
+        "ok": False, "changes": [], "error": "llm.active: 'grok' is not a provider"}})
+    app = make_app(source)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("r")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("escape")
+        await pilot.pause(0.1)
+        assert source.calls == []
+        await pilot.press("r")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+        await wait_for(pilot, lambda: isinstance(app.screen, MessageScreen))
+        text = screen_text(app)
+        assert "Restart refused" in text and "'grok' is not a provider" in text
+
+
+async def test_shift_r_restarts_the_selected_worker() -> None:
+    source = ScriptedSource(sample_snapshot(NOW))
+    app = make_app(source)
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.query_one(WorkersTable)
+        table.focus()
+        await pilot.press("down", "down")
+        assert table.selected_worker == 2
+        await pilot.press("R")
+        await wait_for(pilot, lambda: source.called("restart_workers"))
+        assert source.called("restart_workers") == [(2,)]
+        await wait_for(pilot, lambda: any("Restarted worker 2" in m for m in messages(app)))
+
+
+async def test_enter_on_a_worker_row_shows_its_full_error() -> None:
+    app = make_app(ScriptedSource(sample_snapshot(NOW)))
+    async with app.run_test(size=(80, 24)) as pilot:
+        table = app.query_one(WorkersTable)
+        table.focus()
+        await pilot.press("down", "down", "enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, MessageScreen))
+        text = screen_text(app)
+        assert "Worker 2" in text and "restart in 5s" in text and "database is locked" in text
+
+
+async def test_space_pauses_then_resumes() -> None:
+    source = ScriptedSource(sample_snapshot(NOW))
+    app = make_app(source)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("space")
+        await wait_for(pilot, lambda: len(source.called("set_simulation")) == 1)
+        await pilot.pause()
+        assert "simulation: paused" in screen_text(app)
+        await pilot.press("space")
+        await wait_for(pilot, lambda: len(source.called("set_simulation")) == 2)
+        assert source.called("set_simulation") == [(False,), (True,)]
+        await pilot.pause()
+        assert "simulation: running" in screen_text(app)
+
+
+async def test_f_filters_the_feed() -> None:
+    app = make_app(ScriptedSource(sample_snapshot(NOW)))
+    async with app.run_test(size=SIZE) as pilot:
+        feed = app.query_one(FeedLog)
+        await pilot.pause()
+        assert len(feed.lines) == 24
+
+        async def apply(text: str) -> None:
+            await pilot.press("f")
+            await wait_for(pilot, lambda: isinstance(app.screen, FilterScreen))
+            field = app.screen.query_one("Input")
+            field.value = ""
+            await pilot.press(*text) if text else None
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: not isinstance(app.screen, FilterScreen))
+            await pilot.pause()
+
+        await apply("w2")
+        assert len(feed.lines) == 6 and all(" w2 Ayşe Scalper" in line.text for line in feed.lines)
+        assert "filter: w2" in str(feed.border_title)
+        await apply("bot:Zeynep")
+        assert len(feed.lines) == 3 and all("Zeynep Yeni →" in line.text for line in feed.lines)
+        await apply("chat:borsa-sohbet")
+        assert len(feed.lines) == 8 and all("→ borsa-sohbet" in line.text for line in feed.lines)
+        await apply("")
+        assert len(feed.lines) == 24 and "filter" not in str(feed.border_title)
+
+
+async def test_slash_posts_as_a_human_and_names_who_answers() -> None:
+    source = ScriptedSource(sample_snapshot(NOW),
+                            results={"post_human": {"ok": True, "message_id": 77, "answering": [3]}})
+    app = make_app(source)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("slash")
+        await wait_for(pilot, lambda: isinstance(app.screen, PostScreen))
+        await pilot.press("enter")  # empty text: stays open
+        await pilot.pause()
+        assert isinstance(app.screen, PostScreen) and source.calls == []
+        await pilot.press(*"merhaba @ayse")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: source.called("post_human"))
+        assert source.called("post_human") == [("piyasa-local", "merhaba @ayse", "Operatör")]
+        await wait_for(pilot, lambda: any("Answering: Ayşe Scalper" in m for m in messages(app)))
+
+
+async def test_b_says_the_benchmark_is_not_available() -> None:
+    source = ScriptedSource(sample_snapshot(NOW))
+    app = make_app(source)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("b")
+        await wait_for(pilot, lambda: any("not available yet" in m for m in messages(app)))
+        assert source.called("benchmark") == [("start", {})]
+        note = next(m for m in messages(app) if "not available yet" in m)
+        assert note.startswith("warning|") and "benchmark" in note.lower()
+        assert not isinstance(app.screen, MessageScreen)
+
+
+async def test_question_mark_opens_help() -> None:
+    app = make_app(ScriptedSource(sample_snapshot(NOW)))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("question_mark")
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
+        text = screen_text(app)
+        for expected in ("Switch provider", "Restart all workers", "Restart selected worker", "Benchmark",
+                         "Pause / resume", "Filter feed", "Post as a human", "Quit", "Command palette"):
+            assert expected in text, expected
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not isinstance(app.screen, HelpScreen))
+
+
+async def test_q_quits() -> None:
+    app = make_app(ScriptedSource(sample_snapshot(NOW)))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("q")
+        await pilot.pause()
+        assert app._exit
+    assert app.return_code == 0
+
+
+async def test_command_palette_offers_every_action() -> None:
+    source = ScriptedSource(sample_snapshot(NOW))
+    app = make_app(source)
+    async with app.run_test(size=SIZE) as pilot:
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        for expected in ("Switch provider (p)", "Restart all workers (r)", "Restart selected worker (R)",
+                         "Benchmark (b)", "Pause / resume (space)", "Filter feed (f)", "Post as a human (/)",
+                         "Help (?)", "Quit"):
+            assert expected in titles, expected
+        await pilot.press("ctrl+p")
+        await pilot.pause(0.2)
+        await pilot.press(*"Benchmark")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: source.called("benchmark"))
+
+
+async def test_worker_errors_take_one_path() -> None:
+    source = ScriptedSource(sample_snapshot(NOW), errors={"switch_provider": ValueError("unknown provider 'x'"),
+                                                          "set_simulation": RuntimeError("queue closed")})
+    app = make_app(source)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("p")
+        await wait_for(pilot, lambda: isinstance(app.screen, ProviderPicker))
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: any("unknown provider 'x'" in m for m in messages(app)))
+        assert next(m for m in messages(app) if "unknown provider" in m).startswith("error|switch provider failed")
+        await pilot.press("space")
+        await wait_for(pilot, lambda: isinstance(app.screen, MessageScreen))
+        assert "RuntimeError: queue closed" in screen_text(app)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert "simulation: running" in screen_text(app)  # the optimistic pause was rolled back
+
+
+async def test_a_failing_source_is_reported_once_and_recovers() -> None:
+    snap = sample_snapshot(NOW)
+
+    class Flaky(ScriptedSource):
+        broken = True
+
+        def snapshot(self) -> Snapshot:
+            if self.broken:
+                raise ConnectionError("control API unreachable")
+            return super().snapshot()
+
+    source = Flaky(snap)
+    app = make_app(source)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause(0.35)
+        assert [m for m in messages(app) if "unreachable" in m] == ["error|No snapshot|ConnectionError: control API unreachable"]
+        assert "waiting for the supervisor" in screen_text(app)
+        source.broken = False
+        await wait_for(pilot, lambda: "4 workers" in screen_text(app))
+
+
+async def test_actions_run_in_the_source_loop_when_it_has_its_own() -> None:
+    import asyncio
+    import threading
+
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    seen = []
+    source = ScriptedSource(sample_snapshot(NOW), results={
+        "set_simulation": lambda running: seen.append(asyncio.get_running_loop()) or {"ok": True}})
+    try:
+        app = make_app(source, source_loop=loop)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("space")
+            await wait_for(pilot, lambda: seen)
+            assert seen == [loop] and source.called("set_simulation") == [(False,)]
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=2)
+        loop.close()
+
+
+async def test_refresh_is_at_most_10_hz() -> None:
+    source = ScriptedSource(sample_snapshot(NOW))
+    app = make_app(source, refresh_hz=50)  # asked for more: still capped
+    async with app.run_test(size=SIZE) as pilot:
+        before = source.snapshot_calls
+        await pilot.pause(1.0)
+        calls = source.snapshot_calls - before
+        assert 3 <= calls <= 11, calls
+
+
+# ── the feed: follow, pause, flood ───────────────────────────────────────────────────────────────
+async def test_feed_follows_pauses_on_scroll_up_and_resumes() -> None:
+    base = sample_snapshot(NOW, feed_size=0)
+    items = [feed_item(i, NOW - 300 + i) for i in range(100)]
+    source = ScriptedSource(dataclasses.replace(base, feed=tuple(items)))
+    app = make_app(source)
+    async with app.run_test(size=SIZE) as pilot:
+        feed = app.query_one(FeedLog)
+        await pilot.pause(0.2)
+        assert feed.follow and len(feed.lines) == 100
+        await wait_for(pilot, lambda: feed.scroll_y == feed.max_scroll_y > 0)
+        feed.focus()
+        await pilot.press("pageup")  # the user scrolls up: follow pauses
+        await wait_for(pilot, lambda: not feed.follow)
+        await pilot.wait_for_scheduled_animations()
+        y = feed.scroll_y
+        more = items + [feed_item(100 + i, NOW + i) for i in range(5)]
+        source.show(dataclasses.replace(base, feed=tuple(more)))
+        await wait_for(pilot, lambda: feed.pending == 5)
+        assert len(feed.lines) == 100 and feed.scroll_y == y  # the view holds still
+        assert "paused · 5 new" in str(feed.border_title)
+        await pilot.press("end")  # back at the bottom: following again, the new lines drawn
+        await wait_for(pilot, lambda: feed.follow)
+        assert len(feed.lines) == 105 and feed.lines[-1].text.strip().endswith("mesaj 104")
+        await pilot.press("F")  # F pauses by hand …
+        assert not feed.follow
+        source.show(dataclasses.replace(base, feed=tuple(more + [feed_item(200, NOW + 9)])))
+        await wait_for(pilot, lambda: feed.pending == 1)
+        await pilot.press("F")  # … and follows again
+        await wait_for(pilot, lambda: len(feed.lines) == 106)
+        assert feed.follow and feed.pending == 0
+
+
+async def test_feed_is_bounded() -> None:
+    base = sample_snapshot(NOW, feed_size=0)
+    source = ScriptedSource(dataclasses.replace(base, feed=tuple(feed_item(i, NOW + i) for i in range(300))))
+    app = make_app(source)
+    async with app.run_test(size=SIZE) as pilot:
+        feed = app.query_one(FeedLog)
+        await pilot.pause()
+        source.show(dataclasses.replace(base, feed=tuple(feed_item(i, NOW + i) for i in range(300, 800))))
+        await wait_for(pilot, lambda: feed.items and feed.items[-1].message_id == 799)
+        assert len(feed.items) == 500 and len(feed.lines) == 500
+        assert feed.items[0].message_id == 300
+
+
+async def test_flood_of_200_messages_per_second_stays_responsive() -> None:
+    rate, duration = 200, 3.0
+    base = sample_snapshot(NOW, feed_size=0)
+    produced = [0]
+    start = time.monotonic()
+
+    def flood():
+        window: deque[FeedItem] = deque(maxlen=500)  # what the supervisor keeps
+        while True:
+            due = int(min(time.monotonic() - start, duration) * rate)
+            while produced[0] < due:
+                n = produced[0]
+                window.append(feed_item(n, NOW + n / rate, worker_id=n % 4, bot=f"bot {n % 7}"))
+                produced[0] += 1
+            yield dataclasses.replace(base, feed=tuple(window), at=NOW + due / rate)
+
+    source = ScriptedSource(flood())
+    app = make_app(source)
+    async with app.run_test(size=SIZE) as pilot:
+        feed = app.query_one(FeedLog)
+        await pilot.pause(1.0)
+        pressed = time.perf_counter()
+        await pilot.press("f")
+        await wait_for(pilot, lambda: isinstance(app.screen, FilterScreen))
+        filter_latency = time.perf_counter() - pressed
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not isinstance(app.screen, FilterScreen))
+        await pilot.pause(0.5)
+        pressed = time.perf_counter()
+        await pilot.press("space")
+        await wait_for(pilot, lambda: source.called("set_simulation"))
+        pause_latency = time.perf_counter() - pressed
+        remaining = duration + 0.3 - (time.monotonic() - start)
+        if remaining > 0:
+            await pilot.pause(remaining)
+        await wait_for(pilot, lambda: feed.items and feed.items[-1].message_id == produced[0] - 1)
+        print(f"\nflood {rate}/s for {duration:.0f} s: {produced[0]} messages, {app.refresh_count} refreshes; "
+              f"key → effect: f {filter_latency * 1000:.0f} ms, space {pause_latency * 1000:.0f} ms")
+        assert produced[0] == int(rate * duration)
+        assert len(feed.items) == 500 and len(feed.lines) == 500
+
+
+# ── the real supervisor behind the same screens ──────────────────────────────────────────────────
+async def test_the_real_supervisor_drives_the_dashboard(workdir) -> None:
+    import multiprocess.resource_tracker
+
+    from tests.supervisor_support import running_supervisor
+
+    multiprocess.resource_tracker.ensure_running()
+    async with running_supervisor(scale=60, workers=2) as supervisor:
+        app = PiyasaApp(supervisor, cursor_blink=False)
+        async with app.run_test(size=SIZE) as pilot:
+            feed = app.query_one(FeedLog)
+            await wait_for(pilot, lambda: len(feed.items) >= 2, timeout=60)
+            await wait_for(pilot, lambda: "2 workers ─" in screen_text(app), timeout=30)
+            assert "offline — not an LLM" in screen_text(app) and "L2 not configured" in screen_text(app)
+            await pilot.press("space")
+            await wait_for(pilot, lambda: not supervisor.running)
+            await wait_for(pilot, lambda: "simulation: paused" in screen_text(app))
+            await pilot.press("space")
+            await wait_for(pilot, lambda: supervisor.running)
+            await pilot.press("b")
+            await wait_for(pilot, lambda: any("not available yet" in m for m in messages(app)))
+            await pilot.press("slash")
+            await wait_for(pilot, lambda: isinstance(app.screen, PostScreen))
+            await pilot.press(*"merhaba millet")
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: any(m.startswith("information|Posted|Operatör → ") for m in messages(app)),
+                           timeout=10)
+            await pilot.press("q")
+
+
+async def test_four_real_workers_switch_and_a_human_gets_an_answer(workdir) -> None:
+    import multiprocess.resource_tracker
+
+    from tests.supervisor_support import running_supervisor
+
+    multiprocess.resource_tracker.ensure_running()
+    async with running_supervisor(scale=60) as supervisor:
+        app = PiyasaApp(supervisor, cursor_blink=False)
+        async with app.run_test(size=SIZE) as pilot:
+            feed = app.query_one(FeedLog)
+            await wait_for(pilot, lambda: {i.worker_id for i in feed.items} == {0, 1, 2, 3}, timeout=60)
+            await pilot.press("p")
+            await wait_for(pilot, lambda: isinstance(app.screen, ProviderPicker))
+            await pilot.press("up", "enter")
+            await wait_for(pilot, lambda: supervisor.active_provider != "offline", timeout=10)
+            chosen = supervisor.active_provider
+            await wait_for(pilot, lambda: all(s.applied.get("provider", ("",))[0] == chosen
+                                              for s in supervisor.slots.values()), timeout=5)
+            await pilot.press("p")
+            await wait_for(pilot, lambda: isinstance(app.screen, ProviderPicker))
+            await pilot.press("down", "enter")
+            await wait_for(pilot, lambda: supervisor.active_provider == "offline", timeout=10)
+            await wait_for(pilot, lambda: all(s.applied.get("provider", ("",))[0] == "offline"
+                                              for s in supervisor.slots.values()), timeout=5)
+            await pilot.press("slash")
+            await wait_for(pilot, lambda: isinstance(app.screen, PostScreen))
+            await pilot.press(*"@zeynep_newbie altin nasil?")
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: any(i.bot_name == "Zeynep Yeni" and i.mode == "human_reply"
+                                              for i in feed.items), timeout=30)
+            await pilot.press("q")
