@@ -43,7 +43,7 @@ CHAT = -1001234567890
 ANALIST, BORSACI, KRIPTO = (
     "7000000001:AAFakeTokenAnalistAnalistAnalist00",
     "7000000002:AAFakeTokenBorsaciBorsaciBorsaci00",
-    "7000000003:AAFakeTokenKriptoKriptoKriptoKrip00",
+    "7000000003:" + "AAFakeTokenKriptoKriptoKriptoKrip00",
 )
 USERNAMES = {ANALIST: "analist_bot", BORSACI: "borsaci_bot", KRIPTO: "kripto_bot"}
 HUMAN = {"id": 4242, "first_name": "Ayşe", "username": "ayse"}
