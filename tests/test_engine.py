@@ -52,6 +52,7 @@ async def test_four_bots_time_scaled_run(workdir: Path, monkeypatch: pytest.Monk
     assert report.bot_to_bot_reply_rate >= 0.4
     assert report.distinct_3gram_ratio >= 0.6
     assert report.artifact_count == 0 and report.duplicates == 0
+    assert len(report.topic_spread) >= 3  # the outbox row keeps its metadata (topic, mode, due time)
     assert report.distinct_system_prompts == 4
     metrics = [e for e in events if isinstance(e, EngineMetrics)]
     assert metrics and {m.worker_id for m in metrics} == {0, 1, 2, 3}

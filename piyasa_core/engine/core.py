@@ -86,6 +86,7 @@ class Engine:
         self._inflight = asyncio.Semaphore(max_inflight)
         self._busy = 0
         self._wakeup = asyncio.Event()
+        self._draining = asyncio.Event()
         self._running = asyncio.Event()
         self._running.set()
         self._jobs: asyncio.Queue[ReplyJob] = asyncio.Queue()
@@ -207,6 +208,7 @@ class Engine:
         loops = [asyncio.create_task(self._dispatch(stop)), asyncio.create_task(self._serve_jobs(stop)),
                  asyncio.create_task(self._tick(stop))]
         await stop.wait()
+        self._draining.set()
         self._wakeup.set()
         for task in loops:
             task.cancel()
@@ -232,6 +234,16 @@ class Engine:
             heapq.heappop(self._heap)
             await self._inflight.acquire()
             self._spawn(self._scheduled_turn(bot_id, due))
+
+    async def typing_pause(self, sim_seconds: float) -> None:
+        """The simulated typing delay before a send; cut short when the worker drains, so a stop
+        sends the message in flight at once instead of waiting out its typing time."""
+        if self._draining.is_set():
+            return
+        try:
+            await asyncio.wait_for(self._draining.wait(), self.clock.real_seconds(sim_seconds))
+        except asyncio.TimeoutError:
+            pass
 
     async def _wait_wakeup(self, timeout: float) -> None:
         try:

@@ -78,12 +78,14 @@ def build_engine(config: Config, store: Store, *, worker_id: int = 0, total: int
     """An engine wired to the configured providers, cache and console/Telegram transport."""
     client = redis_client(config)
     router = build_router(config, redis_client=client, ledger=UsageLedger())
-    time_scale = config.settings.engine.time_scale
+    clock = clock or SimClock(config.settings.engine.time_scale)
     for provider in router.providers.values():
         if hasattr(provider, "time_scale"):
-            provider.time_scale = time_scale  # emulated latency passes in simulated time
+            # emulated latency passes in simulated time: the clock's scale (a supervisor or a
+            # benchmark may run the workers at another scale than the config's)
+            provider.time_scale = clock.scale
     return Engine(config, store, router=router, transport=transport or build_transport(config, store),
-                  cache=build_cache(config, client), clock=clock or SimClock(time_scale),
+                  cache=build_cache(config, client), clock=clock,
                   market=build_market(config), worker_id=worker_id,
                   total=total or config.settings.supervisor.workers, emit=emit, pacing=pacing, seed=seed,
                   **kwargs)

@@ -116,7 +116,7 @@ class MessagePipeline:
         typing = pacer.typing_seconds(text)
         if typing > 0:
             await engine.transport.send_typing(bot, chat)
-            await engine.clock.sleep(typing)
+            await engine.typing_pause(typing)
         reply_tid = turn.reply_to.telegram_message_id if turn.reply_to else None
         current = engine.chats.get(chat.id, chat)
         if not current.enabled:  # disabled while this message was being typed: do not send it

@@ -76,14 +76,16 @@ def insert_pending(conn: Connection, *, chat_id: int, bot_id: int, text: str, re
         [{"chat_id": chat_id, "bot_id": bot_id, "text": text, "status": "pending", "reply_to_id": reply_to_id,
           "worker_id": worker_id, "provider": provider, "model": model, "tokens_in": tokens_in,
           "tokens_out": tokens_out, "tokens_cached": tokens_cached, "generation_seconds": generation_seconds,
-          "created_at": created_at, "meta": meta}],
+          "created_at": created_at, "metadata": meta}],  # the column key (attribute: meta)
     ).scalar_one())
 
 
 def mark_sent(conn: Connection, message_id: int, transport_message_id: int | None, sent_at: float) -> None:
-    """The transport accepted the message."""
-    conn.execute(update(Message).where(Message.id == message_id, Message.status == "pending")
-                    .values(status="sent", telegram_message_id=transport_message_id, sent_at=sent_at))
+    """The transport accepted the message. Every acceptance is counted: a row accepted twice (a
+    resend) shows as ``send_count > 1``, which the benchmark reports as a duplicate."""
+    conn.execute(update(Message).where(Message.id == message_id)
+                    .values(status="sent", telegram_message_id=transport_message_id, sent_at=sent_at,
+                            send_count=Message.send_count + 1))
 
 
 def mark_failed(conn: Connection, message_id: int, reason: str) -> None:
