@@ -47,7 +47,7 @@ def write_config(folder: Path, bots: int, chats: int, workers: int) -> Path:
 
 
 def worker(config_path: str, env: dict[str, str], worker_id: int, total: int, duration: float, start_at: float,
-           out: "mp.Queue[dict[str, float]]") -> None:
+           out: mp.Queue[dict[str, float]]) -> None:
     os.environ.update(env)
     os.chdir(Path(config_path).parent)
     from piyasa_core.config import load_config

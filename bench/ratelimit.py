@@ -32,7 +32,7 @@ USER = "Sohbetin son satırları: Ayşe: SISE alev alev! Ali: verilere bakalım.
 
 
 def worker(index: int, url: str, redis_url: str, prefix: str, duration: float, concurrency: int,
-           prompt_repeat: int, start_at: float, out: "mp.Queue[dict[str, int]]") -> None:
+           prompt_repeat: int, start_at: float, out: mp.Queue[dict[str, int]]) -> None:
     os.environ.update({"OPENAI_API_KEY": "sk-bench-000000000000000000", "OPENAI_BASE_URL": url + "/v1",
                        "LLM_PROVIDER": "openai", "PIYASA_LLM__PROVIDERS__OPENAI__RPM": str(RPM),
                        "PIYASA_LLM__PROVIDERS__OPENAI__TPM": str(TPM),
@@ -57,7 +57,7 @@ def worker(index: int, url: str, redis_url: str, prefix: str, duration: float, c
                 stats["started"] += 1
                 try:
                     completion = await asyncio.wait_for(router.generate(request), deadline - time.time())
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     stats["unsent_at_end"] += 1  # still waiting for budget when the run ended
                     return
                 except Exception:  # counted as lost

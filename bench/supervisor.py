@@ -47,7 +47,7 @@ async def run(trials: int) -> None:
     initialise(config)
     sup = Supervisor(config, time_scale=60, sim_start=SIM_START)
     await sup.start()
-    sent = lambda: [w.sent_total for w in sup.snapshot().workers]  # noqa: E731
+    sent = lambda: [w.sent_total for w in sup.snapshot().workers]
     try:
         await until(lambda: all(n > 0 for n in sent()), 30)
         crash: list[float] = []

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
@@ -25,23 +26,24 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from piyasa_core.secrets import redact
 from piyasa_core.workers.snapshot import Snapshot
+from piyasa_tui.screens.benchmark import BenchmarkScreen, BenchmarkStartScreen, is_active
 from piyasa_tui.screens.dashboard import KEYS, DashboardScreen
 from piyasa_tui.screens.help import HelpScreen
 from piyasa_tui.screens.modals import (
     ConfirmScreen,
-    FilterScreen,
     MessageScreen,
     PostScreen,
     ProviderPicker,
 )
 from piyasa_tui.source import SnapshotSource
 from piyasa_tui.widgets.common import ISTANBUL, Frame, zone
-from piyasa_tui.widgets.feed import FEED_LIMIT, FeedFilter
+from piyasa_tui.widgets.feed import FEED_LIMIT
 
 log = logging.getLogger(__name__)
 
 SEVERITY: dict[str, SeverityLevel] = {"error": "error", "critical": "error", "warning": "warning", "warn": "warning"}
 EXPECTED_ERRORS = (ValueError, LookupError, PermissionError, ConnectionError, TimeoutError)
+BENCH_DEFAULT_DURATION, BENCH_DEFAULT_SCALE = "10m", 60.0  # the start dialog's values: 10 simulated min in 10 s
 
 
 class PiyasaApp(App[None]):
@@ -76,7 +78,7 @@ class PiyasaApp(App[None]):
 
     # ── screens ────────────────────────────────────────────────────────────────────────────────
     def get_default_screen(self) -> Screen[Any]:
-        return DashboardScreen(feed_limit=self.feed_limit)
+        return DashboardScreen(feed_limit=self.feed_limit, cursor_blink=self.cursor_blink)
 
     @property
     def dashboard(self) -> DashboardScreen:
@@ -91,7 +93,7 @@ class PiyasaApp(App[None]):
     # ── the data path ──────────────────────────────────────────────────────────────────────────
     def refresh_snapshot(self) -> None:
         """Take the source's snapshot and apply it (never overlapping: a busy tick is skipped)."""
-        if self._refreshing:
+        if self._refreshing or not self.screen_stack:  # not yet, or no longer, showing the dashboard
             return
         self._refreshing = True
         try:
@@ -116,6 +118,8 @@ class PiyasaApp(App[None]):
         frame = Frame(snapshot, self.clock(), running, self.tz)
         with self.batch_update():
             self.dashboard.frame = frame
+            if isinstance(self.screen, BenchmarkScreen) and snapshot.benchmark is not None:
+                self.screen.bench = snapshot.benchmark
             self._show_notices(snapshot.notices)
 
     def _reapply(self) -> None:
@@ -260,15 +264,26 @@ class PiyasaApp(App[None]):
 
     @work(exclusive=True, group="benchmark", exit_on_error=False, name="benchmark")
     async def action_benchmark(self) -> None:
+        """Start a run (duration and time scale asked first), or show the one running."""
         bench = self.last_snapshot.benchmark if self.last_snapshot is not None else None
-        running = isinstance(bench, dict) and bench.get("state") in ("starting", "running")
-        action = "cancel" if running else "start"
-        result = await self._call(self.source.benchmark, action, {})
-        detail = ""
-        if isinstance(result, dict):
-            detail = ", ".join(f"{k}: {v}" for k, v in result.items() if k not in ("ok",) and v not in (None, ""))
-        self.notify(detail or ("started" if action == "start" else "cancelled"),
-                    title="Benchmark " + ("started" if action == "start" else "cancelled"), markup=False)
+        if not is_active(bench):
+            options = await self.push_screen_wait(BenchmarkStartScreen(
+                BENCH_DEFAULT_DURATION, BENCH_DEFAULT_SCALE, cursor_blink=self.cursor_blink))
+            if options is None:
+                return
+            result = await self._call(self.source.benchmark, "start", {**options, "trigger": "tui"})
+            self.notify(f"run {result.get('id', '?')}: about {result.get('real_seconds', '?')} s; reports in "
+                        f"{result.get('out_dir', '?')}", title="Benchmark started", markup=False)
+            bench = {"id": result.get("id"), "state": "starting", "duration_s": result.get("duration_s"),
+                     "time_scale": result.get("time_scale"), "progress": 0.0, "criteria": []}
+        if not isinstance(self.screen, BenchmarkScreen):
+            await self.push_screen(BenchmarkScreen(bench))
+
+    @work(exclusive=True, group="benchmark-cancel", exit_on_error=False, name="cancel the benchmark")
+    async def action_cancel_benchmark(self) -> None:
+        result = await self._call(self.source.benchmark, "cancel", {})
+        self.notify(f"run {result.get('id', '?')} is stopping; a partial report is written",
+                    title="Benchmark cancelled", markup=False)
 
     @work(exclusive=True, group="simulation", exit_on_error=False, name="pause/resume")
     async def action_toggle_simulation(self) -> None:
@@ -278,13 +293,7 @@ class PiyasaApp(App[None]):
         await self._call(self.source.set_simulation, target)  # the header shows it; the supervisor notices it
 
     def action_filter_feed(self) -> None:
-        feed = self.dashboard.feed_log
-
-        def apply(value: str | None) -> None:
-            if value is not None:
-                feed.filter = FeedFilter.parse(value)
-
-        self.push_screen(FilterScreen(feed.filter.source, cursor_blink=self.cursor_blink), apply)
+        self.dashboard.open_filter()
 
     def action_toggle_follow(self) -> None:
         self.dashboard.feed_log.action_toggle_follow()
@@ -353,7 +362,12 @@ def run_embedded(config: Any, *, workers: int | None = None, log_file: Any = Non
         try:
             await PiyasaApp(supervisor).run_async()
         finally:
+            # the screen is gone by now: say what the wait is for
+            print(f"piyasa: stopping {supervisor.total} workers (each sends its message in flight)…",
+                  file=sys.stderr, flush=True)
+            started = time.monotonic()
             await supervisor.stop()
+            print(f"piyasa: stopped in {time.monotonic() - started:.1f} s", file=sys.stderr, flush=True)
 
     try:
         asyncio.run(main())

@@ -77,6 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true", help="print the raw snapshot as JSON")
     status.add_argument("--url", default=None, help="control API URL (default: discovered in the data dir)")
     _add_common(status, in_subcommand=True)
+    from piyasa_tui.bench_cli import add_parser as add_bench
+
+    add_bench(commands, _add_common)
     return parser
 
 
@@ -107,11 +110,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     _setup_logging()
     from piyasa_tui import commands
+    from piyasa_tui.bench_cli import run_bench
 
     handlers: dict[str | None, Callable[[argparse.Namespace], int]] = {
         "init": commands.run_init,
         "check": commands.run_check,
         "status": commands.run_status,
+        "bench": run_bench,
     }
     if (args.serve or args.attach is not None) and args.command is not None:
         parser.error("--serve and --attach take no command")

@@ -71,14 +71,7 @@ class RemoteSource:
         return await self.client.post_human(chat, text, name)
 
     async def benchmark(self, action: str, options: dict[str, Any]) -> dict[str, Any]:
-        from piyasa_core.control import ControlError
-
-        try:
-            return await self.client.benchmark(action, **options)
-        except ControlError as exc:
-            if exc.status == 501:
-                raise NotImplementedError(str(exc)) from None
-            raise
+        return await self.client.benchmark(action, **options)
 
     async def aclose(self) -> None:
         if self._task is not None:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 import time
 from pathlib import Path
 
+from piyasa_core.control import ControlError
 from piyasa_core.secrets import Secret
 from piyasa_tui.remote import RemoteSource
+from tests.bench_support import REPORT_KEYS, validate_report
 from tests.test_serve import served  # noqa: F401 - fixture
 
 
@@ -39,11 +42,28 @@ async def test_remote_source_follows_and_acts(served: tuple[subprocess.Popen[str
             answered = item["type"] == "message" and item["data"]["bot_name"] == "Zeynep Yeni" and \
                 item["data"]["mode"] == "human_reply"
         assert answered
+        # the benchmark through the control API: bad input is a 400 naming the field, a second start a 409
         try:
-            await source.benchmark("start", {"duration": "10m"})
-            raise AssertionError("the benchmark is not built yet; the API must say so")
-        except NotImplementedError as exc:
-            assert "not built yet" in str(exc)
+            await source.benchmark("start", {"duration": "soon"})
+            raise AssertionError("a bad duration must be refused")
+        except ControlError as exc:
+            assert exc.status == 400 and 'field "duration"' in str(exc) and "'soon'" in str(exc)
+        started = await source.benchmark("start", {"duration": "1m", "time_scale": 60, "warmup": "10s"})
+        assert started["ok"] and started["duration_s"] == 60.0
+        try:
+            await source.benchmark("start", {})
+            raise AssertionError("a second run must be refused while one runs")
+        except ControlError as exc:
+            assert exc.status == 409 and "already running" in str(exc)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and (source.snapshot().benchmark or {}).get("state") != "completed":
+            await asyncio.sleep(0.2)
+        bench = source.snapshot().benchmark
+        assert bench is not None and bench["state"] == "completed" and bench["id"] == started["id"], bench
+        report = json.loads((Path(bench["run_dir"]) / "report.json").read_text(encoding="utf-8"))
+        validate_report(report)
+        assert set(report) == REPORT_KEYS and report["run"]["trigger"] == "api"
+        assert report["run"]["workers"] == 4 and sum(report["totals"]["per_worker"]) == report["totals"]["sent"]
     finally:
         await source.aclose()
 

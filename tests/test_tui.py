@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import json
 import time
 from collections import deque
+from pathlib import Path
 
 import pytest
+from textual.widgets import Input
 
 from piyasa_core.workers.snapshot import FeedItem, Snapshot
 from piyasa_core.workers.supervisor import Supervisor
 from piyasa_tui.app import PiyasaApp
+from piyasa_tui.screens.benchmark import BenchmarkScreen, BenchmarkStartScreen
 from piyasa_tui.screens.help import HelpScreen
 from piyasa_tui.screens.modals import (
     ConfirmScreen,
-    FilterScreen,
     MessageScreen,
     PostScreen,
     ProviderPicker,
@@ -23,6 +26,7 @@ from piyasa_tui.screens.modals import (
 from piyasa_tui.source import ScriptedSource, SnapshotSource, sample_snapshot
 from piyasa_tui.widgets.feed import FeedFilter, FeedLog
 from piyasa_tui.widgets.workers import WorkersTable, fit_columns
+from tests.bench_support import REPORT_KEYS
 
 NOW = 1741950131.0  # 2025-03-14 14:02:11 in Istanbul
 SIZE = (120, 40)
@@ -78,8 +82,7 @@ async def test_scripted_source_plays_records_and_raises() -> None:
     assert source.snapshot() is first and source.snapshot() is second and source.snapshot() is second
     with pytest.raises(ValueError):
         await source.switch_provider("nope")
-    with pytest.raises(NotImplementedError):
-        await source.benchmark("start", {})
+    assert (await source.benchmark("start", {}))["ok"]
     assert await source.restart_workers() == {"ok": True, "changes": [], "error": None}
     assert source.called("switch_provider") == [("nope",)]
     assert source.called("restart_workers") == [(None,)]
@@ -274,13 +277,15 @@ async def test_f_filters_the_feed() -> None:
 
         async def apply(text: str) -> None:
             await pilot.press("f")
-            await wait_for(pilot, lambda: isinstance(app.screen, FilterScreen))
-            field = app.screen.query_one("Input")
-            field.value = ""
+            bar = app.dashboard.filter_bar
+            await wait_for(pilot, lambda: bar.is_open)
+            assert "Enter applies" in screen_text(app)
+            bar.value = ""
             await pilot.press(*text) if text else None
             await pilot.press("enter")
-            await wait_for(pilot, lambda: not isinstance(app.screen, FilterScreen))
+            await wait_for(pilot, lambda: not bar.is_open)
             await pilot.pause()
+            assert not bar.is_open
 
         await apply("w2")
         assert len(feed.lines) == 6 and all(" w2 Ayşe Scalper" in line.text for line in feed.lines)
@@ -291,6 +296,14 @@ async def test_f_filters_the_feed() -> None:
         assert len(feed.lines) == 8 and all("→ borsa-sohbet" in line.text for line in feed.lines)
         await apply("")
         assert len(feed.lines) == 24 and "filter" not in str(feed.border_title)
+
+        await apply("w2")
+        await pilot.press("f")  # Escape closes the bar and keeps the filter; focus goes back
+        await wait_for(pilot, lambda: app.dashboard.filter_bar.value == "w2")
+        await pilot.press("backspace", "1", "escape")
+        await wait_for(pilot, lambda: not app.dashboard.filter_bar.is_open)
+        assert feed.filter.source == "w2" and len(feed.lines) == 6
+        assert app.dashboard.workers_table.has_focus
 
 
 async def test_slash_posts_as_a_human_and_names_who_answers() -> None:
@@ -310,16 +323,47 @@ async def test_slash_posts_as_a_human_and_names_who_answers() -> None:
         await wait_for(pilot, lambda: any("Answering: Ayşe Scalper" in m for m in messages(app)))
 
 
-async def test_b_says_the_benchmark_is_not_available() -> None:
-    source = ScriptedSource(sample_snapshot(NOW))
+async def test_b_starts_the_benchmark_shows_progress_and_cancels() -> None:
+    bench = {"id": "r1", "state": "running", "trigger": "tui", "duration_s": 120.0, "time_scale": 120.0,
+             "elapsed_sim_s": 60.0, "progress": 0.5, "sent": 7, "throughput_per_min": 7.0, "error": "",
+             "criteria": [{"id": "throughput_min", "name": "Throughput (minimum)", "status": "pass", "value": 7.0,
+                           "threshold": 4.0, "op": ">=", "detail": "7.00 msg/min (minimum 4)", "required": True},
+                          {"id": "l2_hit_rate", "name": "L2 cache hit rate", "status": "not_configured",
+                           "value": None, "threshold": 0.2, "op": ">", "detail": "not configured: no Redis",
+                           "required": True}]}
+    source = ScriptedSource(sample_snapshot(NOW), results={"benchmark": lambda action, options: {
+        "ok": True, "id": "r1", "duration_s": 120.0, "time_scale": 120.0, "real_seconds": 1.0, "out_dir": "/tmp/b"}})
     app = make_app(source)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("b")
-        await wait_for(pilot, lambda: any("not available yet" in m for m in messages(app)))
-        assert source.called("benchmark") == [("start", {})]
-        note = next(m for m in messages(app) if "not available yet" in m)
-        assert note.startswith("warning|") and "benchmark" in note.lower()
-        assert not isinstance(app.screen, MessageScreen)
+        await wait_for(pilot, lambda: isinstance(app.screen, BenchmarkStartScreen))
+        duration = app.screen.query_one("#bench-duration", Input)
+        duration.value = "soon"
+        await pilot.pause()
+        assert "duration: 'soon'" in screen_text(app)  # the bad field is named, nothing is sent
+        await pilot.press("enter")
+        await pilot.pause()
+        assert not source.called("benchmark") and isinstance(app.screen, BenchmarkStartScreen)
+        duration.value = "2m"
+        app.screen.query_one("#bench-scale", Input).value = "120"
+        await pilot.pause()
+        assert "takes about 1 s of real time" in screen_text(app)
+        await pilot.click("#start")
+        await wait_for(pilot, lambda: isinstance(app.screen, BenchmarkScreen))
+        assert source.called("benchmark") == [("start", {"duration": "120s", "time_scale": 120.0, "trigger": "tui"})]
+        source.show(dataclasses.replace(sample_snapshot(NOW), benchmark=bench))
+        await wait_for(pilot, lambda: "Throughput (minimum)" in screen_text(app))
+        text = screen_text(app)
+        assert "1.0 of 2 simulated min" in text and "➖ not configured" in text and "✅ pass" in text
+        await pilot.press("c")
+        await wait_for(pilot, lambda: len(source.called("benchmark")) == 2)
+        assert source.called("benchmark")[1] == ("cancel", {})
+        source.show(dataclasses.replace(sample_snapshot(NOW), benchmark={
+            **bench, "state": "cancelled", "passed": False, "run_dir": "/tmp/b/r1", "files": ["report.json"]}))
+        await wait_for(pilot, lambda: "CANCELLED" in screen_text(app))
+        assert "/tmp/b/r1 (report.json)" in screen_text(app)
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not isinstance(app.screen, BenchmarkScreen))
 
 
 async def test_question_mark_opens_help() -> None:
@@ -357,6 +401,8 @@ async def test_command_palette_offers_every_action() -> None:
         await pilot.pause(0.2)
         await pilot.press(*"Benchmark")
         await pilot.pause(0.5)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, BenchmarkStartScreen))
         await pilot.press("enter")
         await wait_for(pilot, lambda: source.called("benchmark"))
 
@@ -501,10 +547,10 @@ async def test_flood_of_200_messages_per_second_stays_responsive() -> None:
         await pilot.pause(1.0)
         pressed = time.perf_counter()
         await pilot.press("f")
-        await wait_for(pilot, lambda: isinstance(app.screen, FilterScreen))
+        await wait_for(pilot, lambda: app.dashboard.filter_bar.is_open)
         filter_latency = time.perf_counter() - pressed
         await pilot.press("escape")
-        await wait_for(pilot, lambda: not isinstance(app.screen, FilterScreen))
+        await wait_for(pilot, lambda: not app.dashboard.filter_bar.is_open)
         await pilot.pause(0.5)
         pressed = time.perf_counter()
         await pilot.press("space")
@@ -539,8 +585,22 @@ async def test_the_real_supervisor_drives_the_dashboard(workdir) -> None:
             await wait_for(pilot, lambda: "simulation: paused" in screen_text(app))
             await pilot.press("space")
             await wait_for(pilot, lambda: supervisor.running)
-            await pilot.press("b")
-            await wait_for(pilot, lambda: any("not available yet" in m for m in messages(app)))
+            await pilot.press("b")  # a real (short) benchmark from the key: same runner, same report
+            await wait_for(pilot, lambda: isinstance(app.screen, BenchmarkStartScreen))
+            app.screen.query_one("#bench-duration", Input).value = "1m"
+            app.screen.query_one("#bench-scale", Input).value = "60"
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: isinstance(app.screen, BenchmarkScreen))
+            await wait_for(pilot, lambda: (supervisor.bench.status() or {}).get("state") == "completed", timeout=60)
+            bench = supervisor.bench.status()
+            assert bench["trigger"] == "tui" and set(bench["files"]) == {"report.json", "report.md", "report.html",
+                                                                          "timeseries.csv"}
+            report = json.loads((Path(bench["run_dir"]) / "report.json").read_text(encoding="utf-8"))
+            assert report["schema"] == "piyasa.bench/1" and report["run"]["trigger"] == "tui"
+            assert set(report) == REPORT_KEYS
+            await wait_for(pilot, lambda: "reports" in screen_text(app) and bench["id"] in screen_text(app))
+            await pilot.press("escape")
+            await wait_for(pilot, lambda: not isinstance(app.screen, BenchmarkScreen))
             await pilot.press("slash")
             await wait_for(pilot, lambda: isinstance(app.screen, PostScreen))
             await pilot.press(*"merhaba millet")

@@ -197,6 +197,8 @@ class BenchmarkConfig(Section):
     duration: Duration = Field(600.0, gt=0)
     time_scale: float = Field(1.0, gt=0)
     sample_every: Duration = Field(10.0, gt=0)
+    start_at: str = Field("10:00", pattern=r"^(([01]\d|2[0-3]):[0-5]\d)?$")  # HH:MM or "" (now)
+    warmup: Duration = Field(60.0, ge=0)
     min_throughput_per_min: float = Field(4.0, ge=0)
     target_throughput_per_min: float = Field(6.0, ge=0)
     max_worker_cv: float = Field(0.15, ge=0)

@@ -30,7 +30,7 @@ UNAUTHORIZED = "missing or wrong bearer token"
 HEARTBEAT_S = 15.0
 DISCONNECT_POLL_S = 0.25  # how often an idle event stream checks for a gone client or a stop
 MAX_BODY = 64 * 1024
-BENCHMARK_ACTIONS = ("start", "cancel")
+BENCHMARK_ACTIONS = ("start", "cancel", "status")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -59,6 +59,10 @@ class ControlTarget(Protocol):
 
 class BadRequest(Exception):
     """A 400 whose message is shown to the client as is."""
+
+
+class Conflict(Exception):
+    """A 409: the request is valid but the state does not allow it (a benchmark already running)."""
 
 
 def one_line(text: str, limit: int = 500) -> str:
@@ -199,6 +203,8 @@ class ControlServer:
             return await handler(request)
         except BadRequest as exc:
             return error_response(400, str(exc))
+        except Conflict as exc:
+            return error_response(409, str(exc))
         except NotImplementedError as exc:
             return error_response(501, str(exc) or f"{request.path} is not implemented")
         except web.HTTPException as exc:
@@ -215,7 +221,9 @@ class ControlServer:
         try:
             result = await awaitable
         except ValueError as exc:
-            raise BadRequest(str(exc) or "rejected") from None
+            raise BadRequest(one_line(str(exc)) or "rejected") from None
+        except LookupError as exc:
+            raise Conflict(one_line(str(exc).strip("'\"")) or "conflict") from None
         return web.json_response(result, dumps=dumps)
 
     # ── routes ───────────────────────────────────────────────────────────────────────────────
@@ -258,7 +266,7 @@ class ControlServer:
         body = await json_body(request)
         action = body.pop("action", None)
         if action not in BENCHMARK_ACTIONS:
-            raise BadRequest('field "action" must be "start" or "cancel"')
+            raise BadRequest('field "action" must be "start", "cancel" or "status"')
         if "duration" in body and not isinstance(body["duration"], str):
             raise BadRequest('field "duration" must be a string such as "10m"')
         if "time_scale" in body and not (_is_number(body["time_scale"]) and body["time_scale"] > 0):

@@ -129,6 +129,7 @@ class Message(Base):
     generation_seconds: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, nullable=False)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    send_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0", nullable=False)
     meta: Mapped[dict[str, Any]] = mapped_column("metadata", JSON, default=dict, nullable=False)
 
     reply_to: Mapped[Message | None] = relationship(remote_side="Message.id")

@@ -17,11 +17,14 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import multiprocess as mp
 
+from piyasa_core.bench.control import BenchController
 from piyasa_core.config import Config
 from piyasa_core.engine.events import ChatDisabled, EngineMetrics, MessageFailed
 from piyasa_core.engine.repo import load_chats, load_profiles
@@ -86,6 +89,7 @@ class Supervisor:
         self._receiver_stop = asyncio.Event()
         self._webhook_runner: Any = None
         self.l2_configured = bool(config.settings.cache.redis_url)
+        self.bench = BenchController(self)
 
     # ── time ───────────────────────────────────────────────────────────────────────────────────
     def sim_now(self) -> float:
@@ -291,6 +295,7 @@ class Supervisor:
 
     async def stop(self) -> None:
         """Stop every worker cleanly (no orphans) and the supervisor's threads."""
+        await self.bench.aclose()
         if self._receiver_task is not None:
             self._receiver_stop.set()
             await asyncio.gather(self._receiver_task, return_exceptions=True)
@@ -475,11 +480,29 @@ class Supervisor:
             active_provider=self.active_provider, running=self.running, paused_reason=paused,
             sent_total=sum(v.sent_total for v in views), rate_1m=sum(v.rate_1m for v in views),
             rate_10m=sum(v.rate_10m for v in views), cache_totals=cache_totals(views),
-            l2_configured=self.l2_configured, notices=notices, chats=self.chat_keys, time_scale=self.time_scale)
+            l2_configured=self.l2_configured, notices=notices, chats=self.chat_keys, time_scale=self.time_scale,
+            benchmark=self.bench.status())
 
     def snapshot_dict(self) -> dict[str, Any]:
         return self.snapshot().to_dict()
 
     async def benchmark(self, action: str, options: dict[str, Any]) -> dict[str, Any]:
-        """Not available until the benchmark runner exists (issue 8): said plainly, not faked."""
-        raise NotImplementedError("the benchmark runner is not built yet (planned: issue 8)")
+        """Start (`options`: duration, time_scale, sample_every, out, formats, start_at), cancel or ask
+        about the benchmark; see :mod:`piyasa_core.bench`."""
+        trigger = str(options.pop("trigger", "api")) if isinstance(options, dict) else "api"
+        return await self.bench.handle(action, dict(options), trigger=trigger)
+
+    async def set_clock(self, time_scale: float, sim_start: float) -> None:
+        """Re-anchor the simulated clock (scale and start) and restart every worker on it."""
+        with self.lock:
+            self.time_scale = time_scale
+            self.sim_start = sim_start
+            self.sim_anchor = time.monotonic()
+        targets = list(self.slots.values())
+        await self._stop_slots(targets)
+        with self.lock:
+            for slot in targets:
+                slot.backoff_level = 0
+                self._spawn(slot)
+        start = datetime.fromtimestamp(sim_start, ZoneInfo(self.config.settings.engine.timezone))
+        self.notice("info", f"simulated clock set: ×{time_scale:g} from {start:%H:%M} (workers restarted)")

@@ -10,11 +10,12 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.reactive import var
 from textual.screen import Screen
-from textual.widgets import Footer
 
 from piyasa_tui.widgets.cache import CachePanel
 from piyasa_tui.widgets.common import Frame
-from piyasa_tui.widgets.feed import FeedLog
+from piyasa_tui.widgets.feed import FeedFilter, FeedLog
+from piyasa_tui.widgets.filter_bar import FilterBar
+from piyasa_tui.widgets.keybar import KeyBar
 from piyasa_tui.widgets.providers import ProvidersPanel
 from piyasa_tui.widgets.status import StatusLine
 from piyasa_tui.widgets.workers import WorkersTable
@@ -35,7 +36,7 @@ KEYS = (
     Key("r", "r", "restart_all", "restart", "Restart all workers", "Restart every worker, re-reading .env (asks first)"),
     Key("R", "R", "restart_selected", "worker", "Restart selected worker",
         "Restart the worker of the selected row"),
-    Key("b", "b", "benchmark", "bench", "Benchmark", "Start (or cancel) the benchmark"),
+    Key("b", "b", "benchmark", "bench", "Benchmark", "Start the benchmark, or show the running one (c there cancels it)"),
     Key("space", "space", "toggle_simulation", "pause", "Pause / resume", "Pause or resume the simulation"),
     Key("f", "f", "filter_feed", "filter", "Filter feed", "Filter the feed: w2, bot:Ayşe, chat:piyasa-local (empty clears)"),
     Key("F", "F", "toggle_follow", "follow", "Follow feed", "Follow the newest messages / pause the feed"),
@@ -56,9 +57,10 @@ class DashboardScreen(Screen[None]):
 
     frame: var[Frame | None] = var(None, init=False)
 
-    def __init__(self, *, feed_limit: int = 500) -> None:
+    def __init__(self, *, feed_limit: int = 500, cursor_blink: bool = True) -> None:
         super().__init__()
         self.feed_limit = feed_limit
+        self.cursor_blink = cursor_blink
 
     def compose(self) -> ComposeResult:
         yield StatusLine(id="status").data_bind(DashboardScreen.frame)
@@ -68,7 +70,8 @@ class DashboardScreen(Screen[None]):
                 yield CachePanel(id="cache").data_bind(DashboardScreen.frame)
             yield ProvidersPanel(id="providers").data_bind(DashboardScreen.frame)
         yield FeedLog(limit=self.feed_limit, id="feed").data_bind(DashboardScreen.frame)
-        yield Footer(compact=True, show_command_palette=False)
+        yield FilterBar(cursor_blink=self.cursor_blink, id="filter-bar")
+        yield KeyBar([k for k in KEYS if k.action not in HIDDEN_IN_FOOTER], id="keys")
 
     def on_mount(self) -> None:
         self.query_one(WorkersTable).focus()
@@ -91,6 +94,16 @@ class DashboardScreen(Screen[None]):
             from piyasa_tui.screens.modals import MessageScreen, worker_details
 
             self.app.push_screen(MessageScreen(f"Worker {worker.worker_id}", worker_details(worker, frame)))
+
+    def open_filter(self) -> None:
+        self.filter_bar.open(self.feed_log.filter.source)
+
+    def on_filter_bar_applied(self, event: FilterBar.Applied) -> None:
+        self.feed_log.filter = FeedFilter.parse(event.value)
+
+    @property
+    def filter_bar(self) -> FilterBar:
+        return self.query_one(FilterBar)
 
     @property
     def workers_table(self) -> WorkersTable:

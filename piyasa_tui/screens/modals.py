@@ -120,33 +120,6 @@ class ProviderPicker(ModalScreen[str | None]):
         self.dismiss(None)
 
 
-class FilterScreen(ModalScreen[str | None]):
-    """One line: `w2`, `bot:Ayşe`, `chat:piyasa-local`, words; empty clears. Escape keeps the filter."""
-
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "cancel")]
-
-    def __init__(self, current: str, *, cursor_blink: bool = True) -> None:
-        super().__init__(classes="modal")
-        self.current, self.cursor_blink = current, cursor_blink
-
-    def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog -small"):
-            yield Label("Filter the feed", classes="dialog-title")
-            field = Input(self.current, placeholder="w2 · bot:Ayşe · chat:piyasa-local · words", id="filter-input")
-            field.cursor_blink = self.cursor_blink
-            yield field
-            yield Static("Enter applies · empty clears · Escape cancels", classes="dialog-hint")
-
-    def on_mount(self) -> None:
-        self.query_one(Input).focus()
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        self.dismiss(event.value.strip())
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
-
 class PostScreen(ModalScreen["tuple[str, str, str] | None"]):
     """Post into a chat as a person: chat, name, text. Enter in the text field posts."""
 

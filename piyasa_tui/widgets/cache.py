@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual.reactive import var
-from textual.widgets import Static
 
 from piyasa_tui.widgets.common import Frame, count, hit_rate, percent
+from piyasa_tui.widgets.panel import SnapshotPanel
 
 
-class CachePanel(Static):
+class CachePanel(SnapshotPanel):
     frame: var[Frame | None] = var(None, init=False)
     compact: var[bool] = var(False)  # no border (short terminals)
 
@@ -24,10 +24,8 @@ class CachePanel(Static):
 
     def _show(self) -> None:
         frame = self.frame
-        if frame is None:
-            self.update("")
-            return
-        self.update(self.build(frame, compact=self.compact))
+        content = Text() if frame is None else self.build(frame, compact=self.compact)
+        self.show(content, lambda: content)
 
     @staticmethod
     def build(frame: Frame, *, compact: bool) -> Text:

@@ -6,7 +6,6 @@ from rich.console import RenderableType
 from rich.table import Table
 from rich.text import Text
 from textual.reactive import var
-from textual.widgets import Static
 
 from piyasa_core.workers.snapshot import ProviderView
 from piyasa_tui.widgets.common import (
@@ -18,6 +17,7 @@ from piyasa_tui.widgets.common import (
     one_line,
     provider_title,
 )
+from piyasa_tui.widgets.panel import SnapshotPanel
 
 
 def provider_lines(p: ProviderView, frame: Frame, *, compact: bool, detailed: bool = False) -> Text:
@@ -68,7 +68,7 @@ def today(text: Text, p: ProviderView, frame: Frame, *, detailed: bool) -> None:
         text.append(f" · empty ≈ {hhmm(p.projected_exhaustion, frame.tz)}", "yellow")
 
 
-class ProvidersPanel(Static):
+class ProvidersPanel(SnapshotPanel):
     frame: var[Frame | None] = var(None, init=False)
     compact: var[bool] = var(False)
     detailed: var[bool] = var(False)
@@ -86,8 +86,10 @@ class ProvidersPanel(Static):
         self._show()
 
     def _show(self) -> None:
-        if self.frame is not None:
-            self.update(self.build(self.frame, compact=self.compact, detailed=self.detailed))
+        frame = self.frame
+        if frame is not None:  # countdowns change once a second
+            key = (frame.snapshot.providers, int(frame.now), frame.tz, self.compact, self.detailed)
+            self.show(key, lambda: self.build(frame, compact=self.compact, detailed=self.detailed))
 
     @staticmethod
     def build(frame: Frame, *, compact: bool, detailed: bool = False) -> RenderableType:

@@ -6,26 +6,40 @@ from rich.console import RenderableType
 from rich.table import Table
 from rich.text import Text
 from textual.reactive import var
-from textual.widgets import Static
 
 from piyasa_tui.widgets.common import Frame, clock_text, provider_title
+from piyasa_tui.widgets.panel import SnapshotPanel
 
 
-class StatusLine(Static):
+class StatusLine(SnapshotPanel):
     """` piyasa ─ 4 workers ─ provider: groq (llama-3.3-70b) ─ simulation: running ─ 5.8 msg/min   14:02:11 TRT`"""
 
     frame: var[Frame | None] = var(None, init=False)
 
     def watch_frame(self) -> None:
-        self.update(self._build())
+        self._show()
 
     def on_resize(self) -> None:
-        self.update(self._build())
+        self._show()
 
-    def _build(self) -> RenderableType:
+    def _show(self) -> None:
+        parts = self._parts()
+        self.show(parts, lambda: self._grid(*parts))
+
+    @staticmethod
+    def _grid(left: Text, clock: str) -> RenderableType:
+        if not clock:
+            return left
+        grid = Table.grid(expand=True)
+        grid.add_column(ratio=1, no_wrap=True, overflow="ellipsis")
+        grid.add_column(justify="right", no_wrap=True)
+        grid.add_row(left, Text(clock + " ", style="bold"))
+        return grid
+
+    def _parts(self) -> tuple[Text, str]:
         frame = self.frame
         if frame is None:
-            return Text(" piyasa ─ waiting for the supervisor…", style="bold")
+            return Text(" piyasa ─ waiting for the supervisor…", style="bold"), ""
         snap = frame.snapshot
         total = len(snap.workers)
         up = sum(1 for w in snap.workers if w.state == "running")
@@ -59,8 +73,4 @@ class StatusLine(Static):
         left.append(sim, sim_style)
         left.append(*sep)
         left.append(f"{snap.rate_1m:.1f} msg/min")
-        grid = Table.grid(expand=True)
-        grid.add_column(ratio=1, no_wrap=True, overflow="ellipsis")
-        grid.add_column(justify="right", no_wrap=True)
-        grid.add_row(left, Text(clock + " ", style="bold"))
-        return grid
+        return left, clock

@@ -1,0 +1,140 @@
+"""The plain report formats: JSON (the schema), Markdown (for people and PRs), CSV (time series)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+STATUS_MARK = {"pass": "✅ pass", "fail": "❌ FAIL", "not_configured": "➖ not configured", "pending": "… pending"}
+
+
+def cell(value: Any) -> str:
+    """Text safe inside a Markdown table cell (no pipe, no line break)."""
+    return " ".join(str(value).split()).replace("|", "\\|")
+
+
+def render_json(report: dict[str, Any]) -> str:
+    return json.dumps(report, ensure_ascii=False, indent=2) + "\n"
+
+
+def fmt(value: Any, digits: int = 2) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def pct(value: float | None) -> str:
+    return "–" if value is None else f"{value * 100:.1f} %"
+
+
+def criterion_status(c: dict[str, Any]) -> str:
+    """`✅ pass`, `❌ FAIL`, or for the reported-only target `met` / `not met`."""
+    if not c.get("required", True) and c["status"] in ("pass", "fail"):
+        return "🎯 met" if c["status"] == "pass" else "⚠️ not met (target)"
+    return STATUS_MARK.get(c["status"], c["status"])
+
+
+def verdict(report: dict[str, Any]) -> str:
+    if report["run"]["state"] == "cancelled":
+        return "CANCELLED (partial report)"
+    return "PASSED" if report["passed"] else "FAILED"
+
+
+def render_markdown(report: dict[str, Any]) -> str:
+    run, totals = report["run"], report["totals"]
+    lines = [
+        f"# Benchmark {run['id']} — {verdict(report)}",
+        "",
+        f"- started {run['started_at']} ({run['trigger']}), {run['elapsed_sim_s'] / 60:.1f} of "
+        f"{run['duration_s'] / 60:g} simulated minutes at ×{run['time_scale']:g} ({run['real_seconds']:.1f} s real)",
+        f"- {run['workers']} workers, provider {run['providers']['active']}, "
+        f"database {run['config']['database']}, L2 {run['config']['redis'] or 'not configured'}",
+        f"- version {run['version']}, git {run['git_revision'] or 'unknown'}, host {run['host']['name']} "
+        f"({run['host']['cpus']} CPUs, Python {run['host']['python']})",
+        "",
+        "## Criteria",
+        "",
+        "| Criterion | Result | Value | Threshold | Detail |",
+        "|---|---|---|---|---|",
+    ]
+    for c in report["criteria"]:
+        value = pct(c["value"]) if c["id"] == "l2_hit_rate" else fmt(c["value"], 3)
+        threshold = pct(c["threshold"]) if c["id"] == "l2_hit_rate" else fmt(c["threshold"])
+        lines.append(f"| {cell(c['name'])} | {criterion_status(c)} | {value} | {c['op']} {threshold} | "
+                     f"{cell(c['detail'])} |")
+    lines += ["", "## Throughput", "",
+              f"{totals['sent']} messages sent ({fmt(totals['throughput_per_min'])} msg/min), "
+              f"{totals['failed']} failed, {totals['pending']} still pending at the end.", "",
+              "| Worker | Sent |", "|---|---|"]
+    lines += [f"| {i} | {n} |" for i, n in enumerate(totals["per_worker"])]
+    lines += ["", "| Bot | Sent |", "|---|---|"] + [f"| {cell(b)} | {n} |" for b, n in totals["per_bot"].items()]
+    lines += ["", "| Chat | Sent |", "|---|---|"] + [f"| {cell(c)} | {n} |" for c, n in totals["per_chat"].items()]
+    lines += ["", "## Latency", "", "| Measure | count | p50 | p90 | p95 | p99 | max |", "|---|---|---|---|---|---|---|"]
+    for name, key in (("LLM generation (s, real)", "llm_s"), ("due → sent (s, simulated)", "end_to_end_sim_s")):
+        d = report["latency"][key]
+        lines.append(f"| {name} | {d['count']} | " + " | ".join(fmt(d[k], 3) for k in ("p50", "p90", "p95", "p99", "max"))
+                     + " |")
+    lines += ["", "## Tokens", "", "| Provider | messages | in | out | cached |", "|---|---|---|---|---|"]
+    lines += [f"| {p} | {t['messages']} | {t['in']} | {t['out']} | {t['cached']} |" for p, t in report["tokens"].items()]
+    cache = report["cache"]
+    l2 = cache["l2"]
+    lines += ["", "## Cache", "",
+              f"- L1: {pct(cache['l1']['hit_rate'])} ({cache['l1']['hits']} hits, {cache['l1']['misses']} misses)",
+              "- L2: " + (f"{pct(l2['hit_rate'])} ({l2['hits']} hits, {l2['misses']} misses, {l2['errors']} errors)"
+                           if l2["configured"] else "not configured"),
+              "", "## Errors and restarts", ""]
+    perr = {p: e for p, e in report["errors"]["provider"].items() if e}
+    lines.append("- provider errors: " + ("; ".join(f"{p}: " + ", ".join(f"{k} {v}" for k, v in e.items())
+                                                      for p, e in perr.items()) or "none"))
+    terr = report["errors"]["telegram"]
+    lines.append("- send failures: " + (", ".join(f"{k} {v}" for k, v in terr.items()) or "none"))
+    r = report["restarts"]
+    lines.append(f"- worker crash restarts: {r['crash_restarts']}"
+                 + (f" (workers {', '.join(map(str, r['crashed_workers']))})" if r["crashed_workers"] else ""))
+    d = report["duplicates"]
+    lines.append(f"- duplicates: {d['same_text']} same text in a chat, {d['sent_twice']} rows sent twice")
+    q = report["quality"]
+    lines += ["", "## Quality", "",
+              f"- bot-to-bot reply rate {fmt(q.get('bot_to_bot_reply_rate'))}, distinct 3-grams "
+              f"{fmt(q.get('distinct_3gram_ratio'))}, top topic share {fmt(q.get('top_topic_share'))}, "
+              f"artifacts {q.get('artifact_count', 0)}",
+              "- topic spread: " + (", ".join(f"{k} {v:.0%}" for k, v in (q.get("topic_spread") or {}).items())
+                                    or "–"), ""]
+    return "\n".join(lines)
+
+
+def csv_rows(report: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
+    """One row per sample: time, totals, per-worker counts, cache counters, each provider's quota."""
+    workers = report["run"]["workers"]
+    providers = sorted({name for s in report["samples"] for name in s.get("providers", {})})
+    header = ["t_sim_s", "t_real_s", "sent", "throughput_per_min", *[f"sent_w{i}" for i in range(workers)],
+              "l1_hits", "l1_misses", "l2_hits", "l2_misses", "l2_errors", "crash_restarts"]
+    for p in providers:
+        header += [f"{p}_state", f"{p}_remaining_requests", f"{p}_remaining_tokens", f"{p}_tokens_today",
+                   f"{p}_errors"]
+    rows = []
+    for s in report["samples"]:
+        per = list(s["sent_per_worker"]) + [0] * (workers - len(s["sent_per_worker"]))
+        row: list[Any] = [s["t_sim"], s["t_real"], s["sent"],
+                          "" if s["throughput_per_min"] is None else round(s["throughput_per_min"], 4), *per[:workers],
+                          *(s["cache"].get(k, 0) for k in ("l1_hits", "l1_misses", "l2_hits", "l2_misses", "l2_errors")),
+                          s["restarts"]]
+        for p in providers:
+            v = s.get("providers", {}).get(p, {})
+            row += [v.get("state", ""), v.get("remaining_requests", ""), v.get("remaining_tokens", ""),
+                    v.get("tokens_today", ""), sum((v.get("errors") or {}).values())]
+        rows.append(["" if x is None else x for x in row])
+    return header, rows
+
+
+def render_csv(report: dict[str, Any]) -> str:
+    header, rows = csv_rows(report)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return out.getvalue()
