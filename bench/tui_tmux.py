@@ -2,7 +2,8 @@
 
 Starts the dashboard on the embedded default in a fresh folder (time scale 60), then: waits until it
 is alive, pauses and resumes with space, opens the provider list (p) and closes it, posts as a human
-(/) mentioning @zeynep_newbie and waits for her answer in the feed, opens help (?), quits (q), and
+(/) mentioning @zeynep_newbie and waits for her answer in the feed, filters the feed (f), runs the
+benchmark from its key (b, Enter: 10 simulated minutes at ×60), opens help (?), quits (q), and
 checks that no worker process is left. Prints what it saw and how long each step took.
 
     .venv/bin/python bench/tui_tmux.py      (needs tmux: apt-get install tmux)
@@ -72,6 +73,23 @@ def main() -> int:
         tmux("send-keys", "-t", SESSION, "Enter")
         wait("Zeynep answers the human", lambda s: any("Zeynep Yeni" in line and "↩ Operatör" in line
                                                        for line in s.splitlines()), 30)
+        tmux("send-keys", "-t", SESSION, "f")
+        wait("f moves into the filter line", lambda s: "Enter applies" in s, 5)
+        tmux("send-keys", "-t", SESSION, "-l", "w1")
+        tmux("send-keys", "-t", SESSION, "Enter")
+        wait("the feed shows worker 1 only", lambda s: "filter: w1" in s, 5)
+        tmux("send-keys", "-t", SESSION, "f")
+        wait("f again", lambda s: "Enter applies" in s, 5)
+        tmux("send-keys", "-t", SESSION, "BSpace", "BSpace", "Enter")
+        wait("an empty filter clears it", lambda s: "filter: w1" not in s and "Feed (follow)" in s, 5)
+        tmux("send-keys", "-t", SESSION, "b")
+        wait("b asks for the benchmark's duration and time scale", lambda s: "Start the benchmark" in s, 5)
+        tmux("send-keys", "-t", SESSION, "Enter")
+        wait("the benchmark runs and ends with a verdict (10 simulated min at ×60)",
+             lambda s: "PASSED" in s or "FAILED" in s, 60)
+        print("    " + next(line.strip(" │") for line in screen().splitlines() if "Benchmark " in line))
+        tmux("send-keys", "-t", SESSION, "Escape")
+        time.sleep(0.5)
         tmux("send-keys", "-t", SESSION, "?")
         wait("? shows the keys", lambda s: "restart" in s and "quit" in s, 5)
         tmux("send-keys", "-t", SESSION, "Escape")

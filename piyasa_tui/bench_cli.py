@@ -70,7 +70,7 @@ def run_bench(args: argparse.Namespace) -> int:
 async def _bench(config: Any, opts: BenchOptions, console: Console) -> int:
     import multiprocess.resource_tracker
 
-    from piyasa_core.bench.runner import BenchmarkRun, sim_start_for
+    from piyasa_core.bench.runner import BenchCancelled, BenchmarkRun, sim_start_for
     from piyasa_core.workers.supervisor import Supervisor
 
     multiprocess.resource_tracker.ensure_running()
@@ -90,6 +90,9 @@ async def _bench(config: Any, opts: BenchOptions, console: Console) -> int:
             await _show_progress(run, task, console)
         try:
             result = await task
+        except BenchCancelled as exc:
+            console.print(f"benchmark {run.id} {exc}")
+            return 1
         except (TimeoutError, OSError) as exc:
             raise BenchFailed(f"the benchmark could not run: {exc}") from None
     finally:

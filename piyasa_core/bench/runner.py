@@ -27,6 +27,10 @@ CACHE_KEYS = ("l1_hits", "l1_misses", "l2_hits", "l2_misses", "l2_errors")
 READY_TIMEOUT = 60.0  # real seconds for every worker to run after the clock is set
 
 
+class BenchCancelled(RuntimeError):
+    """The run was cancelled before its window opened: there is nothing to report."""
+
+
 class BenchHost(Protocol):
     """What the runner needs from the supervisor."""
 
@@ -205,6 +209,10 @@ class BenchmarkRun:
             host.notice("info" if self.result.passed and not self.cancelled else "warning",
                         f"benchmark {self.id} {verdict}: {run_dir}")
             return self.result
+        except BenchCancelled as exc:
+            self.state, self.error = "cancelled", str(exc)
+            host.notice("warning", f"benchmark {self.id} {exc}")
+            raise
         except Exception as exc:
             self.state = "failed"
             self.error = f"{type(exc).__name__}: {exc}"
@@ -224,7 +232,7 @@ class BenchmarkRun:
             if snap.workers and all(w.state == "running" for w in snap.workers):
                 return
             if self.cancelled:
-                raise asyncio.CancelledError("cancelled before the workers were running")
+                raise BenchCancelled("cancelled before the workers were running: nothing was measured")
             if time.monotonic() > deadline:
                 states = ", ".join(f"w{w.worker_id} {w.state}" for w in snap.workers)
                 raise TimeoutError(f"the workers were not all running after {READY_TIMEOUT:g} s ({states})")
@@ -298,7 +306,6 @@ class BenchmarkRun:
     def _observe(self, *, final: bool) -> dict[str, Any]:
         """The final measures: the run's rows counted in the database, criteria judged."""
         assert self._window is not None and self.sim_end is not None
-        self._take_sample()
         counted = tally(self.host.store.engine, replace(self._window, end=self.sim_end))
         elapsed = self.elapsed_sim()
         cache = self._cache.totals()

@@ -414,7 +414,8 @@ class Supervisor:
                 slot.applied[event.command] = (event.value, event.at)
             elif isinstance(event, WorkerStarted):
                 if event.generation == slot.generation:
-                    slot.set_state("running")
+                    if slot.state == "starting":  # not when it is already being drained again
+                        slot.set_state("running")
                     slot.pid = event.pid
                     slot.bots = event.bots
                     slot.bot_names = tuple(event.bot_names[b] for b in event.bots)

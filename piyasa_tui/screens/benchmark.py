@@ -117,9 +117,14 @@ class BenchmarkScreen(ModalScreen[None]):
             yield Static("c cancels the run · Escape closes this view (the run goes on)", classes="dialog-hint")
 
     def on_mount(self) -> None:
-        self.bench = self._initial
+        if self.bench is None:
+            self.bench = self._initial
+        else:
+            self.watch_bench(self.bench)
 
     def watch_bench(self, bench: dict[str, Any] | None) -> None:
+        if not self.is_mounted:
+            return  # on_mount shows it
         title, body = self.render_parts(bench)
         self.query_one("#bench-title", Label).update(title)
         self.query_one("#bench-body", Static).update(body)
