@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import shutil
 import statistics
@@ -63,6 +64,11 @@ async def run(runs: int, scale: float, redis: str | None) -> int:
     print(f"{passed} of {len(rows)} runs met every criterion and the 6.0 msg/min target; throughput "
           f"min {min(rates):.2f}, median {statistics.median(rates):.2f}, max {max(rates):.2f} msg/min; "
           f"CV max {max(r[2] for r in rows):.3f}; duplicates total {sum(r[3] for r in rows)}")
+    print("RESULT " + json.dumps({
+        "measure": "P2", "runs": len(rows), "passed": passed, "time_scale": scale, "redis": bool(redis),
+        "throughput_min": round(min(rates), 3), "throughput_median": round(statistics.median(rates), 3),
+        "throughput_max": round(max(rates), 3), "cv_max": round(max(r[2] for r in rows), 4),
+        "duplicates": sum(r[3] for r in rows)}))
     return 0 if passed == len(rows) else 1
 
 

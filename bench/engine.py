@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import sys
 import tempfile
@@ -132,6 +133,7 @@ def main() -> int:
     parser.add_argument("--pg", default="postgresql://127.0.0.1:5432/test", help="admin URL (creates a database)")
     args = parser.parse_args()
     backends = [args.only] if args.only else ["sqlite", "postgresql"]
+    cases: list[dict[str, object]] = []
     print(f"{'backend':10} {'workers':>7} {'bots':>5} {'chats':>5} {'msg/s':>9} {'CPU ms/msg':>11} {'skipped':>8}")
     for backend in backends:
         for workers in (int(w) for w in args.workers.split(",")):
@@ -140,6 +142,10 @@ def main() -> int:
                 r = run_case(backend, workers, bots, chats, args.duration, args.pg)
                 print(f"{backend:10} {workers:>7} {bots:>5} {chats:>5} {r['rate']:>9.1f} {r['cpu_ms']:>11.2f} "
                       f"{int(r['skipped']):>8}", flush=True)
+                cases.append({"backend": backend, "workers": workers, "bots": bots, "chats": chats,
+                              "rate": round(r["rate"], 1), "cpu_ms": round(r["cpu_ms"], 3),
+                              "skipped": int(r["skipped"])})
+    print("RESULT " + json.dumps({"measure": "P1/P7", "duration": args.duration, "cases": cases}))
     return 0
 
 

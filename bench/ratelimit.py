@@ -117,6 +117,13 @@ def main() -> int:
     print(f"answered 429: {fake['rejected_429']} of {sent} requests sent ({fake['rejected_429'] / max(1, sent):.2%})")
     print(f"messages completed {completed}, lost {failed}, still waiting for budget at the end "
           f"{sum(r['unsent_at_end'] for r in results)} (never sent, not lost)")
+    print("RESULT " + json.dumps({
+        "measure": "P3", "duration": args.duration, "workers": args.workers, "concurrency": args.concurrency,
+        "prompt_repeat": args.prompt_repeat, "rpm": RPM, "tpm": TPM, "admitted": fake["admitted"],
+        "request_utilisation": round(fake["admitted"] / (RPM * minutes), 4), "tokens": tokens,
+        "token_utilisation": round(tokens / (TPM * minutes), 4), "rejected_429": fake["rejected_429"],
+        "requests_sent": sent, "rate_429": round(fake["rejected_429"] / max(1, sent), 4), "completed": completed,
+        "lost": failed, "unsent_at_end": sum(r["unsent_at_end"] for r in results)}))
     return 0
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import shutil
 import signal
@@ -71,9 +72,14 @@ async def run(trials: int) -> None:
             restart.append(time.monotonic() - started)
     finally:
         await sup.stop()
-    for name, values, goal in (("crash → producing again", crash, 2.0), ("restart-all (.env) → all producing", restart, 5.0)):
+    result: dict[str, object] = {"measure": "P5", "trials": trials}
+    for key, name, values, goal in (("crash", "crash → producing again", crash, 2.0),
+                                    ("restart_all", "restart-all (.env) → all producing", restart, 5.0)):
         print(f"{name:36} median {statistics.median(values):.2f} s  (min {min(values):.2f}, max {max(values):.2f}, "
               f"n={len(values)}, goal ≤ {goal:.0f} s)")
+        result[key] = {"median": round(statistics.median(values), 3), "min": round(min(values), 3),
+                       "max": round(max(values), 3), "n": len(values), "goal": goal}
+    print("RESULT " + json.dumps(result))
 
 
 def main() -> int:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import json
 import math
 import re
 import statistics
@@ -248,6 +249,7 @@ async def run(duration: float, probe_every: float, rate: float) -> int:
     after = [(t, b) for t, b in rss if t >= WARMUP]
     mib = lambda b: b / 1048576
     rss_ok = False
+    rss_range: tuple[float, float] | None = None
     if after:
         start_b, end_b = after[0][1], after[-1][1]
         low, high = min(b for _, b in after), max(b for _, b in after)
@@ -257,12 +259,22 @@ async def run(duration: float, probe_every: float, rate: float) -> int:
               f"(at {after[0][0]:.0f} s), end {mib(end_b):.1f} MiB, min {mib(low):.1f} MiB, max {mib(high):.1f} MiB, "
               f"change {change:+.1f} % (range {spread_lo:+.1f} % … {spread_hi:+.1f} %)")
         rss_ok = abs(spread_lo) <= 10 and abs(spread_hi) <= 10
+        rss_range = (spread_lo, spread_hi)
     else:
         print("RSS: no sample after the warm-up (duration too short)")
     p95 = pct(all_lat, 0.95) if all_lat else float("inf")
     lat_ok = bool(all_lat) and p95 <= 0.100 and not failures
     print(f"goals: key → redraw p95 ≤ 100 ms: {'PASS' if lat_ok else 'FAIL'} ({ms(p95):.1f} ms); "
           f"RSS flat within ±10 %: {'PASS' if rss_ok else 'FAIL'}")
+    print("RESULT " + json.dumps({
+        "measure": "P6", "duration": duration, "rate": round(source.produced / elapsed, 1), "probes": len(all_lat),
+        "probe_failures": len(failures), "p95_ms": round(ms(p95), 1) if all_lat else None,
+        "median_ms": round(ms(statistics.median(all_lat)), 1) if all_lat else None,
+        "max_ms": round(ms(max(all_lat)), 1) if all_lat else None,
+        "rss_start_mib": round(mib(after[0][1]), 1) if after else None,
+        "rss_end_mib": round(mib(after[-1][1]), 1) if after else None,
+        "rss_range_pct": [round(v, 1) for v in rss_range] if rss_range else None,
+        "latency_ok": lat_ok, "rss_ok": rss_ok}))
     return 0 if lat_ok and rss_ok else 1
 
 

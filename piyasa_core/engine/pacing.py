@@ -22,7 +22,8 @@ PRIME_FACTOR = 1.03
 # Target within [hourly_min, hourly_max]: near the top so the seed's 6 msg/min (4 bots, 50–100/h) holds
 # with a margin: 4 × ~98/h = 6.5 msg/min, where the seed needs 90/h per bot.
 TARGET_FRACTION = 0.96
-RATE_CEILING = 0.995  # × hourly_max: just under the rolling-hour cap, which then rarely binds
+RATE_CEILING = 0.995
+TYPING_SHARE = 1 / 3  # typing time ≤ this share of the mean interval between a bot's messages  # × hourly_max: just under the rolling-hour cap, which then rarely binds
 _WINDOW = re.compile(r"^(\d\d):(\d\d)-(\d\d):(\d\d)$")
 
 
@@ -88,10 +89,15 @@ class BotPacer:
         return t  # no window ever active (validated configs cannot get here)
 
     # ── rate ───────────────────────────────────────────────────────────────────────────────────
-    def target_per_hour(self, t: float) -> float:
+    def base_per_hour(self) -> float:
+        """The persona's rate outside prime hours."""
         cfg = self.config
         base = cfg.hourly_min + TARGET_FRACTION * (cfg.hourly_max - cfg.hourly_min)
-        rate = base * SPEED_FACTOR.get(self.bot.speed, 1.0) * (PRIME_FACTOR if self.in_prime(t) else 1.0)
+        return max(1.0, min(base * SPEED_FACTOR.get(self.bot.speed, 1.0), cfg.hourly_max * RATE_CEILING))
+
+    def target_per_hour(self, t: float) -> float:
+        cfg = self.config
+        rate = self.base_per_hour() * (PRIME_FACTOR if self.in_prime(t) else 1.0)
         return max(1.0, min(rate, cfg.hourly_max * RATE_CEILING))
 
     def delay(self, t: float) -> float:
@@ -150,4 +156,8 @@ class BotPacer:
         if not self.pacing:
             return 0.0
         cps = TYPING_CHARS_PER_S.get(self.bot.speed, 6.5)
-        return min(30.0, 0.8 + len(text) / cps) * self.rng.uniform(0.85, 1.15)
+        # At most a third of the bot's mean interval: a slow typist with a long message would otherwise
+        # take longer than the gap to its next turn, fall behind and lose the configured rate (the
+        # benchmark's throughput dropped ~5 %, more on a loaded machine).
+        ceiling = min(30.0, TYPING_SHARE * HOUR / self.base_per_hour())
+        return min(ceiling, (0.8 + len(text) / cps) * self.rng.uniform(0.85, 1.15))
