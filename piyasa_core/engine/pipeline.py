@@ -14,7 +14,13 @@ from piyasa_core.engine.dedup import DuplicateChecker
 from piyasa_core.engine.pacing import BotPacer
 from piyasa_core.engine.postprocess import postprocess
 from piyasa_core.engine.prompt import build_user_prompt, hints_for
-from piyasa_core.engine.types import BotProfile, ChatInfo, HistoryLine, SentMessage, Turn
+from piyasa_core.engine.types import (
+    BotProfile,
+    ChatInfo,
+    HistoryLine,
+    SentMessage,
+    Turn,
+)
 from piyasa_core.llm.router import RequestRejected
 from piyasa_core.llm.types import ChatRequest, Completion, ReplyTarget
 from piyasa_core.telegram.base import SendResult
@@ -26,6 +32,13 @@ log = logging.getLogger(__name__)
 
 PROMISE_RETRY_NOTE = " Kazanç vaadi ya da kesinlik bildiren ifade kullanma."
 PARAPHRASE_NOTE = " Aynı şeyi daha önce söyleyen oldu; farklı bir açıdan, farklı kelimelerle yaz."
+
+
+def with_tokens_of(completion: Completion, earlier: Completion) -> Completion:
+    """``completion`` with the tokens of an ``earlier`` call for the same message added."""
+    return replace(completion, prompt_tokens=completion.prompt_tokens + earlier.prompt_tokens,
+                   completion_tokens=completion.completion_tokens + earlier.completion_tokens,
+                   cached_tokens=completion.cached_tokens + earlier.cached_tokens)
 
 
 @dataclass(frozen=True)
@@ -84,7 +97,10 @@ class MessagePipeline:
         text, completion, why = await self._draft(bot, turn, history, rng)
         if text is None and why.startswith("promise"):
             self.counts["retried_promise"] += 1
+            first = completion
             text, completion, why = await self._draft(bot, turn, history, rng, PROMISE_RETRY_NOTE, 7919)
+            if completion is not None and first is not None:
+                completion = with_tokens_of(completion, first)  # the row carries every call it cost
         if text is None or completion is None:
             self.counts["skipped_" + why.split(":")[0].replace(" ", "_")] += 1
             return None
@@ -96,8 +112,7 @@ class MessagePipeline:
             if text is None or completion2 is None or self.dedup.check(text, recent).duplicate:
                 self.counts["skipped_duplicate"] += 1
                 return None
-            completion = replace(completion2, prompt_tokens=completion2.prompt_tokens + completion.prompt_tokens,
-                                 completion_tokens=completion2.completion_tokens + completion.completion_tokens)
+            completion = with_tokens_of(completion2, completion)
             self.counts["paraphrased"] += 1
         return await self._deliver(bot, chat, turn, text, completion, pacer)
 
