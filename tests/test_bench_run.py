@@ -7,6 +7,7 @@ import json
 import random
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -104,16 +105,26 @@ def wait_for_sent(db: Any, timeout: float = 30.0, *, worker: int | None = None, 
     raise AssertionError("no message was sent in time")
 
 
-def start_bench(workdir: Path, *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen([str(EXE), "bench", "--time-scale", "60", "--warmup", "0", *args], cwd=workdir,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+def bench_with_fault(workdir: Path, inject: Callable[[Any, subprocess.Popen[str]], None]) -> tuple[dict[str, Any], str]:
+    """`piyasa-tui bench` (3 simulated minutes at ×60, no warm-up) with ``inject(db, proc)`` called
+    while it runs; returns the report and stdout after asserting the run failed with exit code 1."""
+    assert run_cli("init", cwd=workdir).returncode == 0
+    proc = subprocess.Popen([str(EXE), "bench", "--time-scale", "60", "--warmup", "0", "--duration", "3m"],
+                            cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    db = create_engine(f"sqlite:///{workdir / 'data' / 'piyasa.db'}")
+    try:
+        inject(db, proc)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+        db.dispose()
+    assert proc.returncode == 1, out + err
+    report = json.loads((only_run_dir(workdir / "data" / "bench") / "report.json").read_text(encoding="utf-8"))
+    return report, out
 
 
 def test_an_injected_duplicate_fails_the_duplicates_criterion(workdir: Path) -> None:
-    assert run_cli("init", cwd=workdir).returncode == 0
-    proc = start_bench(workdir, "--duration", "3m")
-    db = create_engine(f"sqlite:///{workdir / 'data' / 'piyasa.db'}")
-    try:
+    def inject(db: Any, _proc: subprocess.Popen[str]) -> None:
         row = wait_for_sent(db, at_least=8)
         with db.begin() as conn:  # the same text again in the same chat, and a row "sent" twice
             conn.execute(insert(Message).values(
@@ -121,12 +132,8 @@ def test_an_injected_duplicate_fails_the_duplicates_criterion(workdir: Path) -> 
                 worker_id=row.worker_id, created_at=row.created_at, sent_at=row.sent_at, send_count=1,
                 metadata={}))
             conn.execute(update(Message).where(Message.id == row.id).values(send_count=2))
-        out, err = proc.communicate(timeout=60)
-    finally:
-        proc.kill()
-        db.dispose()
-    assert proc.returncode == 1, out + err
-    report = json.loads((only_run_dir(workdir / "data" / "bench") / "report.json").read_text(encoding="utf-8"))
+
+    report, out = bench_with_fault(workdir, inject)
     c = criteria(report)
     assert c["duplicates"]["status"] == "fail" and c["duplicates"]["value"] == 2
     assert report["duplicates"]["same_text"] == 1 and report["duplicates"]["sent_twice"] == 1
@@ -135,22 +142,14 @@ def test_an_injected_duplicate_fails_the_duplicates_criterion(workdir: Path) -> 
 
 
 def test_an_injected_worker_crash_fails_the_crash_criterion(workdir: Path) -> None:
-    assert run_cli("init", cwd=workdir).returncode == 0
-    proc = start_bench(workdir, "--duration", "3m")
-    db = create_engine(f"sqlite:///{workdir / 'data' / 'piyasa.db'}")
-    try:
+    def inject(db: Any, proc: subprocess.Popen[str]) -> None:
         wait_for_sent(db, worker=2)
         workers = [p for p in psutil.Process(proc.pid).children()
                    if "resource_tracker" not in " ".join(p.cmdline())]
         assert len(workers) == 4, [p.cmdline() for p in workers]
-        victim = sorted(workers, key=lambda p: p.pid)[2]
-        victim.kill()
-        out, err = proc.communicate(timeout=60)
-    finally:
-        proc.kill()
-        db.dispose()
-    assert proc.returncode == 1, out + err
-    report = json.loads((only_run_dir(workdir / "data" / "bench") / "report.json").read_text(encoding="utf-8"))
+        sorted(workers, key=lambda p: p.pid)[2].kill()
+
+    report, _out = bench_with_fault(workdir, inject)
     c = criteria(report)
     assert c["no_crash"]["status"] == "fail" and c["no_crash"]["value"] >= 1, c["no_crash"]
     assert report["restarts"]["crashed_workers"] and report["restarts"]["crash_restarts"] >= 1
