@@ -21,6 +21,7 @@ from piyasa_core.engine import repo
 from piyasa_core.engine.clock import SimClock
 from piyasa_core.engine.events import ChatDisabled, EngineMetrics, MessageFailed
 from piyasa_core.engine.market import MarketContext
+from piyasa_core.engine.outbox import Outbox
 from piyasa_core.engine.pacing import BotPacer
 from piyasa_core.engine.pipeline import MessagePipeline
 from piyasa_core.engine.prompt import system_prompt
@@ -93,6 +94,7 @@ class Engine:
         self._tasks: set[asyncio.Task[Any]] = set()
         self.started_at = 0.0
         self.pipeline = MessagePipeline(self)
+        self.outbox = Outbox(store.engine)
 
     # ── start-up ───────────────────────────────────────────────────────────────────────────────
     async def start(self) -> None:
@@ -215,6 +217,7 @@ class Engine:
         await asyncio.gather(*loops, return_exceptions=True)
         if self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        self.outbox.close()
         self.flush_usage()
         self.emit(self.metrics())
 

@@ -9,7 +9,6 @@ from collections import Counter
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from piyasa_core.engine import repo
 from piyasa_core.engine.dedup import DuplicateChecker
 from piyasa_core.engine.pacing import BotPacer
 from piyasa_core.engine.postprocess import postprocess
@@ -121,13 +120,12 @@ class MessagePipeline:
         engine = self.engine
         created = engine.clock.now()
         meta = {"topic": turn.topic, "mode": turn.mode, "due_at": turn.due_at, "mention": turn.mention}
-        with engine.store.engine.begin() as conn:
-            message_id = repo.insert_pending(
-                conn, chat_id=chat.id, bot_id=bot.id, text=text,
-                reply_to_id=turn.reply_to.id if turn.reply_to else None, worker_id=engine.worker_id,
-                provider=completion.provider, model=completion.model, tokens_in=completion.prompt_tokens,
-                tokens_out=completion.completion_tokens, tokens_cached=completion.cached_tokens,
-                generation_seconds=completion.latency_s, created_at=created, meta=meta)
+        message_id = await engine.outbox.add_pending(
+            chat_id=chat.id, bot_id=bot.id, text=text, reply_to_id=turn.reply_to.id if turn.reply_to else None,
+            worker_id=engine.worker_id, provider=completion.provider, model=completion.model,
+            tokens_in=completion.prompt_tokens, tokens_out=completion.completion_tokens,
+            tokens_cached=completion.cached_tokens, generation_seconds=completion.latency_s, created_at=created,
+            meta=meta)
         typing = pacer.typing_seconds(text)
         if typing > 0:
             await engine.transport.send_typing(bot, chat)
@@ -140,13 +138,11 @@ class MessagePipeline:
             result = await engine.transport.send(bot, chat, text, reply_to_message_id=reply_tid,
                                                  outbox_id=message_id)
         sent_at = engine.clock.now()
-        with engine.store.engine.begin() as conn:
-            if result.ok:
-                repo.mark_sent(conn, message_id, result.message_id, sent_at)
-            else:
-                repo.mark_failed(conn, message_id, f"{result.error_class}: {result.reason}")
-                if result.disable_chat:
-                    repo.set_chat_enabled(conn, chat.id, False)
+        if result.ok:
+            await engine.outbox.mark_sent(message_id, result.message_id, sent_at)
+        else:
+            await engine.outbox.mark_failed(message_id, f"{result.error_class}: {result.reason}",
+                                            disable_chat_id=chat.id if result.disable_chat else None)
         if not result.ok:
             if result.error_class != "chat_disabled":
                 engine.on_send_failed(bot, chat, message_id, result)
