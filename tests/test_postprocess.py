@@ -121,7 +121,7 @@ def test_strip_ai_traces(raw: str, expected: str) -> None:
 
 
 # ── promises ───────────────────────────────────────────────────────────────────────────────────────
-@pytest.mark.parametrize("text, phrase", [
+PROMISE_EXAMPLES = [
     ("Garantili kazanç!", "garantili"), ("GARANTİLİ", "garantili"), ("Bu iş garanti.", "garanti"),
     ("kesin kazanç var", "kesin kazanç"), ("Kesin yükselecek", "kesin yükselecek"),
     ("Kesinlikle yukarı yönde yükselecek", "kesinlikle yukarı yönde yükselecek"),
@@ -133,10 +133,32 @@ def test_strip_ai_traces(raw: str, expected: str) -> None:
     ("Bu 10x yapar", "10x yapar"), ("2 x yapar bence", "2 x yapar"), ("Bu kağıt katlar", "katlar"),
     ("Guaranteed profit", "guaranteed"), ("sure win bro", "sure win"), ("Bitcoin to the moon", "to the moon"),
     ("risk-free", "risk-free"), ("Bu yatırım tavsiyesidir", "yatırım tavsiyesidir"),
-    ("Harika. Kesin bu sefer olur", "kesin"),
-])
+    ("Harika. Kesin bu sefer olur", "kesin"), ("Mutlaka yükselecek bu", "mutlaka yükselecek"),
+    ("Kaçıranlar pişman olacak", "kaçıranlar pişman"), ("risksiz kazanç burada", "risksiz kazanç"),
+    ("3 katına çıkar", "3 katına çıkar"), ("kat kat kazanırsın", "kat kat kazanırsın"),
+    ("Bu seni kazandıracak", "kazandıracak"), ("Çok kazanacaksın", "kazanacaksın"),
+    ("Bununla kaybetmezsin", "kaybetmezsin"), ("zarar etmezsin merak etme", "zarar etmezsin"),
+    ("Bu kağıt asla düşmez", "asla düşmez"), ("Düşmesi imkansız", "düşmesi imkansız"),
+    ("You can't lose", "can't lose"), ("100% profit", "100% profit"), ("get rich fast", "get rich"),
+    ("easy money", "easy money"), ("Sure thing", "sure thing"), ("Bu 5 kat yapar", "5 kat yapar"),
+    ("Bu hisse katlayacak", "katlayacak"),
+]
+
+
+@pytest.mark.parametrize("text, phrase", PROMISE_EXAMPLES)
 def test_find_promises_positive(text: str, phrase: str) -> None:
     assert phrase in find_promises(text)
+
+
+def test_every_promise_match_contains_a_cue() -> None:
+    """The cheap cue search may skip the promise patterns only when no match could contain a cue."""
+    from piyasa_core.engine.postprocess import _PROMISE_CUES, _PROMISE_PATTERNS, tr_lower
+
+    lowered = [tr_lower(text) for text, _ in PROMISE_EXAMPLES]
+    for pattern in _PROMISE_PATTERNS:  # each alternative on its own: exercised, and every match has a cue
+        matches = [m.group(0) for text in lowered for m in re.finditer(pattern, text)]
+        assert matches, f"no example exercises {pattern!r}"
+        assert [m for m in matches if not _PROMISE_CUES.search(m)] == [], pattern
 
 
 @pytest.mark.parametrize("text", [
