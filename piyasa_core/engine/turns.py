@@ -37,8 +37,13 @@ class ScoredTarget:
 
 def mentions_bot(line: HistoryLine, bot: BotProfile) -> bool:
     """The line @mentions the bot or calls it by its first name."""
-    text = line.text.lower()
-    return f"@{bot.username.lower()}" in text or bool(_name_pattern(bot.first_name).search(text))
+    return _mentions(line.text, bot.username, bot.first_name)
+
+
+@lru_cache(maxsize=16384)  # every turn looks at the same recent lines again
+def _mentions(text: str, username: str, first_name: str) -> bool:
+    low = text.lower()
+    return f"@{username.lower()}" in low or bool(_name_pattern(first_name).search(low))
 
 
 def score_targets(bot: BotProfile, history: Sequence[HistoryLine], now: float) -> list[ScoredTarget]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 
 from piyasa_core.llm import phrases as ph
@@ -49,6 +50,7 @@ def text_problems(text: str) -> list[str]:
     return problems
 
 
+@functools.lru_cache(maxsize=4096)  # the same signature phrases and stances come back every message
 def fragment_ok(text: str) -> bool:
     """A hint string (signature phrase, stance view, note) that is safe to weave in."""
     return bool(text) and len(text) <= 160 and not _EMOJI.search(text) and not text_problems(text)

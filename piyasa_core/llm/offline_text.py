@@ -9,6 +9,7 @@ no stray upper-case words, no glued emoji, mention exactly once, length cap); a 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import random
 import re
@@ -28,6 +29,8 @@ _KIND_GROUPS: dict[str, set[str]] = {"asset": {"stock", "index", "fx", "crypto",
 # ── Text helpers ────────────────────────────────────────────────────────────────────────────────
 _SLOT = re.compile(r"\{([^{}]*)\}")
 _NEEDS = re.compile(r"\{([^{}|]*)\}")
+_THEME_STARTS = {k: re.compile(r"(?<!\w)" + k) for k in ph.THEMES}
+"""A theme word where a word starts, per theme (compiled once; ``k in text`` is checked first)."""
 _QUESTION = re.compile(r"\b(nasıl|neden|niye|hangi)\b|\bm[iıuü]\b|\bne (diyor|dersin|oldu)")
 _SENT_START = re.compile(r"(^|[.!?…]\s+)([a-zçğıöşü])")
 
@@ -218,7 +221,7 @@ def _context(hints: Mapping[str, Any], reply_to: tuple[str, str, bool] | None, s
         ups, downs = sum(w in low for w in ph.UP_WORDS), sum(w in low for w in ph.DOWN_WORDS)
         mood = "up" if ups > downs else "down" if downs > ups else ""
         found = [t for t in re.findall(r"\w+", MENTION.sub(" ", text)) if t in KNOWN_SYMBOLS]
-        found += [k for k in ph.THEMES if re.search(r"(?<!\w)" + k, low)]
+        found += [k for k, rx in _THEME_STARTS.items() if k in low and rx.search(low)]
         if found and rng.random() < 0.75:
             raw_topic = found[0]
     topic = _resolve_topic(raw_topic)
@@ -292,16 +295,21 @@ def _vary(template: str, rng: random.Random) -> str:
     return _SYN_RE.sub(repl, template)
 
 
+@functools.lru_cache(maxsize=8192)  # templates come from the phrase tables: parsed once, not per message
+def _template(raw: str) -> tuple[str, str, tuple[str, ...]]:
+    """(kind tag or "", template, slot names it needs) of one pool entry such as "[fx] {S} …"."""
+    tag, tpl = raw[1:].split("] ", 1) if raw.startswith("[") else ("", raw)
+    return tag, tpl, tuple(_NEEDS.findall(tpl))
+
+
 def _pick(rng: random.Random, pool: Sequence[str], slots: Mapping[str, Any], kind: str) -> str | None:
     """Expand one usable template of ``pool`` (kind-tagged ones count double for their kinds)."""
     options: list[str] = []
-    for tpl in pool:
-        tag = ""
-        if tpl.startswith("["):
-            tag, tpl = tpl[1:].split("] ", 1)
-            if not _kind_ok(tag, kind):
-                continue
-        if all(need in slots for need in _NEEDS.findall(tpl)):
+    for raw in pool:
+        tag, tpl, needs = _template(raw)
+        if tag and not _kind_ok(tag, kind):
+            continue
+        if all(need in slots for need in needs):
             options.extend([tpl, tpl] if tag else [tpl])
     return _tidy(_expand(_vary(rng.choice(options), rng), rng, slots)) if options else None
 
