@@ -10,19 +10,19 @@ every measured prompt has its real size from the first message on.
 
 Every generate request the fake answered — first drafts, promise retries, paraphrase retries,
 drafts that were thrown away — is counted and divided by the messages actually sent (status
-``sent``). The fake's ``usage`` is a character estimate (prompt: ceil(characters / 4); this script
-gives completions the same rule), not a tokenizer: the script says so and also prints the figure at
-≈ 3 characters per token (the engine's own rule for Turkish) and, when ``tiktoken`` and its BPE file
-are already on this machine (it is never downloaded), real tokenizer counts.
+``sent``). The fake's ``usage`` comes from a real tokenizer (``--tokenizer``, default: Llama 3 for
+groq, o200k_base for openai; loaded offline by ``bench/real_tokens.py``, which says how to install
+it), counted on the whole chat request with the model's chat template, the way the provider bills
+it; the client reads it from each answer exactly as from the real API. ``--tokenizer chars4`` keeps
+the fake's old character estimate (ceil(characters / 4)) for a machine without the tokenizers.
 
-    .venv/bin/python bench/tokens.py [--messages 200] [--provider groq] [--promise-rate 0.02]
+    .venv/bin/python bench/tokens.py [--messages 200] [--provider groq] [--tokenizer llama3] [--promise-rate 0.02]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import hashlib
 import json
 import math
 import os
@@ -40,6 +40,12 @@ from zoneinfo import ZoneInfo
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from real_tokens import NAMES, TokenizerMissing, prompt_counter  # noqa: E402
+from real_tokens import load as load_tokenizer  # noqa: E402
+
+from piyasa_core.llm.tokens import CHARS_PER_TOKEN_X10  # noqa: E402
 
 GOAL = 700
 # 10:05 in Istanbul (as the engine tests): every default persona is inside its active hours
@@ -151,27 +157,10 @@ def message_texts(body: Any) -> list[str]:
     return out
 
 
-def load_tiktoken(encoding: str) -> tuple[Any | None, str]:
-    """A tiktoken encoding, only if tiktoken is installed AND its BPE file is already cached (no download)."""
-    try:
-        import tiktoken
-        import tiktoken_ext.openai_public as public
-    except Exception as exc:  # noqa: BLE001 (not installed: the usual case here)
-        return None, f"tiktoken not importable ({type(exc).__name__})"
-    del public  # importable means the OpenAI encodings are registered; their BPE files come from this URL
-    url = f"https://openaipublic.blob.core.windows.net/encodings/{encoding}.tiktoken"
-    cache = (os.environ.get("TIKTOKEN_CACHE_DIR") or os.environ.get("DATA_GYM_CACHE_DIR")
-             or os.path.join(tempfile.gettempdir(), "data-gym-cache"))
-    if not os.path.exists(os.path.join(cache, hashlib.sha1(url.encode()).hexdigest())):
-        return None, f"tiktoken is installed but the {encoding} BPE file is not cached and this machine is offline"
-    try:
-        return tiktoken.get_encoding(encoding), f"tiktoken {encoding}"
-    except Exception as exc:  # noqa: BLE001
-        return None, f"tiktoken {encoding} could not be loaded ({type(exc).__name__})"
-
-
 # ── the run ───────────────────────────────────────────────────────────────────────────────────────
-def make_fake(promise_rate: float, seed: int) -> Any:
+def make_fake(promise_rate: float, seed: int, tokenizer: Any | None) -> Any:
+    """The fake server; ``tokenizer`` (a ``real_tokens.ChatTokenizer``) or None for ceil(characters / 4)."""
+    from tests.fakes.llm_scenarios import estimate_prompt_tokens
     from tests.fakes.llm_server import FakeLLMServer
 
     class RealisticFake(FakeLLMServer):
@@ -179,8 +168,10 @@ def make_fake(promise_rate: float, seed: int) -> Any:
 
         def __init__(self) -> None:
             # advertised limits far above the run: the headers never make the router cool down
-            super().__init__(advertised_limits={"rpm": 1_000_000, "tpm": 1_000_000_000})
+            super().__init__(advertised_limits={"rpm": 1_000_000, "tpm": 1_000_000_000},
+                             count_prompt_tokens=prompt_counter(tokenizer) if tokenizer else estimate_prompt_tokens)
             self.texts: dict[int, str] = {}
+            self.billed: dict[int, int] = {}  # completion tokens put in answer n's usage
 
         def _generate(self, api: Any, model: str, version: str, body: Any, headers: Any, query: Any,
                       now: float) -> Any:
@@ -189,8 +180,9 @@ def make_fake(promise_rate: float, seed: int) -> Any:
             texts = message_texts(body)
             system, user = (texts[0], texts[-1]) if len(texts) >= 2 else ("", "".join(texts))
             text = compose_reply(system, user, random.Random(seed * 1_000_003 + n), promise_rate)
-            self.reply, self.completion_tokens = text, char_tokens(len(text), 4)
-            self.texts[n] = text
+            self.reply = text
+            self.completion_tokens = tokenizer.completion(text) if tokenizer else char_tokens(len(text), 4)
+            self.texts[n], self.billed[n] = text, self.completion_tokens
             return super()._generate(api, model, version, body, headers, query, now)
 
     return RealisticFake()
@@ -257,9 +249,19 @@ def main() -> int:
                         help="earlier chat messages written before the run (default: [engine] history_lines)")
     parser.add_argument("--promise-rate", type=float, default=0.02,
                         help="share of replies that break the no-promise rule (forces a promise retry)")
+    parser.add_argument("--tokenizer", choices=[*NAMES, "chars4"], default=None,
+                        help="what the fake bills with (default: llama3 for groq, o200k_base for openai)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--timeout", type=float, default=300.0, help="give up after this many seconds")
     args = parser.parse_args()
+    tokenizer_name = args.tokenizer or ("llama3" if args.provider == "groq" else "o200k_base")
+    try:
+        tokenizer = None if tokenizer_name == "chars4" else load_tokenizer(tokenizer_name)
+    except TokenizerMissing as exc:
+        print(f"bench/tokens.py: --tokenizer {tokenizer_name}: {exc}", file=sys.stderr)
+        return 2
+    usage_source = (f"fake: {tokenizer_name} tokenizer on the chat request and the reply" if tokenizer
+                    else "fake: ceil(characters / 4), not a tokenizer")
 
     from sqlalchemy import func, select
 
@@ -268,13 +270,12 @@ def main() -> int:
     from piyasa_core.store.bootstrap import initialise
     from piyasa_core.store.db import session_scope
     from piyasa_core.store.models import Message
-    from tests.fakes.llm_scenarios import estimate_prompt_tokens
 
     folder = Path(tempfile.mkdtemp(prefix="piyasa-tokens-"))
     shutil.copy(ROOT / "config.toml", folder / "config.toml")
     cwd = os.getcwd()
     os.chdir(folder)
-    fake = make_fake(args.promise_rate, args.seed)
+    fake = make_fake(args.promise_rate, args.seed, tokenizer)
     fake.start()
     name = args.provider.upper()
     for key in [k for k in os.environ if k.startswith("PIYASA_") or k in ("DATABASE_URL", "REDIS_URL", "LLM_PROVIDER")]:
@@ -309,16 +310,18 @@ def main() -> int:
         ok = [r for r in requests if r.status == 200]
         chars_prompt = [sum(len(t) for t in message_texts(r.body)) for r in requests]
         chars_completion = [len(fake.texts[k]) for k in sorted(fake.texts)]
-        # the usage the fake put in its answers (its own rule), and what the client read from them
-        fake_prompt = sum(estimate_prompt_tokens(args.provider, r.body) for r in ok)
-        fake_completion = sum(char_tokens(c, 4) for c in chars_completion)
+        # the usage the fake put in its answers, and what the client read from them
+        fake_prompt = sum(fake.count_prompt_tokens(args.provider, r.body) for r in ok)
+        fake_completion = sum(fake.billed.values())
         ledger = [c for (_, provider, _), c in engine.router.ledger.totals.items() if provider == args.provider]
         prompt_total = sum(c.prompt_tokens for c in ledger)
         completion_total = sum(c.completion_tokens for c in ledger)
         client_calls = sum(c.requests for c in ledger)
-        per_call_total = [estimate_prompt_tokens(args.provider, r.body) + char_tokens(len(fake.texts[k]), 4)
-                          for k, r in zip(sorted(fake.texts), requests, strict=False)]
-        tiktoken_enc, tiktoken_note = load_tiktoken("cl100k_base" if args.provider == "groq" else "o200k_base")
+        per_call_total = [fake.count_prompt_tokens(args.provider, r.body) + fake.billed[k]
+                          for k, r in zip(sorted(fake.billed), requests, strict=False)]
+        # how many characters one real token holds in the prompts sent (the engine's estimate assumes 3)
+        chars_per_token = (sum(chars_prompt) / max(1, sum(fake.count_prompt_tokens(args.provider, r.body)
+                                                           for r in requests)))
     finally:
         fake.stop()
         os.chdir(cwd)
@@ -328,8 +331,6 @@ def main() -> int:
     calls = len(requests)
     per_msg = max(1, sent or 0)
     total_per_msg = (prompt_total + completion_total) / per_msg
-    est3_total = sum(char_tokens(c, 3) for c in chars_prompt) + sum(char_tokens(c, 3) for c in chars_completion)
-    est3_per_msg = est3_total / per_msg
     retries = {k: v for k, v in counts.items() if k.startswith(("retried", "paraphrased", "duplicate", "skipped"))}
     passed = bool(sent) and total_per_msg <= GOAL
     print(f"provider {args.provider} → fake LLM server (in-process, 127.0.0.1), pacing off, 4 personas, "
@@ -344,9 +345,8 @@ def main() -> int:
     print(f"reply length: median {statistics.median(chars_completion or [0]):.0f} characters "
           f"(min {min(chars_completion or [0])}, max {max(chars_completion or [0])}); prompt length: median "
           f"{statistics.median(chars_prompt or [0]):.0f} characters (max {max(chars_prompt or [0])})")
-    print("usage is the fake's character estimate, not a tokenizer: prompt = ceil(characters / 4), "
-          "completion = ceil(reply characters / 4); read by the client from every answer "
-          f"({client_calls} calls in the router's ledger; the fake's own sum "
+    print(f"usage: {usage_source}; read by the client from every answer ({client_calls} calls in the router's "
+          f"ledger; the fake's own sum "
           f"{'agrees' if (fake_prompt, fake_completion) == (prompt_total, completion_total) else 'DIFFERS'})")
     print(f"prompt tokens/msg: {prompt_total / per_msg:.1f}  (engine's own estimate of the prompts it sent: "
           f"{sum(estimated) / per_msg:.1f}/msg, {statistics.mean(estimated or [0]):.1f} per call, "
@@ -355,16 +355,8 @@ def main() -> int:
     print(f"total tokens/msg: {total_per_msg:.1f}  (goal ≤ {GOAL}); max per call {max(per_call_total or [0])}")
     print(f"recorded on the sent messages (DB tokens_in + tokens_out): {(db_in + db_out) / per_msg:.1f}/msg "
           f"(calls whose draft was discarded are not on any message)")
-    print(f"at ≈3 characters per token (the engine's Turkish rule, stricter than the fake's /4): "
-          f"{est3_per_msg:.1f}/msg ({'within' if est3_per_msg <= GOAL else 'OVER'} the goal)")
-    tk_per_msg = None
-    if tiktoken_enc is not None:
-        tk = sum(len(tiktoken_enc.encode(t)) + 3 for r in requests for t in message_texts(r.body)) + 3 * calls
-        tk += sum(len(tiktoken_enc.encode(text)) for text in fake.texts.values())
-        tk_per_msg = tk / per_msg
-        print(f"real tokenizer ({tiktoken_note}) on the prompts sent and replies: {tk_per_msg:.1f}/msg")
-    else:
-        print(f"no real tokenizer: {tiktoken_note}; the figure above is the fake's count")
+    print(f"prompt characters per token: {chars_per_token:.2f} (the engine's estimate, llm/tokens.py, assumes "
+          f"{CHARS_PER_TOKEN_X10 / 10:.1f}: its prompt estimates must not fall below what is billed)")
     print(f"{'PASS' if passed else 'FAIL'}: {total_per_msg:.1f} tokens per sent message (goal ≤ {GOAL})")
     print("RESULT " + json.dumps({
         "measure": "P4", "messages_sent": sent, "calls": calls, "calls_per_message": round(calls / per_msg, 3),
@@ -372,9 +364,8 @@ def main() -> int:
         "completion_tokens_per_message": round(completion_total / per_msg, 1),
         "total_tokens_per_message": round(total_per_msg, 1), "max_tokens_per_call": max(per_call_total or [0]),
         "engine_estimated_prompt_tokens_per_message": round(sum(estimated) / per_msg, 1),
-        "chars3_tokens_per_message": round(est3_per_msg, 1),
-        "tiktoken_tokens_per_message": None if tk_per_msg is None else round(tk_per_msg, 1),
-        "usage_source": "fake: ceil(chars/4)", "tokenizer": tiktoken_note if tiktoken_enc else None,
+        "prompt_chars_per_token": round(chars_per_token, 2), "usage_source": usage_source,
+        "tokenizer": tokenizer_name,
         "goal": GOAL, "passed": passed}, ensure_ascii=False))
     return 0 if passed else 1
 

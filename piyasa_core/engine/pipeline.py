@@ -21,6 +21,7 @@ from piyasa_core.engine.types import (
     Turn,
 )
 from piyasa_core.llm.router import RequestRejected
+from piyasa_core.llm.tokens import CHAT_OVERHEAD_TOKENS, estimate_tokens
 from piyasa_core.llm.types import ChatRequest, Completion, ReplyTarget
 from piyasa_core.telegram.base import SendResult
 
@@ -67,14 +68,14 @@ class MessagePipeline:
         market = await engine.market_snapshot(now, bot.id)
         system = await engine.system_prompt(bot)
         user = build_user_prompt(bot, turn, history[-cfg.history_lines:], market, engine.memories.get(bot.id, ()),
-                                 token_budget=cfg.prompt_token_budget, system_tokens=len(system) // 3 + 1)
+                                 token_budget=cfg.prompt_token_budget, system_tokens=estimate_tokens(system))
         seed = rng.getrandbits(31) + seed_offset
         hints = hints_for(bot, turn, market, seed, max_chars=cfg.max_message_chars)
         reply = turn.reply_to
         request = ChatRequest(
             system=system, user=user.text + note,
             max_tokens=engine.provider_max_tokens(turn.mode), temperature=engine.provider_temperature(),
-            hints=hints, estimated_prompt_tokens=len(system) // 3 + user.estimated_tokens,
+            hints=hints, estimated_prompt_tokens=user.system_tokens + user.estimated_tokens + CHAT_OVERHEAD_TOKENS,
             reply_to=ReplyTarget(reply.author, reply.text, reply.is_human) if reply else None)
         try:
             completion = await engine.router.generate(request, max_pause=engine.max_pause)

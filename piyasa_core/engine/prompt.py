@@ -2,7 +2,7 @@
 
 The system prompt is built from the persona data only (so it can be cached per bot). The user
 prompt carries stances, holdings, memories, market lines, the chat's newest history, the labelled
-reply target, the topic and the mode. It is fitted to a token budget (≈ 3 characters per token) by
+reply target, the topic and the mode. It is fitted to a token budget (``llm.tokens``: ≈ 2.7 characters per token, chat template included) by
 dropping the OLDEST history lines first — the newest line is never cut — and then the least useful
 context blocks. ``hints_for`` gives the offline provider the same information as structured hints.
 """
@@ -15,6 +15,7 @@ from typing import Any
 
 from piyasa_core.engine.market import canonical_symbol, format_quote, tr_number
 from piyasa_core.engine.types import BotProfile, HistoryLine, MarketSnapshot, Quote, Turn
+from piyasa_core.llm.tokens import CHAT_OVERHEAD_TOKENS, chars_within, estimate_tokens
 
 __all__ = ["MODE_TEXT", "PromptParts", "UserPrompt", "build_prompt", "build_user_prompt", "estimate_tokens",
            "hints_for", "system_prompt"]
@@ -35,9 +36,6 @@ _LINE_CHARS = 200  # one history line is clipped to this many characters
 _TARGET_CHARS = 300
 
 
-def estimate_tokens(text: str) -> int:
-    """Rough token count for Turkish text: ~3 characters per token."""
-    return len(text) // 3 + 1
 
 
 def _clip(text: str, limit: int) -> str:
@@ -117,8 +115,8 @@ def system_prompt(bot: BotProfile) -> str:
 class UserPrompt:
     """The rendered user prompt and how it was fitted.
 
-    ``estimated_tokens`` is the user text alone; ``total_tokens`` adds the system prompt (this sum is
-    what stays within the budget).
+    ``estimated_tokens`` is the user text alone; ``total_tokens`` adds the system prompt and the chat
+    template's overhead (this sum is what stays within the budget).
     """
 
     text: str
@@ -130,7 +128,7 @@ class UserPrompt:
 
     @property
     def total_tokens(self) -> int:
-        return self.system_tokens + self.estimated_tokens
+        return self.system_tokens + self.estimated_tokens + CHAT_OVERHEAD_TOKENS
 
 
 @dataclass(frozen=True)
@@ -228,7 +226,7 @@ def _render(blocks: Sequence[str], history: Sequence[str], tail: Sequence[str]) 
 def build_user_prompt(bot: BotProfile, turn: Turn, history: Sequence[HistoryLine], market: MarketSnapshot,
                       memories: Sequence[str] = (), token_budget: int = 600,
                       system_tokens: int | None = None) -> UserPrompt:
-    """The user prompt fitted to ``token_budget`` (system + user, ≈ 3 chars/token).
+    """The user prompt fitted to ``token_budget`` (system + user + the chat template's overhead).
 
     ``history`` is oldest → newest. Over budget, the OLDEST lines go first (the newest is always
     kept); when fewer than three lines would remain, context blocks are dropped (memories,
@@ -243,7 +241,7 @@ def build_user_prompt(bot: BotProfile, turn: Turn, history: Sequence[HistoryLine
     rendered = [_history_line(ln) for _, ln in shown]
     tail = _tail(turn)
     blocks = _blocks(bot, turn, market, memories)
-    user_budget_chars = 3 * (token_budget - sys_tokens) - 1  # estimate_tokens(x) <= b ⇔ len(x) <= 3b - 1
+    user_budget_chars = chars_within(token_budget - sys_tokens - CHAT_OVERHEAD_TOKENS)
 
     def fit(kept: Sequence[str]) -> int:
         """How many newest history lines fit beside ``kept`` blocks and the tail."""

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from piyasa_core.config.schema import ProviderConfig
 from piyasa_core.llm.base import ProbeResult, Provider
 from piyasa_core.llm.headers import parse_reset, read_rate_limit_headers, wait_from_message
+from piyasa_core.llm.tokens import estimate_tokens
 from piyasa_core.llm.types import ChatRequest, Completion, ErrorClass, ProviderError
 from piyasa_core.secrets import Secret, redact
 
@@ -74,7 +75,7 @@ class GeminiProvider(Provider):
             provider=self.name,
             model=getattr(response, "model_version", None) or self.model,
             prompt_tokens=(usage.prompt_token_count or 0) if usage else request.prompt_tokens_estimate(),
-            completion_tokens=(usage.candidates_token_count or 0) if usage else max(1, len(text) // 3),
+            completion_tokens=(usage.candidates_token_count or 0) if usage else estimate_tokens(text),
             cached_tokens=(usage.cached_content_token_count or 0) if usage else 0,
             latency_s=time.perf_counter() - started,
             headers=headers,

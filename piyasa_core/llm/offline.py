@@ -11,6 +11,7 @@ from piyasa_core.config.schema import ProviderConfig
 from piyasa_core.llm.base import ProbeResult, Provider
 from piyasa_core.llm.budget import Limits, LocalBudget
 from piyasa_core.llm.offline_text import compose
+from piyasa_core.llm.tokens import estimate_tokens
 from piyasa_core.llm.types import ChatRequest, Completion, ErrorClass, ProviderError, RateLimitHeaders
 from piyasa_core.secrets import Secret
 
@@ -53,7 +54,7 @@ class OfflineProvider(Provider):
         if request.reply_to is not None:
             reply = (request.reply_to.author, request.reply_to.text, request.reply_to.is_human)
         text = compose(dict(request.hints), reply, self._seed(request))
-        completion_tokens = max(1, len(text) // 3)
+        completion_tokens = estimate_tokens(text)
         if self._emulated is not None:
             reservation, wait = self._emulated.try_reserve(self.name, prompt_tokens + completion_tokens)
             if reservation is None:

@@ -11,6 +11,7 @@ from typing import Any
 from piyasa_core.config.schema import ProviderConfig
 from piyasa_core.llm.base import ProbeResult, Provider
 from piyasa_core.llm.headers import read_rate_limit_headers, wait_from_message
+from piyasa_core.llm.tokens import estimate_tokens
 from piyasa_core.llm.types import ChatRequest, Completion, ErrorClass, ProviderError
 from piyasa_core.secrets import Secret, redact
 
@@ -75,7 +76,7 @@ class OpenAILikeProvider(Provider):
             provider=self.name,
             model=response.model or self.model,
             prompt_tokens=usage.prompt_tokens if usage else request.prompt_tokens_estimate(),
-            completion_tokens=usage.completion_tokens if usage else max(1, len(text) // 3),
+            completion_tokens=usage.completion_tokens if usage else estimate_tokens(text),
             cached_tokens=cached,
             latency_s=time.perf_counter() - started,
             headers=headers,

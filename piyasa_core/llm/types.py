@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from piyasa_core.llm.tokens import estimate_chat_tokens
+
 
 class ErrorClass(str, Enum):
     """Why a provider call failed; decides what the router does next."""
@@ -49,10 +51,10 @@ class ChatRequest:
     estimated_prompt_tokens: int = 0
 
     def prompt_tokens_estimate(self) -> int:
-        """A conservative prompt size (≈ 3 characters per token for Turkish) when not given."""
+        """The prompt's size in tokens: the caller's estimate, else ``llm.tokens``' from the texts."""
         if self.estimated_prompt_tokens:
             return self.estimated_prompt_tokens
-        return max(1, (len(self.system) + len(self.user)) // 3 + 8)
+        return estimate_chat_tokens(self.system, self.user)
 
 
 @dataclass(frozen=True)

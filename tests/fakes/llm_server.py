@@ -174,8 +174,10 @@ class FakeLLMServer(FakeHTTPServerBase):
         rate_limit_headers: bool = True,
         window_seconds: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
+        count_prompt_tokens: Callable[[Api, Any], int] = estimate_prompt_tokens,
     ) -> None:
         super().__init__(host, port)
+        self.count_prompt_tokens = count_prompt_tokens
         self.limits = _normalise_limits(limits)
         self.advertised_limits = dict(advertised_limits or {"rpm": 30, "tpm": 6000})
         self.latency_ms = latency_ms
@@ -344,7 +346,7 @@ class FakeLLMServer(FakeHTTPServerBase):
         self._n += 1
         n = self._n
         sc = self._next_scenario(api, "generate", pop=False)
-        prompt = estimate_prompt_tokens(api, body)
+        prompt = self.count_prompt_tokens(api, body)
         completion = self.completion_tokens if sc.completion_tokens is None else sc.completion_tokens
         cached = self.cached_tokens if sc.cached_tokens is None else sc.cached_tokens
         counters, window = self._counters[api], self._windows[api]
