@@ -51,6 +51,17 @@ def test_local_sliding_window_requests_and_tokens() -> None:
     assert tokens.try_reserve("p", 200, now=t0 + 1)[0] is not None
 
 
+def test_a_settled_request_counts_from_its_answer() -> None:
+    """The provider counts a request when it arrives, after our reservation: the window must not end first."""
+    budget = LocalBudget({"p": Limits(rpm=1, tpm=1000)}, margin_s=0)
+    t0 = 1000.0
+    slow, _ = budget.try_reserve("p", 900, now=t0)
+    assert slow is not None
+    asyncio.run(budget.settle(slow, 900, now=t0 + 10))  # answered 10 s later
+    assert budget.try_reserve("p", 200, now=t0 + 61) == (None, pytest.approx(9))
+    assert budget.try_reserve("p", 200, now=t0 + 70.01)[0] is not None
+
+
 def test_local_release_and_daily_budget() -> None:
     budget = LocalBudget({"p": Limits(rpm=1, rpd=2)}, margin_s=0)
     first, _ = budget.try_reserve("p", 10, now=0.0)
@@ -116,10 +127,13 @@ async def test_redis_settle_and_release(redis_url: str) -> None:
         assert a is not None
         none, wait = await budget.reserve("p", 200)
         assert none is None and 59 < wait <= 60.5
+        await asyncio.sleep(1.0)
         await budget.settle(a, 100)
         b, _ = await budget.reserve("p", 200)
+        # both logs now count a from its answer, a second after its reservation
+        none, wait = await budget.reserve("p", 10)
+        assert none is None and 60.0 < wait <= 60.5
         assert b is not None
-        assert (await budget.reserve("p", 10))[0] is None  # rpm 2 reached
         await budget.release(b)
         assert (await budget.reserve("p", 10))[0] is not None
         # reserve_within gives up when the wait exceeds the allowance
