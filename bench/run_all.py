@@ -144,8 +144,9 @@ MEASURES: dict[str, tuple[str, str]] = {
     "P3": (("rate-limit utilisation: fake provider enforcing 30 RPM / 6,000 TPM, 4 worker processes × 3 loops, "
            "budget shared through Redis; requests-bound (~160-token prompts) and tokens-bound (~390)"),
            "≥ 95 % of the ceiling, ≤ 1 % answered 429, 0 lost"),
-    "P4": (("tokens per sent message: the real engine (groq SDK → fake server), pacing off, 4 personas, "
-           "prompt_token_budget 600, every call counted (retries, discarded drafts)"), "≤ 700 on average"),
+    "P4": (("tokens per sent message: the real engine (groq SDK → fake server billing with the real Llama 3 "
+           "tokenizer and chat template), pacing off, 4 personas, prompt_token_budget 600, every call counted "
+           "(retries, discarded drafts)"), "≤ 700 on average"),
     "P5": (("recovery, 4 real workers: kill -9 of one → it produces again; .env edited + restart-all → "
            "all produce again"), "≤ 2 s; ≤ 5 s (medians)"),
     "P6": (("TUI at 200 feed events/s: the real PiyasaApp at 120×40 with a terminal-like driver; a key every 2 s, "
@@ -246,10 +247,8 @@ def fig_p4(outcomes: list[Outcome]) -> tuple[str, bool]:
         raise RuntimeError(outcomes[0].error)
     text = (f"**{r['total_tokens_per_message']:.0f} tokens/msg** ({r['prompt_tokens_per_message']:.0f} prompt + "
             f"{r['completion_tokens_per_message']:.0f} completion; {r['calls_per_message']:.3f} calls per message, "
-            f"{r['messages_sent']} sent, max {r['max_tokens_per_call']} per call), usage from the fake "
-            f"(ceil(characters / 4), not a tokenizer); at ≈3 characters/token {r['chars3_tokens_per_message']:.0f}")
-    if r.get("tiktoken_tokens_per_message") is not None:
-        text += f"; {r['tokenizer']}: {r['tiktoken_tokens_per_message']:.0f}"
+            f"{r['messages_sent']} sent, max {r['max_tokens_per_call']} per call); usage: {r['usage_source']}; "
+            f"{r['prompt_chars_per_token']:.2f} prompt characters per token")
     return text, r["total_tokens_per_message"] <= 700
 
 
