@@ -142,6 +142,7 @@ class Message(Base):
         Index("ix_messages_chat_created", "chat_id", "created_at"),
         Index("ix_messages_bot_created", "bot_id", "created_at"),
         Index("ix_messages_status", "status"),
+        Index("ix_messages_chat_status_id", "chat_id", "status", "id"),  # the engine's history read
     )
 
     @property
