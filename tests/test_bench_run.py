@@ -177,3 +177,27 @@ def test_out_must_be_a_directory(workdir: Path, capsys: pytest.CaptureFixture[st
     (workdir / "afile").write_text("x", encoding="utf-8")
     assert cli_main(["bench", "--out", "afile"]) == 2
     assert "--out: 'afile' exists and is not a directory" in capsys.readouterr().err
+
+
+def test_duplicates_are_counted_with_the_engines_key(workdir: Path) -> None:
+    """The same sentence with other emoji or punctuation is a duplicate; two different emoji are not."""
+    from piyasa_core.bench.measures import Window, tally
+    from piyasa_core.engine import repo
+    from piyasa_core.store import open_store
+    from piyasa_core.store.db import session_scope
+
+    config = load_config()
+    initialise(config)
+    store = open_store(config)
+    with session_scope(store.sessions) as session:
+        bot = repo.load_profiles(session)[0]
+    with store.engine.begin() as conn:
+        for n, text in enumerate(["🚀", "🔥", "Katılıyorum", "Katılıyorum. 📊", "Sabır şart dostlar"]):
+            mid = repo.insert_pending(conn, chat_id=bot.chat_ids[0], bot_id=bot.id, text=text, reply_to_id=None,
+                                      worker_id=0, provider="offline", model="m", tokens_in=1, tokens_out=1,
+                                      tokens_cached=0, generation_seconds=0.0, created_at=1000.0 + n, meta={})
+            repo.mark_sent(conn, mid, None, 1000.0 + n)
+    counted = tally(store.engine, Window(after_id=0, workers=1, begin=0.0))
+    assert counted.duplicate_texts == 1 and counted.resent_rows == 0
+    assert counted.duplicate_examples[0]["kind"] == "same text" and len(counted.duplicate_examples[0]["message_ids"]) == 2
+    store.dispose()

@@ -7,7 +7,8 @@ import time
 import pytest
 from rapidfuzz import fuzz
 
-from piyasa_core.engine.dedup import DedupResult, DuplicateChecker, dedup_key, normalise
+from piyasa_core.engine.dedup import DedupResult, DuplicateChecker, SeenKeys, dedup_key, normalise
+from piyasa_core.engine.types import HistoryLine
 from tests.test_postprocess import make_corpus
 
 LONG_A = "GARAN bugün 52,40 TL'den işlem görüyor, sabır şart kardeşim 📊"
@@ -99,3 +100,19 @@ def test_speed_against_50_recent() -> None:
     cold_ms = (time.perf_counter() - start) / rounds * 1000
     print(f"\ndedup: {avg_ms:.4f} ms per check against 50 recent messages (keys cached), {cold_ms:.4f} ms "
           f"with every key normalised afresh ({rounds} checks, {checker.exact} exact, {checker.near} near)")
+
+
+def test_seen_keys_reach_further_back_than_the_window() -> None:
+    checker = DuplicateChecker(window=50)
+    older = ["Katılıyorum"] + [f"Mesaj numarası {i} hakkında farklı bir yorum" for i in range(60)]
+    seen = SeenKeys(keep=100)
+    seen.note(older)
+    assert not checker.check("Katılıyorum. 📊", older).duplicate  # 61 messages back: outside the window
+    verdict = checker.check("Katılıyorum. 📊", older, seen)
+    assert verdict.duplicate and verdict.kind == "exact"
+    small = SeenKeys(keep=3)
+    small.note(["bir", "iki", "üç", "dört"])  # the oldest is forgotten first
+    assert "bir" not in small and "dört" in small and len(small) == 3
+    small.note_history(lines := (HistoryLine(9, 1, "beş", 0.0, "Ali"),))
+    small.note_history(lines)  # the same history again is skipped
+    assert "beş" in small and "iki" not in small

@@ -201,3 +201,31 @@ async def test_thousand_offline_messages_have_no_artifacts(workdir: Path) -> Non
             problems.append((result.text, found))
     assert kept >= 990
     assert problems == []
+
+
+async def test_a_text_said_before_the_history_window_is_still_a_duplicate(workdir: Path) -> None:
+    """A short reaction 60 messages back (out of the 50-line history) must not be said again, also by
+    a worker that started after it was said."""
+    from piyasa_core.engine.dedup import dedup_key
+
+    config, store = setup_store()
+    with session_scope(store.sessions) as session:
+        chat_id = session.scalar(select(Chat.id).order_by(Chat.id))
+        bot_ids = [b.id for b in repo.load_profiles(session)]
+    with store.engine.begin() as conn:
+        for n, text in enumerate(["Katılıyorum"] + [f"Bugün {n}. kez farklı bir konuya değiniyorum" for n in range(60)]):
+            mid = repo.insert_pending(conn, chat_id=chat_id, bot_id=bot_ids[n % len(bot_ids)], text=text,
+                                      reply_to_id=None, worker_id=0, provider="offline", model="m", tokens_in=1,
+                                      tokens_out=1, tokens_cached=0, generation_seconds=0.0,
+                                      created_at=SIM_START - 600 + n, meta={})
+            repo.mark_sent(conn, mid, None, SIM_START - 600 + n)
+    engine = engines(config, store, 60, [], workers=1)[0]
+    await engine.start()
+    chat = engine.chats[chat_id]
+    history = await engine.history(chat)
+    assert len(history) == 50 and "Katılıyorum" not in [line.text for line in history]
+    assert dedup_key("Katılıyorum. 📊") in engine.seen_keys(chat_id)
+    verdict = engine.pipeline.dedup.check("Katılıyorum. 📊", [line.text for line in history],
+                                          engine.seen_keys(chat_id))
+    assert verdict.duplicate and verdict.kind == "exact"
+    store.dispose()

@@ -92,3 +92,23 @@ async def test_a_connection_the_server_dropped_is_replaced_and_nothing_is_lost(d
     assert len(set(after)) == 3
     assert sorted(_statuses(engine)) == ["sonra", "sonra 0", "sonra 1", "sonra 2", "önce"]
     outbox.close()
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+async def test_a_failed_commit_fails_its_whole_batch_and_runs_nothing_again(db: tuple[Engine, int, int]) -> None:
+    """After a failed commit nobody knows what was written: no write of the batch is run again."""
+    from sqlalchemy import event
+
+    from piyasa_core.engine.outbox import CommitFailed
+
+    engine, bot_id, chat_id = db
+    # foreign keys checked at COMMIT: a row naming a bot that does not exist fails the commit itself
+    event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("PRAGMA defer_foreign_keys=ON"))
+    outbox = Outbox(engine)
+    results = await asyncio.gather(outbox.add_pending(**_row(bot_id, chat_id, "iyi")),
+                                   outbox.add_pending(**_row(bot_id + 999, chat_id, "kötü")),
+                                   return_exceptions=True)
+    assert [type(r) for r in results] == [CommitFailed, CommitFailed]
+    assert _statuses(engine) == {}  # the good row was not written again on its own
+    assert await outbox.add_pending(**_row(bot_id, chat_id, "sonra")) > 0  # the outbox goes on
+    outbox.close()

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select
 
-from piyasa_core.engine.dedup import normalise
+from piyasa_core.engine.dedup import dedup_key
 from piyasa_core.store.models import Bot, Chat, Message
 
 PERCENTILES = (50, 90, 95, 99)
@@ -154,7 +154,7 @@ def tally(engine: Engine, window: Window) -> Tally:
             if len(out.duplicate_examples) < 10:
                 out.duplicate_examples.append({"kind": "sent twice", "message_id": mid, "chat": chat_key,
                                                "sends": int(send_count)})
-        texts[(chat_id, normalise(text))].append(mid)
+        texts[(chat_id, dedup_key(text))].append(mid)  # the engine's own key: "🚀" and "🔥" differ
     for (_chat_id, _norm), ids in texts.items():
         if len(ids) > 1:
             out.duplicate_texts += len(ids) - 1

@@ -19,6 +19,7 @@ from piyasa_core.cache_codec import check_value
 from piyasa_core.config import Config
 from piyasa_core.engine import repo
 from piyasa_core.engine.clock import SimClock
+from piyasa_core.engine.dedup import SEEN_KEEP, SeenKeys
 from piyasa_core.engine.events import ChatDisabled, EngineMetrics, MessageFailed
 from piyasa_core.engine.market import MarketContext
 from piyasa_core.engine.outbox import Outbox
@@ -80,6 +81,7 @@ class Engine:
         self.rngs: dict[int, random.Random] = {}
         self.memories: dict[int, tuple[str, ...]] = {}
         self.recent_texts: dict[int, deque[str]] = {}
+        self.seen: dict[int, SeenKeys] = {}  # per chat: dedup keys further back than the history
         self.usernames: dict[int, str] = {}
         self._heap: list[tuple[float, int]] = []
         self._anchor: dict[int, float] = {}
@@ -106,6 +108,9 @@ class Engine:
             self.chats = {c.id: c for c in repo.load_chats(session)}
             stale = repo.resolve_stale_pending(session, [b.id for b in mine])
             self.router.ledger.load(session)
+            my_chats = {c for bot in mine for c in bot.chat_ids}
+            for chat_id in sorted(my_chats):  # what was said before this start, beyond the history
+                self.seen_keys(chat_id).note(repo.recent_texts(session, chat_id, SEEN_KEEP))
             for bot in mine:
                 rows = session.query(Memory).filter(Memory.bot_id == bot.id).order_by(
                     Memory.importance.desc(), Memory.id.desc()).limit(3)
@@ -132,11 +137,19 @@ class Engine:
         namespace = f"history:{chat.id}"
         cached = await self.cache.get_versioned(namespace, "lines")
         if cached is not None:
-            return cached  # type: ignore[no-any-return]
-        with session_scope(self.store.sessions) as session:
-            lines = repo.recent_history(session, chat.id, HISTORY_KEEP)
-        await self.cache.set_versioned(namespace, "lines", lines, ttl=self._history_ttl)
+            lines: tuple[HistoryLine, ...] = cached
+        else:
+            with session_scope(self.store.sessions) as session:
+                lines = repo.recent_history(session, chat.id, HISTORY_KEEP)
+            await self.cache.set_versioned(namespace, "lines", lines, ttl=self._history_ttl)
+        self.seen_keys(chat.id).note_history(lines)
         return lines
+
+    def seen_keys(self, chat_id: int) -> SeenKeys:
+        """The dedup keys of the chat's messages this worker has seen (also those out of the history)."""
+        if chat_id not in self.seen:
+            self.seen[chat_id] = SeenKeys()
+        return self.seen[chat_id]
 
     @property
     def _history_ttl(self) -> float | None:
@@ -152,6 +165,7 @@ class Engine:
         await self.cache.set_versioned(f"history:{chat.id}", "lines", (*current, line)[-HISTORY_KEEP:],
                                        ttl=self._history_ttl, checked=True)
         self.recent_texts.setdefault(chat.id, deque(maxlen=HISTORY_KEEP)).append(line.text)
+        self.seen_keys(chat.id).note([line.text])
 
     async def system_prompt(self, bot: BotProfile) -> str:
         """The bot's rendered system prompt (cached)."""

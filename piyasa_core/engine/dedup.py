@@ -4,6 +4,8 @@
 ``DuplicateChecker.check`` compares one draft with the newest ``window`` messages of a chat:
 
 - exact: equal normalised texts (any length; an emoji-only text compares by its emoji);
+- exact, further back: a key in ``seen`` (a chat's ``SeenKeys``: every message the worker has seen in
+  the chat, up to ``SEEN_KEEP``), so a short reaction ("Katılıyorum") is not repeated 60 messages later;
 - near: ``rapidfuzz.fuzz.ratio`` ≥ ``threshold`` between normalised texts, only when both are at least
   ``min_near_chars`` long. ``ratio`` (whole-string Indel similarity) is used rather than
   ``token_set_ratio`` because the latter scores 100 whenever one text's word set contains the other's,
@@ -17,15 +19,20 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from rapidfuzz import fuzz, process
 
 from piyasa_core.engine.postprocess import EMOJI_RE, tr_lower
 
-__all__ = ["DedupResult", "DuplicateChecker", "dedup_key", "normalise"]
+__all__ = ["SEEN_KEEP", "DedupResult", "DuplicateChecker", "SeenKeys", "dedup_key", "normalise"]
+
+SEEN_KEEP = 1000
+"""Dedup keys remembered per chat: more than a 10-minute benchmark sends to one chat (~65), and an
+hour of a busy one."""
 
 _MENTION = re.compile(r"@\w+")
 _NON_WORD = re.compile(r"[\W_]+")
@@ -58,6 +65,39 @@ class DedupResult:
     match: str | None
 
 
+class SeenKeys(Container[str]):
+    """The dedup keys of the newest ``keep`` messages of one chat that this worker has seen."""
+
+    def __init__(self, keep: int = SEEN_KEEP) -> None:
+        self.keep = keep
+        self._keys: OrderedDict[str, None] = OrderedDict()  # oldest first
+        self._last: object = None
+
+    def note(self, texts: Iterable[str]) -> None:
+        """Remember ``texts`` (the oldest remembered are forgotten first)."""
+        keys = self._keys
+        for text in texts:
+            key = dedup_key(text)
+            if key not in keys:
+                keys[key] = None
+        while len(keys) > self.keep:
+            keys.popitem(last=False)
+
+    def note_history(self, lines: Sequence[Any]) -> None:
+        """Remember a chat history (``HistoryLine``s); the same tuple again is skipped. Every line is
+        looked at: a message sent late (long typing) can appear behind newer ids."""
+        if lines is self._last:
+            return
+        self._last = lines
+        self.note(line.text for line in lines)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._keys
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+
 class DuplicateChecker:
     """Checks drafts against recent messages and counts what it found (``checked``, ``exact``,
     ``near``)."""
@@ -70,8 +110,9 @@ class DuplicateChecker:
         self.exact = 0
         self.near = 0
 
-    def check(self, text: str, recent: Sequence[str]) -> DedupResult:
-        """Is ``text`` a duplicate of one of the newest ``window`` entries of ``recent`` (newest last)?"""
+    def check(self, text: str, recent: Sequence[str], seen: Container[str] = ()) -> DedupResult:
+        """Is ``text`` a duplicate of one of the newest ``window`` entries of ``recent`` (newest last), or
+        exactly of a message further back whose key is in ``seen``?"""
         self.checked += 1
         key = dedup_key(text)
         items = recent if isinstance(recent, (list, tuple)) else list(recent)
@@ -81,6 +122,9 @@ class DuplicateChecker:
             if other == key:
                 self.exact += 1
                 return DedupResult(True, "exact", 100.0, original)
+        if key in seen:
+            self.exact += 1
+            return DedupResult(True, "exact", 100.0, None)
         if len(key) < self.min_near_chars:
             return DedupResult(False, None, 0.0, None)
         choices = {i: k for i, k in enumerate(keys) if len(k) >= self.min_near_chars}

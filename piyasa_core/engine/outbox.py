@@ -25,6 +25,10 @@ from piyasa_core.engine import repo
 log = logging.getLogger(__name__)
 
 
+class CommitFailed(RuntimeError):
+    """The batch's commit failed: nobody knows what was written, so none of it is run again."""
+
+
 @dataclass(frozen=True)
 class _Write:
     """One queued write: ``apply`` runs it on a connection and returns what its caller waits for."""
@@ -86,6 +90,10 @@ class Outbox:
         self.writes += len(batch)
         try:
             results = self._in_transaction(lambda conn: [write.apply(conn) for write in batch])
+        except CommitFailed as exc:  # some of it may be written: running it again could write it twice
+            for write in batch:
+                self._settle(write, exc=exc)
+            return
         except Exception as exc:
             if len(batch) == 1:
                 self._settle(batch[0], exc=exc)
@@ -114,10 +122,10 @@ class Outbox:
                 self._discard(conn, trans)
                 raise
             try:
-                trans.commit()  # not retried: after a failed commit nobody knows what was written
-            except Exception:
+                trans.commit()
+            except Exception as exc:
                 self._discard(conn, trans)
-                raise
+                raise CommitFailed(f"the outbox commit failed ({type(exc).__name__})") from exc
             return result
         raise AssertionError("unreachable")
 

@@ -105,11 +105,12 @@ class MessagePipeline:
             self.counts["skipped_" + why.split(":")[0].replace(" ", "_")] += 1
             return None
         recent = [line.text for line in history] + list(engine.recent_texts.get(chat.id, ()))
-        verdict = self.dedup.check(text, recent)
+        seen = engine.seen_keys(chat.id)
+        verdict = self.dedup.check(text, recent, seen)
         if verdict.duplicate:
             self.counts[f"duplicate_{verdict.kind}"] += 1
             text, completion2, why = await self._draft(bot, turn, history, rng, PARAPHRASE_NOTE, 104729)
-            if text is None or completion2 is None or self.dedup.check(text, recent).duplicate:
+            if text is None or completion2 is None or self.dedup.check(text, recent, seen).duplicate:
                 self.counts["skipped_duplicate"] += 1
                 return None
             completion = with_tokens_of(completion2, completion)

@@ -72,6 +72,13 @@ _MARK_FAILED = (update(Message).where(Message.id == bindparam("message_id"), Mes
                 .values(status="failed", failure_reason=bindparam("reason")))
 
 
+def recent_texts(session: Session, chat_id: int, limit: int) -> list[str]:
+    """The texts of the chat's newest ``limit`` delivered messages, oldest first."""
+    rows = session.scalars(select(Message.text).where(Message.chat_id == chat_id, Message.status == "sent")
+                           .order_by(Message.id.desc()).limit(limit)).all()
+    return list(reversed(rows))
+
+
 def insert_pending(conn: Connection, *, chat_id: int, bot_id: int, text: str, reply_to_id: int | None,
                    worker_id: int, provider: str, model: str, tokens_in: int, tokens_out: int,
                    tokens_cached: int, generation_seconds: float, created_at: float,
