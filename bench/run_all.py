@@ -210,10 +210,15 @@ def fig_p7(outcomes: list[Outcome]) -> tuple[str, bool]:
     return text, ratio <= 1.5
 
 
-def fig_p2(outcomes: list[Outcome]) -> tuple[str, bool]:
-    r = outcomes[0].result
-    if r is None:
+def only_result(outcomes: list[Outcome]) -> dict[str, Any]:
+    """The RESULT of a measure's single script run; raises with its error when it gave none."""
+    if outcomes[0].result is None:
         raise RuntimeError(outcomes[0].error)
+    return outcomes[0].result
+
+
+def fig_p2(outcomes: list[Outcome]) -> tuple[str, bool]:
+    r = only_result(outcomes)
     text = (f"**{r['passed']} of {r['runs']}** runs met every criterion and 6.0 msg/min; throughput min "
             f"{r['throughput_min']:.2f}, median {r['throughput_median']:.2f}, max {r['throughput_max']:.2f} msg/min; "
             f"CV max {r['cv_max']:.3f}; duplicates {r['duplicates']}")
@@ -242,9 +247,7 @@ def fig_p3(outcomes: list[Outcome]) -> tuple[str, bool]:
 
 
 def fig_p4(outcomes: list[Outcome]) -> tuple[str, bool]:
-    r = outcomes[0].result
-    if r is None:
-        raise RuntimeError(outcomes[0].error)
+    r = only_result(outcomes)
     text = (f"**{r['total_tokens_per_message']:.0f} tokens/msg** ({r['prompt_tokens_per_message']:.0f} prompt + "
             f"{r['completion_tokens_per_message']:.0f} completion; {r['calls_per_message']:.3f} calls per message, "
             f"{r['messages_sent']} sent, max {r['max_tokens_per_call']} per call); usage: {r['usage_source']}; "
@@ -253,9 +256,7 @@ def fig_p4(outcomes: list[Outcome]) -> tuple[str, bool]:
 
 
 def fig_p5(outcomes: list[Outcome]) -> tuple[str, bool]:
-    r = outcomes[0].result
-    if r is None:
-        raise RuntimeError(outcomes[0].error)
+    r = only_result(outcomes)
     c, a = r["crash"], r["restart_all"]
     text = (f"crash: **median {c['median']:.2f} s** (min {c['min']:.2f}, max {c['max']:.2f}); restart-all: "
             f"**median {a['median']:.2f} s** (min {a['min']:.2f}, max {a['max']:.2f}); {r['trials']} trial{'s' * (r['trials'] != 1)} each")
@@ -263,9 +264,7 @@ def fig_p5(outcomes: list[Outcome]) -> tuple[str, bool]:
 
 
 def fig_p6(outcomes: list[Outcome]) -> tuple[str, bool]:
-    r = outcomes[0].result
-    if r is None:
-        raise RuntimeError(outcomes[0].error)
+    r = only_result(outcomes)
     lat = (f"key → redraw **p95 {r['p95_ms']:.1f} ms** (median {r['median_ms']:.1f}, max {r['max_ms']:.1f}) over "
            f"{r['probes']} probes" if r["p95_ms"] is not None else "no key probe answered")
     if r["probe_failures"]:
