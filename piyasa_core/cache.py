@@ -53,16 +53,36 @@ _MISSING: Any = object()
 _LOG_EVERY = 60.0
 
 
+class KindStats:
+    """Lookups, loads and their cost for one kind of entry (the key's first part: ``history``,
+    ``market``, ``system-prompt``): what the benchmark reports the cache saved."""
+
+    __slots__ = ("l1_hits", "l1_misses", "l2_hits", "l2_misses", "loads", "load_seconds", "l2_seconds")
+    FIELDS = __slots__
+
+    def __init__(self) -> None:
+        self.l1_hits = self.l1_misses = self.l2_hits = self.l2_misses = self.loads = 0
+        self.load_seconds = 0.0  # time spent in loaders (a database read for history)
+        self.l2_seconds = 0.0  # time spent asking Redis after L1 misses
+
+
+def kind_of(key: str) -> str:
+    """The kind of a cache key: its part before the first ``:``."""
+    return key.split(":", 1)[0]
+
+
 class CacheStats:
     """Per-layer lookup counters of one process (feeds the TUI, metrics and the benchmark).
 
     ``l1_*`` count every lookup, ``l2_*`` only lookups that reached Redis after an L1 miss;
     ``l2_errors`` counts failed (or skipped, while backing off) Redis operations of any kind
-    - those lookups are neither L2 hits nor L2 misses.
+    - those lookups are neither L2 hits nor L2 misses. ``kinds`` splits lookups and loads by the
+    kind of entry, with the time loaders and Redis took.
     """
 
     __slots__ = ("l1_hits", "l1_misses", "l2_hits", "l2_misses", "l2_errors",
-                 "loads", "invalidations_received")
+                 "loads", "invalidations_received", "kinds")
+    COUNTERS = ("l1_hits", "l1_misses", "l2_hits", "l2_misses", "l2_errors", "loads", "invalidations_received")
 
     def __init__(self) -> None:
         self.reset()
@@ -71,6 +91,14 @@ class CacheStats:
         self.l1_hits = self.l1_misses = self.l2_hits = self.l2_misses = self.l2_errors = 0
         self.loads = 0  # loader calls made by get_or_load*
         self.invalidations_received = 0  # pub/sub messages applied
+        self.kinds: dict[str, KindStats] = {}
+
+    def kind(self, key: str) -> KindStats:
+        name = kind_of(key)
+        stats = self.kinds.get(name)
+        if stats is None:
+            stats = self.kinds[name] = KindStats()
+        return stats
 
     def hit_rate(self, layer: str) -> float | None:
         """Hits / (hits + misses) of ``"l1"``, ``"l2"`` or ``"any"`` (served from either
@@ -86,9 +114,13 @@ class CacheStats:
         return hits / total if total else None
 
     def as_dict(self) -> dict[str, int | float | None]:
-        data: dict[str, int | float | None] = {name: getattr(self, name) for name in self.__slots__}
+        """Flat counters (``<kind>.<field>`` for the per-kind ones) and the hit rates."""
+        data: dict[str, int | float | None] = {name: getattr(self, name) for name in self.COUNTERS}
         for layer in ("l1", "l2", "any"):
             data[f"{layer}_hit_rate"] = self.hit_rate(layer)
+        for name, stats in sorted(self.kinds.items()):
+            for field in KindStats.FIELDS:
+                data[f"{name}.{field}"] = getattr(stats, field)
         return data
 
     def __repr__(self) -> str:
@@ -163,7 +195,11 @@ class Cache:
         value = await self._lookup(key)
         if value is _MISSING:
             self.stats.loads += 1
+            kind = self.stats.kind(key)
+            started = time.perf_counter()
             value = await loader()
+            kind.loads += 1
+            kind.load_seconds += time.perf_counter() - started
             await self.set(key, value, ttl=ttl)
         return value
 
@@ -323,19 +359,24 @@ class Cache:
         if entry is not None and entry.expires is not None and entry.expires <= self._clock():
             self._l1.pop(key, None)
             entry = None
+        kind = self.stats.kind(key)
         if entry is not None:
             self.stats.l1_hits += 1
+            kind.l1_hits += 1
             return entry.value
         self.stats.l1_misses += 1
+        kind.l1_misses += 1
         if self._l2 is None:
             return _MISSING
         if not self._l2_ready():
             self.stats.l2_errors += 1
             return _MISSING
+        started = time.perf_counter()
         try:
             raw = await self._l2.get(self._l2_key(key))
             if raw is None:
                 self.stats.l2_misses += 1
+                kind.l2_misses += 1
                 return _MISSING
             value = decode(raw)
         except CodecError as exc:
@@ -344,7 +385,10 @@ class Cache:
         except Exception as exc:  # noqa: BLE001
             self._l2_failed("get", exc)
             return _MISSING
+        finally:
+            kind.l2_seconds += time.perf_counter() - started
         self.stats.l2_hits += 1
+        kind.l2_hits += 1
         self._l1_put(key, value, None)
         return value
 

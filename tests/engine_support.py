@@ -16,7 +16,9 @@ from piyasa_core.engine.types import SentMessage
 from piyasa_core.store import Store, open_store
 from piyasa_core.store.bootstrap import initialise
 
-# 10:05 in Istanbul: every default persona is inside its active hours.
+# A Wednesday, 10:05 in Istanbul: every default persona is inside its active hours. Tests that need bots
+# to speak start their simulated clock here, never at the wall clock (which may be night or a Sunday).
+SIM_START_AT = "2026-11-25T10:05"  # the same moment as [engine] start_at, for spawned processes
 SIM_START = datetime(2026, 11, 25, 10, 5, tzinfo=ZoneInfo("Europe/Istanbul")).timestamp()
 
 

@@ -19,7 +19,9 @@ def test_repository_config_loads_with_four_enabled_personas(workdir: Path) -> No
     assert [c.key for c in config.settings.chats] == ["piyasa-local"]
     assert config.settings.supervisor.workers == 4
     assert config.settings.engine.timezone == "Europe/Istanbul"
-    assert (config.settings.engine.hourly_min, config.settings.engine.hourly_max) == (50, 100)
+    assert (config.settings.engine.hourly_min, config.settings.engine.hourly_max) == (10, 20)  # the everyday pace
+    seed = config.settings.benchmark.profiles["seed"]  # the benchmark's default: the older system's test
+    assert config.settings.benchmark.profile == "seed" and (seed.hourly_min, seed.hourly_max) == (50, 100)
     assert config.settings.benchmark.duration == 600.0
     assert config.settings.llm.active == "offline"
     assert config.database_url.endswith("/data/piyasa.db")
@@ -87,7 +89,11 @@ def _error(**kwargs: object) -> str:
         ("energy = 0.9", "enrgy = 0.9", ["[[bots]] #2 emotion.enrgy", "did you mean 'energy'"]),
         ("workers = 4", 'workers = "four"', ["config.toml:13", "[supervisor] workers = 'four'", "integer"]),
         ("workers = 4", "workers = 0", ["config.toml:{line}", "[supervisor] workers = 0", "greater than or equal to 1"]),
-        ("hourly_min = 50", "hourly_min = 120", ["[engine] hourly_min = 120", "greater than hourly_max (100)"]),
+        ("hourly_min = 10 ", "hourly_min = 120 ", ["[engine] hourly_min = 120", "greater than hourly_max (20)"]),
+        ("hourly_min = 50", "hourly_min = 120", ["[benchmark]: profiles.seed: hourly_min (120) is greater than "
+                                                 "hourly_max (100)"]),
+        ('profile = "seed"', 'profile = "sead"', ["[benchmark]", "profile 'sead' is not defined; known: seed, everyday"]),
+        ('start_at = ""', 'start_at = "25:00"', ["[engine] start_at = '25:00'", "is not a start time"]),
         ('timezone = "Europe/Istanbul"', 'timezone = "Europe/Istanbull"',
          ["config.toml:{line}", "[engine] timezone = 'Europe/Istanbull'", "unknown timezone"]),
         ('username = "ayse_scalp"', 'username = "mehmet_trader"',
@@ -187,7 +193,10 @@ def test_config_toml_documents_every_key(workdir: Path) -> None:
                 keys += walk(annotation)
         return keys
 
-    missing = [key for key in walk(Settings) if key not in ("providers",) and f"{key} =" not in text
+    assert "[benchmark.profiles.seed]" in text and "[benchmark.profiles.everyday]" in text
+    from piyasa_core.config.schema import BenchProfile
+    assert [k for k in BenchProfile.model_fields if k not in text] == []
+    missing = [key for key in walk(Settings) if key not in ("providers", "profiles") and f"{key} =" not in text
                and f"[{key}]" not in text and f"[[{key}]]" not in text and f"{key} = " not in text]
     assert missing == []
 

@@ -76,8 +76,36 @@ def test_rate_sits_between_min_and_max_and_speed_orders_personas() -> None:
     assert min(delays) >= mean * 0.75 - 1e-9 and max(delays) <= mean * 1.25 + 1e-9  # bounded jitter
 
 
+def test_pace_comes_from_the_persona_not_from_a_threshold() -> None:
+    """Speed places a persona in the hourly band (personas.md: Ayşe fastest … Ali slowest), prime hours
+    add a quarter up to the cap; the plan over a span is that rate over its active part."""
+    from piyasa_core.config import load_config
+    from tests.conftest import REPO
+
+    settings = load_config(REPO / "config.toml").settings
+    cfg = EngineConfig(hourly_min=50, hourly_max=100)
+    pacers = {b.username: BotPacer(bot(username=b.username, speed=b.speed, active_hours=tuple(b.active_hours),
+                                       prime_hours=tuple(b.prime_hours)), cfg, random.Random(1))
+              for b in settings.bots}
+    base = {name: p.base_per_hour() for name, p in pacers.items()}
+    assert base["ayse_scalp"] > base["mehmet_trader"] == base["zeynep_newbie"] > base["ali_ekonomist"] \
+        > base["fatma_temettu"]
+    assert base == {"mehmet_trader": 75.0, "ayse_scalp": 85.0, "ali_ekonomist": 65.0, "zeynep_newbie": 75.0,
+                    "can_chartist": 75.0, "fatma_temettu": 55.0}
+    mehmet = pacers["mehmet_trader"]
+    assert mehmet.target_per_hour(at(10, 30)) == 93.75  # prime 10:00-11:00
+    assert mehmet.target_per_hour(at(11, 30)) == 75.0
+    assert pacers["ayse_scalp"].target_per_hour(at(10, 30)) == 100.0  # 106.25 capped at hourly_max
+    assert mehmet.planned_messages(at(10), at(11)) == pytest.approx(93.75)
+    assert mehmet.planned_messages(at(11, 30), at(14, 30)) == pytest.approx(75 / 2 + 75 / 2)  # 12-14 inactive
+    assert mehmet.active_seconds(at(11, 30), at(14, 30)) == pytest.approx(3600)
+    assert mehmet.planned_messages(at(2), at(5)) == 0.0
+    everyday = BotPacer(bot(speed="fast"), EngineConfig(), random.Random(1))  # the default band, 10-20
+    assert everyday.base_per_hour() == 17.0
+
+
 def test_floor_alarm_and_typing() -> None:
-    cfg = EngineConfig(hourly_min=50)
+    cfg = EngineConfig(hourly_min=50, hourly_max=100)
     pacer = BotPacer(bot(), cfg, random.Random(1))
     start = at(10)
     assert not pacer.below_floor(start + 600, start)  # not before a full hour

@@ -17,6 +17,7 @@ import psutil
 import pytest
 
 from tests.conftest import REPO
+from tests.engine_support import SIM_START_AT
 from tests.test_cli import EXE, run_cli
 
 
@@ -37,6 +38,7 @@ def _request(url: str, token: str | None = None, data: dict | None = None) -> tu
 def served(workdir: Path) -> Iterator[tuple[subprocess.Popen[str], str, str]]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PIYASA_")}
     env["PIYASA_TIME_SCALE"] = "60"
+    env["PIYASA_ENGINE__START_AT"] = SIM_START_AT  # the bots speak whatever the wall clock says
     proc = subprocess.Popen([str(EXE), "--serve", "--port", "0"], cwd=workdir, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
     info = workdir / "data" / "control.json"

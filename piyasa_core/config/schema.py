@@ -8,6 +8,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
+from piyasa_core.engine.clock import check_start
+
 _DURATION = re.compile(r"^\s*(?:(\d+(?:\.\d+)?)h)?\s*(?:(\d+(?:\.\d+)?)m)?\s*(?:(\d+(?:\.\d+)?)s)?\s*$")
 
 
@@ -161,9 +163,10 @@ class TelegramConfig(Section):
 
 class EngineConfig(Section):
     timezone: str = "Europe/Istanbul"
-    hourly_min: int = Field(50, ge=0)
-    hourly_max: int = Field(100, ge=1)
+    hourly_min: int = Field(10, ge=0)
+    hourly_max: int = Field(20, ge=1)
     time_scale: float = Field(1.0, gt=0)
+    start_at: str = ""  # where the simulated clock starts: "" now, "HH:MM" today, or an ISO date and time
     reply_probability: float = Field(0.65, ge=0, le=1)
     mention_probability: float = Field(0.35, ge=0, le=1)
     reaction_probability: float = Field(0.06, ge=0, le=1)
@@ -186,6 +189,11 @@ class EngineConfig(Section):
             raise ValueError("unknown timezone (use an IANA name such as Europe/Istanbul)") from None
         return value
 
+    @field_validator("start_at")
+    @classmethod
+    def _start(cls, value: str) -> str:
+        return check_start(value)
+
     @model_validator(mode="after")
     def _hourly_order(self) -> EngineConfig:
         if self.hourly_min > self.hourly_max:
@@ -193,18 +201,70 @@ class EngineConfig(Section):
         return self
 
 
+class BenchProfile(Section):
+    """The settings a benchmark run puts the bots on, and the throughput it is judged against."""
+
+    description: str = ""
+    hourly_min: int | None = Field(None, ge=0)  # None: [engine] hourly_min
+    hourly_max: int | None = Field(None, ge=1)  # None: [engine] hourly_max
+    min_throughput_per_min: float | None = Field(None, ge=0)  # None: no throughput criterion
+    target_throughput_per_min: float | None = Field(None, ge=0)
+
+
+def _default_profiles() -> dict[str, BenchProfile]:
+    return {
+        "seed": BenchProfile(description="the older system's 10-minute test (SESSION_7_RESUME.md): 50–100 "
+                                         "messages per bot per hour, at least 4.0 and a target of 6.0 msg/min",
+                             hourly_min=50, hourly_max=100, min_throughput_per_min=4.0,
+                             target_throughput_per_min=6.0),
+        "everyday": BenchProfile(description="the community's own pace ([engine] hourly_min / hourly_max); "
+                                             "judged by pace, lateness and the rest, with no throughput threshold"),
+    }
+
+
 class BenchmarkConfig(Section):
+    profile: str = "seed"
     duration: Duration = Field(600.0, gt=0)
     time_scale: float = Field(1.0, gt=0)
     sample_every: Duration = Field(10.0, gt=0)
-    start_at: str = Field("10:00", pattern=r"^(([01]\d|2[0-3]):[0-5]\d)?$")  # HH:MM or "" (now)
+    start_at: str = "10:00"  # "HH:MM" (today), an ISO date and time, or "" (now)
     warmup: Duration = Field(60.0, ge=0)
-    min_throughput_per_min: float = Field(4.0, ge=0)
-    target_throughput_per_min: float = Field(6.0, ge=0)
-    max_worker_cv: float = Field(0.15, ge=0)
+    workers_required: int = Field(4, ge=1)
+    max_pace_deviation: float = Field(0.15, ge=0)
+    max_lateness_p95: Duration = Field(30.0, gt=0)
     max_duplicates: int = Field(0, ge=0)
     min_l2_hit_rate: float = Field(0.20, ge=0, le=1)
     out_dir: str = ""
+    profiles: dict[str, BenchProfile] = Field(default_factory=_default_profiles)
+
+    @field_validator("start_at")
+    @classmethod
+    def _start(cls, value: str) -> str:
+        return check_start(value)
+
+    @field_validator("profiles")
+    @classmethod
+    def _profile_names(cls, value: dict[str, BenchProfile]) -> dict[str, BenchProfile]:
+        for name in value:
+            if not re.match(r"^[a-z][a-z0-9_-]{0,31}$", name):
+                raise ValueError(f"profile name {name!r}: use lower-case letters, digits, - and _")
+        return value
+
+    @model_validator(mode="after")
+    def _fill_profiles(self) -> BenchmarkConfig:
+        merged = _default_profiles()
+        for name, given in self.profiles.items():
+            base = merged[name].model_dump() if name in merged else {}
+            base.update(given.model_dump(exclude_unset=True))
+            merged[name] = BenchProfile(**base)
+        object.__setattr__(self, "profiles", merged)
+        if self.profile not in merged:
+            raise ValueError(f"profile {self.profile!r} is not defined; known: {', '.join(merged)}")
+        for name, prof in merged.items():
+            if prof.hourly_min is not None and prof.hourly_max is not None and prof.hourly_min > prof.hourly_max:
+                raise ValueError(f"profiles.{name}: hourly_min ({prof.hourly_min}) is greater than "
+                                 f"hourly_max ({prof.hourly_max})")
+        return self
 
 
 class Emotion(Section):

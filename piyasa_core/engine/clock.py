@@ -3,8 +3,42 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
+
+_CLOCK = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+START_FORMS = "'' (now), HH:MM (today, engine timezone) or YYYY-MM-DDTHH:MM (engine timezone unless an offset is given)"
+
+
+def check_start(text: str) -> str:
+    """``text`` if it is a valid simulated start (see :func:`start_epoch`), else ValueError."""
+    text = text.strip()
+    if not text or _CLOCK.match(text):
+        return text
+    try:
+        datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a start time: use {START_FORMS}") from None
+    if len(text) < 16:  # a date alone would start at midnight, which nobody means
+        raise ValueError(f"{text!r} names no time of day: use {START_FORMS}")
+    return text
+
+
+def start_epoch(text: str, tz_name: str, now: float | None = None) -> float:
+    """Epoch seconds where a simulated clock starts: ``""`` → ``now``; ``HH:MM`` → that time today in
+    ``tz_name`` (today by ``now``); an ISO date and time → that moment (naive: in ``tz_name``)."""
+    now = time.time() if now is None else now
+    text = check_start(text)
+    if not text:
+        return now
+    tz = ZoneInfo(tz_name)
+    if _CLOCK.match(text):
+        hour, minute = (int(p) for p in text.split(":"))
+        return datetime.fromtimestamp(now, tz).replace(hour=hour, minute=minute, second=0, microsecond=0).timestamp()
+    moment = datetime.fromisoformat(text)
+    return (moment if moment.tzinfo is not None else moment.replace(tzinfo=tz)).timestamp()
 
 
 class SimClock:

@@ -56,7 +56,7 @@ class Engine:
                  clock: SimClock, market: MarketContext, worker_id: int = 0, total: int = 1,
                  emit: Callable[[Any], None] | None = None, pacing: bool = True, max_inflight: int = 64,
                  seed: int | None = None, max_pause: float | None = None,
-                 bot_ids: list[int] | None = None, stagger: bool = True) -> None:
+                 bot_ids: list[int] | None = None, stagger: bool = True, run_id: str | None = None) -> None:
         self.config = config
         self.store = store
         self.router = router
@@ -71,6 +71,7 @@ class Engine:
         self.max_pause = max_pause
         self.only_bots = bot_ids
         self.stagger = stagger  # False after a crash restart: the bots were already due
+        self.run_id = run_id  # a benchmark run's id: talk only in its chats (bench/scope.py)
         cfg_seed = config.settings.engine.seed
         self.seed = seed if seed is not None else (cfg_seed or int.from_bytes(os.urandom(4), "big"))
         self.counts: Counter[str] = Counter()
@@ -103,9 +104,9 @@ class Engine:
         """Load this worker's bots and chats, resolve interrupted outbox rows, schedule every bot."""
         with session_scope(self.store.sessions) as session:
             everyone = repo.load_profiles(session)
-            mine = [b for b in everyone if owns(b.id, self.worker_id, self.total)
-                    and (self.only_bots is None or b.id in self.only_bots)]
-            self.chats = {c.id: c for c in repo.load_chats(session)}
+            self.chats = {c.id: c for c in repo.load_chats(session, self.run_id)}
+            mine = [replace(b, chat_ids=tuple(c for c in b.chat_ids if c in self.chats)) for b in everyone
+                    if owns(b.id, self.worker_id, self.total) and (self.only_bots is None or b.id in self.only_bots)]
             stale = repo.resolve_stale_pending(session, [b.id for b in mine])
             self.router.ledger.load(session)
             my_chats = {c for bot in mine for c in bot.chat_ids}
@@ -134,14 +135,12 @@ class Engine:
     # ── cached reads ───────────────────────────────────────────────────────────────────────────
     async def history(self, chat: ChatInfo) -> tuple[HistoryLine, ...]:
         """The chat's recent delivered lines (cached; invalidated across workers on every send)."""
-        namespace = f"history:{chat.id}"
-        cached = await self.cache.get_versioned(namespace, "lines")
-        if cached is not None:
-            lines: tuple[HistoryLine, ...] = cached
-        else:
+        async def read() -> tuple[HistoryLine, ...]:  # the database read a cache hit saves
             with session_scope(self.store.sessions) as session:
-                lines = repo.recent_history(session, chat.id, HISTORY_KEEP)
-            await self.cache.set_versioned(namespace, "lines", lines, ttl=self._history_ttl)
+                return repo.recent_history(session, chat.id, HISTORY_KEEP)
+
+        lines: tuple[HistoryLine, ...] = await self.cache.get_or_load_versioned(
+            f"history:{chat.id}", "lines", read, ttl=self._history_ttl)
         self.seen_keys(chat.id).note_history(lines)
         return lines
 

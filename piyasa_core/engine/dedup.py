@@ -28,8 +28,12 @@ from rapidfuzz import fuzz, process
 
 from piyasa_core.engine.postprocess import EMOJI_RE, tr_lower
 
-__all__ = ["SEEN_KEEP", "DedupResult", "DuplicateChecker", "SeenKeys", "dedup_key", "normalise"]
+__all__ = ["NEAR_THRESHOLD", "SEEN_KEEP", "DedupResult", "DuplicateChecker", "SeenKeys", "dedup_key", "near_pairs",
+           "normalise"]
 
+NEAR_THRESHOLD = 88.0  # rapidfuzz ratio at or above which two texts are near duplicates
+NEAR_WINDOW = 50  # a draft is compared with this many of the chat's newest messages
+MIN_NEAR_CHARS = 25  # shorter texts (reactions) are never near duplicates
 SEEN_KEEP = 1000
 """Dedup keys remembered per chat: more than a 10-minute benchmark sends to one chat (~65), and an
 hour of a busy one."""
@@ -102,7 +106,8 @@ class DuplicateChecker:
     """Checks drafts against recent messages and counts what it found (``checked``, ``exact``,
     ``near``)."""
 
-    def __init__(self, threshold: float = 88.0, window: int = 50, min_near_chars: int = 25) -> None:
+    def __init__(self, threshold: float = NEAR_THRESHOLD, window: int = NEAR_WINDOW,
+                 min_near_chars: int = MIN_NEAR_CHARS) -> None:
         self.threshold = threshold
         self.window = window
         self.min_near_chars = min_near_chars
@@ -133,3 +138,21 @@ class DuplicateChecker:
             return DedupResult(False, None, 0.0, None)
         self.near += 1
         return DedupResult(True, "near", float(best[1]), newest[best[2]])
+
+
+def near_pairs(texts: Sequence[str], threshold: float = NEAR_THRESHOLD, window: int = NEAR_WINDOW,
+               min_near_chars: int = MIN_NEAR_CHARS) -> list[tuple[int, int, float]]:
+    """``(earlier, later, score)`` for every text of one chat (oldest first) that is a near duplicate of
+    one of the ``window`` texts before it, by the engine's own rule; exact copies are left out (they
+    are counted as duplicates of their own)."""
+    keys = [dedup_key(t) for t in texts]
+    out: list[tuple[int, int, float]] = []
+    for i, key in enumerate(keys):
+        if len(key) < min_near_chars:
+            continue
+        start = max(0, i - window)
+        choices = {j: keys[j] for j in range(start, i) if len(keys[j]) >= min_near_chars and keys[j] != key}
+        best = process.extractOne(key, choices, scorer=fuzz.ratio, score_cutoff=threshold)
+        if best is not None:
+            out.append((int(best[2]), i, float(best[1])))
+    return out

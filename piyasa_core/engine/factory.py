@@ -37,10 +37,14 @@ def redis_client(config: Config) -> Any | None:
     return aioredis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2) if url else None
 
 
-def build_cache(config: Config, client: Any | None) -> Cache:
+def build_cache(config: Config, client: Any | None, run_id: str | None = None) -> Cache:
+    """The worker's cache; a benchmark run's keys live under a prefix of their own."""
+    from piyasa_core.bench.scope import run_cache_prefix
+
     cache = config.settings.cache
+    prefix = cache.key_prefix if run_id is None else run_cache_prefix(cache.key_prefix, run_id)
     return Cache(l1_max_items=cache.l1_max_items, l1_ttl=cache.l1_ttl, l2=client, l2_ttl=cache.l2_ttl,
-                 prefix=cache.key_prefix)
+                 prefix=prefix)
 
 
 def tokens_for(config: Config, bots: list[tuple[int, str, str | None]]) -> dict[int, Secret]:
@@ -74,8 +78,9 @@ def build_transport(config: Config, store: Store) -> Transport:
 def build_engine(config: Config, store: Store, *, worker_id: int = 0, total: int | None = None,
                  emit: Callable[[Any], None] | None = None, clock: SimClock | None = None,
                  transport: Transport | None = None, pacing: bool = True, seed: int | None = None,
-                 **kwargs: Any) -> Engine:
-    """An engine wired to the configured providers, cache and console/Telegram transport."""
+                 run_id: str | None = None, **kwargs: Any) -> Engine:
+    """An engine wired to the configured providers, cache and console/Telegram transport; with
+    ``run_id``, inside that benchmark run's chats and cache prefix."""
     client = redis_client(config)
     router = build_router(config, redis_client=client, ledger=UsageLedger())
     clock = clock or SimClock(config.settings.engine.time_scale)
@@ -85,7 +90,7 @@ def build_engine(config: Config, store: Store, *, worker_id: int = 0, total: int
             # benchmark may run the workers at another scale than the config's)
             provider.time_scale = clock.scale
     return Engine(config, store, router=router, transport=transport or build_transport(config, store),
-                  cache=build_cache(config, client), clock=clock,
+                  cache=build_cache(config, client, run_id), clock=clock,
                   market=build_market(config), worker_id=worker_id,
                   total=total or config.settings.supervisor.workers, emit=emit, pacing=pacing, seed=seed,
-                  **kwargs)
+                  run_id=run_id, **kwargs)

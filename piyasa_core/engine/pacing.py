@@ -13,17 +13,17 @@ from piyasa_core.config.schema import EngineConfig
 from piyasa_core.engine.types import BotProfile
 
 HOUR = 3600.0
-# Relative pace (personas.md: Ayşe fastest … Ali and Fatma slowest). Kept mild: per-worker counts
-# stay within the benchmark's balance criterion (CV ≤ 0.15), and the slowest persona still keeps the
-# four default bots above the seed's 6 msg/min (personas differ far more in typing speed, below).
-SPEED_FACTOR = {"fastest": 1.02, "fast": 1.01, "medium": 1.0, "slow": 0.99, "slowest": 0.98}
+# Where a persona's pace sits inside the [hourly_min, hourly_max] band, by its speed (personas.md:
+# Ayşe fastest, then Mehmet and Zeynep, Ali and Fatma slowest): evenly spaced, so the order and the
+# spread come from the personas and the configured band alone.
+SPEED_POSITION = {"fastest": 0.9, "fast": 0.7, "medium": 0.5, "slow": 0.3, "slowest": 0.1}
+PRIME_BOOST = 1.25  # a persona's prime hours: a quarter more, never above hourly_max
+MIN_RATE = 0.1  # messages per hour: a zero band still leaves a finite delay
 TYPING_CHARS_PER_S = {"fastest": 9.0, "fast": 8.0, "medium": 6.5, "slow": 5.0, "slowest": 4.0}
-PRIME_FACTOR = 1.03
-# Target within [hourly_min, hourly_max]: near the top so the seed's 6 msg/min (4 bots, 50–100/h) holds
-# with a margin: 4 × ~98/h = 6.5 msg/min, where the seed needs 90/h per bot.
-TARGET_FRACTION = 0.96
-RATE_CEILING = 0.995
-TYPING_SHARE = 1 / 3  # typing time ≤ this share of the mean interval between a bot's messages  # × hourly_max: just under the rolling-hour cap, which then rarely binds
+# A person who posts every 36 s cannot spend a minute typing each message: typing takes at most a
+# third of the bot's mean interval, so the pace the persona is configured for stays physically possible.
+TYPING_SHARE = 1 / 3
+TYPING_MAX_S = 30.0
 _WINDOW = re.compile(r"^(\d\d):(\d\d)-(\d\d):(\d\d)$")
 
 
@@ -90,15 +90,34 @@ class BotPacer:
 
     # ── rate ───────────────────────────────────────────────────────────────────────────────────
     def base_per_hour(self) -> float:
-        """The persona's rate outside prime hours."""
+        """The persona's rate outside prime hours: its speed's position in the hourly band."""
         cfg = self.config
-        base = cfg.hourly_min + TARGET_FRACTION * (cfg.hourly_max - cfg.hourly_min)
-        return max(1.0, min(base * SPEED_FACTOR.get(self.bot.speed, 1.0), cfg.hourly_max * RATE_CEILING))
+        position = SPEED_POSITION.get(self.bot.speed, SPEED_POSITION["medium"])
+        return max(MIN_RATE, cfg.hourly_min + position * (cfg.hourly_max - cfg.hourly_min))
 
     def target_per_hour(self, t: float) -> float:
-        cfg = self.config
-        rate = self.base_per_hour() * (PRIME_FACTOR if self.in_prime(t) else 1.0)
-        return max(1.0, min(rate, cfg.hourly_max * RATE_CEILING))
+        """The planned rate at ``t`` (inside active hours): the base, raised in prime hours."""
+        rate = self.base_per_hour() * (PRIME_BOOST if self.in_prime(t) else 1.0)
+        return max(MIN_RATE, min(rate, float(self.config.hourly_max)))
+
+    def _active_spans(self, begin: float, end: float, step: float) -> list[tuple[float, float]]:
+        """(middle, length) of the ``step``-long pieces of ``[begin, end)`` inside active hours."""
+        out, t = [], begin
+        while t < end:
+            span = min(step, end - t)
+            if self.is_active(t + span / 2):
+                out.append((t + span / 2, span))
+            t += span
+        return out
+
+    def planned_messages(self, begin: float, end: float, step: float = 10.0) -> float:
+        """How many messages the configured pace plans in ``[begin, end)``: the planned rate over the
+        active part of the span (what the benchmark holds each bot's delivered count against)."""
+        return sum(self.target_per_hour(mid) * span / HOUR for mid, span in self._active_spans(begin, end, step))
+
+    def active_seconds(self, begin: float, end: float, step: float = 10.0) -> float:
+        """Seconds of ``[begin, end)`` inside the bot's active hours."""
+        return sum(span for _, span in self._active_spans(begin, end, step))
 
     def delay(self, t: float) -> float:
         """Seconds to the next message: around the mean with bounded jitter."""
@@ -156,8 +175,5 @@ class BotPacer:
         if not self.pacing:
             return 0.0
         cps = TYPING_CHARS_PER_S.get(self.bot.speed, 6.5)
-        # At most a third of the bot's mean interval: a slow typist with a long message would otherwise
-        # take longer than the gap to its next turn, fall behind and lose the configured rate (the
-        # benchmark's throughput dropped ~5 %, more on a loaded machine).
-        ceiling = min(30.0, TYPING_SHARE * HOUR / self.base_per_hour())
+        ceiling = min(TYPING_MAX_S, TYPING_SHARE * HOUR / self.base_per_hour())
         return min(ceiling, (0.8 + len(text) / cps) * self.rng.uniform(0.85, 1.15))

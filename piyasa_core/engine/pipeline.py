@@ -121,14 +121,16 @@ class MessagePipeline:
                        pacer: BotPacer) -> SentMessage | None:
         engine = self.engine
         created = engine.clock.now()
-        meta = {"topic": turn.topic, "mode": turn.mode, "due_at": turn.due_at, "mention": turn.mention}
+        typing = pacer.typing_seconds(text)
+        # typing_s: the planned part of due → sent (the benchmark's lateness leaves it out)
+        meta = {"topic": turn.topic, "mode": turn.mode, "due_at": turn.due_at, "mention": turn.mention,
+                "typing_s": round(typing, 3)}
         message_id = await engine.outbox.add_pending(
             chat_id=chat.id, bot_id=bot.id, text=text, reply_to_id=turn.reply_to.id if turn.reply_to else None,
             worker_id=engine.worker_id, provider=completion.provider, model=completion.model,
             tokens_in=completion.prompt_tokens, tokens_out=completion.completion_tokens,
             tokens_cached=completion.cached_tokens, generation_seconds=completion.latency_s, created_at=created,
             meta=meta)
-        typing = pacer.typing_seconds(text)
         if typing > 0:
             await engine.transport.send_typing(bot, chat)
             await engine.typing_pause(typing)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
@@ -9,15 +11,21 @@ from piyasa_core.engine.prompt import system_prompt
 from piyasa_core.engine.quality import QualityInput, QualityReport, quality_report
 from piyasa_core.engine.repo import load_profiles
 from piyasa_core.store.models import Message
+from piyasa_core.timeutil import as_utc
 
 
-def quality_for_window(session: Session, start: float, end: float) -> QualityReport:
-    """Quality of the delivered messages sent in ``[start, end)`` (simulated epoch seconds)."""
+def quality_for_window(session: Session, start: float, end: float,
+                       chat_ids: Sequence[int] | None = None) -> QualityReport:
+    """Quality of the delivered messages sent in ``[start, end)`` (simulated epoch seconds), in the
+    given chats (a benchmark run's own) or in every chat."""
     target = aliased(Message)
+    clauses = [Message.status == "sent", Message.sent_at >= as_utc(start), Message.sent_at < as_utc(end)]
+    if chat_ids is not None:
+        clauses.append(Message.chat_id.in_(list(chat_ids)))
     rows = session.execute(
         select(Message, target.bot_id, target.id)
         .outerjoin(target, Message.reply_to_id == target.id)
-        .where(Message.status == "sent", Message.sent_at >= start, Message.sent_at < end)
+        .where(*clauses)
         .order_by(Message.id)
     ).all()
     inputs = [QualityInput(text=m.text, bot_id=m.bot_id, chat_id=m.chat_id, reply_to_bot_id=target_bot,

@@ -36,10 +36,11 @@ def load_profiles(session: Session, bot_ids: Iterable[int] | None = None, *,
     return [_profile(row) for row in session.scalars(query)]
 
 
-def load_chats(session: Session) -> list[ChatInfo]:
-    """Every chat, in id order."""
+def load_chats(session: Session, run_id: str | None = None) -> list[ChatInfo]:
+    """The community's chats (``run_id`` None), or a benchmark run's own chats; in id order."""
+    scope = Chat.run_id.is_(None) if run_id is None else Chat.run_id == run_id
     return [ChatInfo(c.id, c.key, c.title, tuple(c.topics or ()), c.transport, c.telegram_chat_id, c.enabled)
-            for c in session.scalars(select(Chat).order_by(Chat.id))]
+            for c in session.scalars(select(Chat).where(scope).order_by(Chat.id))]
 
 
 def recent_history(session: Session, chat_id: int, limit: int) -> tuple[HistoryLine, ...]:

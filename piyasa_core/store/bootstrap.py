@@ -49,7 +49,7 @@ def initialise(config: Config) -> InitResult:
             session.flush()
             bots = tuple(
                 BotRow(b.id, b.name, b.username, b.persona, b.enabled, b.id % workers,
-                       tuple(c.key for c in b.chats))
+                       tuple(c.key for c in b.chats if c.run_id is None))
                 for b in session.scalars(select(Bot).order_by(Bot.id))
             )
         return InitResult(store.url, before, after, report, bots)

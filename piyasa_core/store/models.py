@@ -78,7 +78,7 @@ class Bot(Timestamped, Base):
 
 
 class Chat(Timestamped, Base):
-    """A group the bots talk in (a Telegram group or a local console chat)."""
+    """A group the bots talk in (a Telegram group or a local console chat), or a benchmark run's chat."""
 
     __tablename__ = "chats"
 
@@ -89,11 +89,16 @@ class Chat(Timestamped, Base):
     topics: Mapped[list[str]] = mapped_column(JSON, default=list, nullable=False)
     transport: Mapped[str] = mapped_column(String(16), default="console", nullable=False)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True, nullable=False)
+    # A benchmark run's own chat: the run's id, and the community chat it mirrors (both NULL for the
+    # community's chats). Plain integer, not a foreign key: SQLite could only add one by rebuilding the table.
+    run_id: Mapped[str | None] = mapped_column(String(40))
+    source_chat_id: Mapped[int | None] = mapped_column(Integer)
 
     bots: Mapped[list[Bot]] = relationship(secondary="bot_chats", back_populates="chats",
                                            order_by="Bot.id")
 
-    __table_args__ = (CheckConstraint("transport IN ('console', 'telegram')", name="transport"),)
+    __table_args__ = (CheckConstraint("transport IN ('console', 'telegram')", name="transport"),
+                      Index("ix_chats_run_id", "run_id"))
 
 
 class BotChat(Base):

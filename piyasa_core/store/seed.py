@@ -72,7 +72,7 @@ def sync_from_config(session: Session, settings: Settings) -> SyncReport:
     pointing at their authors.
     """
     report = SyncReport()
-    chats = {c.key: c for c in session.scalars(select(Chat))}
+    chats = {c.key: c for c in session.scalars(select(Chat).where(Chat.run_id.is_(None)))}  # not runs' chats
     for chat_cfg in settings.chats:
         label = f"chat {chat_cfg.key}"
         values = _chat_fields(chat_cfg, settings)
@@ -107,8 +107,9 @@ def sync_from_config(session: Session, settings: Settings) -> SyncReport:
         else:
             changed = _apply(row, _bot_fields(bot_cfg))
         wanted_chats = [chats[c.key] for c in settings.bot_chats(bot_cfg)]
-        if [c.id for c in row.chats] != sorted(c.id for c in wanted_chats):
-            row.chats = sorted(wanted_chats, key=lambda c: c.id)
+        runs = [c for c in row.chats if c.run_id is not None]  # benchmark runs' chats are not config's
+        if [c.id for c in row.chats if c.run_id is None] != sorted(c.id for c in wanted_chats):
+            row.chats = sorted([*wanted_chats, *runs], key=lambda c: c.id)
             changed = True
         changed |= _sync_stances(row, bot_cfg)
         changed |= _sync_holdings(row, bot_cfg)

@@ -94,3 +94,4 @@ class WorkerSpec:
     sim_start: float | None = None
     sim_anchor: float | None = None  # time.monotonic() at sim_start (shared timeline across restarts)
     after_crash: bool = False  # restarted after a crash: speak at once instead of staggering
+    run_id: str | None = None  # a benchmark run's id: the worker talks only in that run's chats

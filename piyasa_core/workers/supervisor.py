@@ -26,6 +26,8 @@ import multiprocess as mp
 
 from piyasa_core.bench.control import BenchController
 from piyasa_core.config import Config
+from piyasa_core.bench.scope import RunScope
+from piyasa_core.engine.clock import start_epoch
 from piyasa_core.engine.events import ChatDisabled, EngineMetrics, MessageFailed
 from piyasa_core.engine.repo import load_chats, load_profiles
 from piyasa_core.engine.types import ReplyJob, SentMessage
@@ -59,12 +61,16 @@ class Supervisor:
 
     def __init__(self, config: Config, *, workers: int | None = None, time_scale: float | None = None,
                  sim_start: float | None = None, log_dir: Path | None = None, feed_size: int = 500,
-                 on_change: Callable[[str, Any], None] | None = None) -> None:
+                 on_change: Callable[[str, Any], None] | None = None, scope: RunScope | None = None) -> None:
+        """``sim_start`` (epoch seconds) overrides `[engine] start_at`; ``scope``: a benchmark run's
+        chats and settings the workers start in (the one-shot `bench` command)."""
         self.config = config
         self.total = workers or config.settings.supervisor.workers
         self.time_scale = time_scale or config.settings.engine.time_scale
         self.sim_anchor = time.monotonic()
-        self.sim_start = sim_start if sim_start is not None else time.time()
+        engine = config.settings.engine
+        self.sim_start = sim_start if sim_start is not None else start_epoch(engine.start_at, engine.timezone)
+        self.scope = scope
         self.log_dir = log_dir or config.data_dir / "logs"
         self.ctx = mp.get_context("spawn")
         self.events: Any = self.ctx.Queue()
@@ -151,14 +157,15 @@ class Supervisor:
 
     def _spawn(self, slot: Slot, *, after_crash: bool = False) -> None:
         slot.generation += 1
+        scope = self.scope
         spec = WorkerSpec(
             worker_id=slot.worker_id, total=self.total, generation=slot.generation,
             config_path=str(self.config.config_path.resolve()),
             env_path=str(self.config.env_path.resolve()) if self.config.env_path else None,
-            overrides=dict(self.config.overrides), environ=self._worker_environ(),
+            overrides={**self.config.overrides, **(scope.overrides if scope else {})}, environ=self._worker_environ(),
             log_path=str(self.log_dir / f"worker-{slot.worker_id}.log"), parent_pid=os.getpid(),
             time_scale=self.time_scale, sim_start=self.sim_start, sim_anchor=self.sim_anchor,
-            after_crash=after_crash)
+            after_crash=after_crash, run_id=scope.run_id if scope else None)
         slot.commands = self.ctx.Queue()
         slot.process = self.ctx.Process(target=worker_main, args=(spec, self.events, slot.commands),
                                         name=f"piyasa-worker-{slot.worker_id}", daemon=True)
@@ -493,17 +500,26 @@ class Supervisor:
         trigger = str(options.pop("trigger", "api")) if isinstance(options, dict) else "api"
         return await self.bench.handle(action, dict(options), trigger=trigger)
 
-    async def set_clock(self, time_scale: float, sim_start: float) -> None:
-        """Re-anchor the simulated clock (scale and start) and restart every worker on it."""
+    def clock_state(self) -> tuple[float, float, float, RunScope | None]:
+        """(time scale, simulated start, its monotonic anchor, scope): what :meth:`set_clock` puts back."""
+        with self.lock:
+            return self.time_scale, self.sim_start, self.sim_anchor, self.scope
+
+    async def set_clock(self, time_scale: float, sim_start: float, scope: RunScope | None,
+                        anchor: float | None = None) -> None:
+        """Re-anchor the simulated clock (scale and start; ``anchor`` continues an earlier timeline)
+        and restart every worker on it, inside ``scope`` (a benchmark run) or the community's chats."""
         with self.lock:
             self.time_scale = time_scale
             self.sim_start = sim_start
-            self.sim_anchor = time.monotonic()
+            self.sim_anchor = time.monotonic() if anchor is None else anchor
+            self.scope = scope
         targets = list(self.slots.values())
         await self._stop_slots(targets)
         with self.lock:
             for slot in targets:
                 slot.backoff_level = 0
                 self._spawn(slot)
-        start = datetime.fromtimestamp(sim_start, ZoneInfo(self.config.settings.engine.timezone))
-        self.notice("info", f"simulated clock set: ×{time_scale:g} from {start:%H:%M} (workers restarted)")
+        now = datetime.fromtimestamp(self.sim_now(), ZoneInfo(self.config.settings.engine.timezone))
+        where = f"in benchmark {scope.run_id}'s chats" if scope else "in the community's chats"
+        self.notice("info", f"simulated clock set: ×{time_scale:g}, now {now:%H:%M}; workers restarted {where}")

@@ -91,8 +91,9 @@ def _setup_logging(spec: WorkerSpec, events: Any) -> None:
 def worker_main(spec: WorkerSpec, events: Any, commands: Any) -> None:
     """Entry point of a worker process (spawned; runs until drained, signalled or orphaned)."""
     _die_with_parent(spec.parent_pid)
-    os.environ.clear()
-    os.environ.update(spec.environ)
+    os.environ.update(spec.environ)  # set first, then drop the rest: never a moment with an empty environment
+    for name in [n for n in os.environ if n not in spec.environ]:
+        del os.environ[name]
     _redirect_output(spec.log_path)
     _setup_logging(spec, events)
     try:
@@ -127,7 +128,8 @@ async def _run(spec: WorkerSpec, events: Any, commands: Any) -> None:
             recorder.record(event)
 
     engine = build_engine(config, store, worker_id=spec.worker_id, total=spec.total, emit=emit,
-                          clock=SimClock(scale, spec.sim_start, spec.sim_anchor), stagger=not spec.after_crash)
+                          clock=SimClock(scale, spec.sim_start, spec.sim_anchor), stagger=not spec.after_crash,
+                          run_id=spec.run_id)
     await engine.start()
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
