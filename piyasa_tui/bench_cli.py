@@ -19,7 +19,7 @@ from piyasa_core.bench.options import BenchOptions, resolve_options
 from piyasa_core.errors import PiyasaError
 
 FLAGS = {"duration": "--duration", "time_scale": "--time-scale", "sample_every": "--sample-every",
-         "out": "--out", "formats": "--format", "start_at": "--start-at", "warmup": "--warmup"}
+         "out": "--out", "formats": "--format", "start_at": "--start-at", "warmup": "--warmup", "profile": "--profile"}
 
 
 class BenchFailed(PiyasaError):
@@ -41,8 +41,12 @@ def add_parser(commands: Any, add_common: Any) -> None:
                        help="simulated seconds per real second: 60 runs 10 simulated minutes in 10 s")
     bench.add_argument("--sample-every", default=None, metavar="DURATION",
                        help="sampling interval in simulated time (default: [benchmark] sample_every)")
-    bench.add_argument("--start-at", default=None, metavar="HH:MM",
-                       help="simulated time of day the run starts at ('' = now; default: [benchmark] start_at)")
+    bench.add_argument("--profile", default=None, metavar="NAME",
+                       help="the pace the bots run at and the throughput thresholds: seed (the older system's "
+                            "test, 50–100 per bot per hour) or everyday ([engine] pace); default: [benchmark] profile")
+    bench.add_argument("--start-at", default=None, metavar="WHEN",
+                       help="where the simulated clock starts: HH:MM today, YYYY-MM-DDTHH:MM, or '' for now "
+                            "(default: [benchmark] start_at)")
     bench.add_argument("--warmup", default=None, metavar="DURATION",
                        help="simulated time before the measured window opens (default: [benchmark] warmup)")
     bench.add_argument("--out", type=Path, default=None, metavar="DIR",
@@ -57,7 +61,8 @@ def run_bench(args: argparse.Namespace) -> int:
 
     config = config_from_args(args)
     given = {"duration": args.duration, "time_scale": args.time_scale, "sample_every": args.sample_every,
-             "start_at": args.start_at, "out": args.out, "formats": args.format, "warmup": args.warmup}
+             "start_at": args.start_at, "out": args.out, "formats": args.format, "warmup": args.warmup,
+             "profile": args.profile}
     opts = resolve_options(config, {k: v for k, v in given.items() if v is not None}, trigger="cli",
                            label=lambda key: FLAGS.get(key, key))
     from piyasa_core.store.bootstrap import initialise
@@ -77,9 +82,12 @@ async def _bench(config: Any, opts: BenchOptions, console: Console) -> int:
     start = sim_start_for(opts.start_at, config.settings.engine.timezone)
     supervisor = Supervisor(config, time_scale=opts.time_scale, sim_start=start)
     run = BenchmarkRun(supervisor, opts, own_clock=False)
+    supervisor.scope = run.prepare()  # the workers start inside the run's own chats
+    profile = opts.profile
     console.print(f"benchmark {run.id}: {opts.duration / 60:g} simulated minutes at ×{opts.time_scale:g} "
-                  f"(≈ {opts.real_seconds:.0f} s), {supervisor.total} workers, provider "
-                  f"{config.settings.llm.active}, reports → {escape(str(opts.out_dir / run.id))}")
+                  f"(≈ {opts.real_seconds:.0f} s), {supervisor.total} workers, provider {opts.provider}, profile "
+                  f"{profile.name} ({profile.hourly_min}–{profile.hourly_max} per bot per hour), reports → "
+                  f"{escape(str(opts.out_dir / run.id))}")
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, run.cancel)
@@ -129,6 +137,9 @@ def render_summary(report: dict[str, Any], run_dir: str, files: list[str], conso
         table.add_row(c["name"], criterion_status(c), pct(c["value"]) if is_rate else fmt(c["value"], 3),
                       f"{c['op']} " + (pct(c["threshold"]) if is_rate else fmt(c["threshold"])), escape(c["detail"]))
     console.print(table)
+    for c in report["criteria"]:  # each failure also as one whole line, whatever the terminal's width
+        if c["required"] and c["status"] == "fail":
+            console.print(f"FAILED {escape(c['name'])}: {escape(c['detail'])}", soft_wrap=True)
     totals = report["totals"]
     console.print(f"{totals['sent']} messages in {report['run']['elapsed_sim_s'] / 60:.1f} simulated minutes "
                   f"({fmt(totals['throughput_per_min'])} msg/min); per worker {totals['per_worker']}")

@@ -10,8 +10,8 @@ import jsonschema
 
 import piyasa_core.bench
 
-REPORT_KEYS = {"schema", "run", "totals", "latency", "tokens", "cache", "errors", "restarts", "duplicates",
-               "quality", "criteria", "passed", "samples"}
+REPORT_KEYS = {"schema", "run", "totals", "pace", "latency", "capacity", "tokens", "cache", "errors", "restarts",
+               "duplicates", "quality", "criteria", "passed", "samples"}
 SCHEMA_PATH = Path(piyasa_core.bench.__file__).with_name("schema.json")
 
 

@@ -30,7 +30,7 @@ REPO = Path(__file__).resolve().parents[1]
 FIGURES = ("chart-workers", "chart-throughput", "chart-latency", "chart-cache", "chart-quota")
 
 
-def _criteria(rate: float, cv: float, dup: int, l2: float | None, l2_on: bool, per_worker: list[int]) -> list[dict]:
+def _criteria(rate: float, pace: float, dup: int, l2: float | None, l2_on: bool, per_worker: list[int]) -> list[dict]:
     def c(id_: str, name: str, status: str, value: Any, threshold: Any, op: str, detail: str,
           required: bool = True) -> dict[str, Any]:
         return {"id": id_, "name": name, "status": status, "value": value, "threshold": threshold, "op": op,
@@ -40,19 +40,27 @@ def _criteria(rate: float, cv: float, dup: int, l2: float | None, l2_on: bool, p
              f"{rate:.2f} msg/min (minimum 4)"),
            c("throughput_target", "Throughput (target)", "pass" if rate >= 6 else "fail", rate, 6.0, ">=",
              f"{rate:.2f} msg/min (target 6; reported, the minimum decides)", required=False),
-           c("worker_balance", "Worker balance (CV)", "pass" if cv <= 0.15 else "fail", cv, 0.15, "<=",
-             f"CV {cv:.3f} of per-worker counts ({', '.join(f'w{i} {n}' for i, n in enumerate(per_worker))})"),
+           c("bot_pace", "Each bot on its planned pace", "pass" if pace <= 0.15 else "fail", pace, 0.15, "<=",
+             "worst Ali Hoca: 11 delivered of 13.5 planned"),
+           c("worker_pace", "Each worker on its planned pace", "pass" if pace <= 0.15 else "fail", pace, 0.15, "<=",
+             f"per worker: {', '.join(f'w{i} {n}' for i, n in enumerate(per_worker))}"),
+           c("parallel_workers", "Workers producing in parallel", "pass", 4, 4, ">=", "4 of 4 workers produced"),
+           c("lateness_p95", "Lateness p95 (due → sent)", "pass", 2.4, 30.0, "<=", "p95 2.40 s simulated"),
            c("duplicates", "Duplicates", "pass" if dup == 0 else "fail", dup, 0, "<=",
-             f"{dup} duplicate message(s): same normalised text in a chat, or a row sent twice")]
+             f"{dup} exact duplicate message(s): same normalised text in a chat, or a row sent twice")]
     if l2_on:
-        out.append(c("l2_hit_rate", "L2 cache hit rate", "pass" if (l2 or 0) > 0.2 else "fail", l2, 0.2, ">",
+        out.append(c("l2_hit_rate", "L2 cache hit rate (warm)", "pass" if (l2 or 0) > 0.2 else "fail", l2, 0.2, ">",
                      f"{(l2 or 0) * 100:.1f} % of 40 L2 lookups (must exceed 20 %)"))
     else:
-        out.append(c("l2_hit_rate", "L2 cache hit rate", "not_configured", None, 0.2, ">",
+        out.append(c("l2_hit_rate", "L2 cache hit rate (warm)", "not_configured", None, 0.2, ">",
                      "not configured: no Redis ([cache] redis_url / REDIS_URL), so not measured"))
     out += [c("all_workers_produced", "Every worker produced", "pass", 4, 4, ">=", "all produced"),
             c("no_crash", "No worker crashed", "pass", 0, 0, "<=", "no crash")]
     return out
+
+
+def _pct(count: int, p50: float, p95: float, top: float) -> dict[str, Any]:
+    return {"count": count, "p50": p50, "p90": p95 * 0.9, "p95": p95, "p99": top * 0.95, "max": top}
 
 
 def _provider(state: str = "ok", quota: tuple[int | None, int | None] = (None, None),
@@ -64,8 +72,8 @@ def _provider(state: str = "ok", quota: tuple[int | None, int | None] = (None, N
 
 
 def make_report(*, groq: bool = False, run_id: str = "20251031T100000Z-ab12", rate: float = 5.0,
-                cv: float = 0.08, state: str = "completed", started_at: str = "2025-10-31T10:00:00+00:00",
-                passed: bool | None = None) -> dict[str, Any]:
+                pace: float = 0.08, state: str = "completed", started_at: str = "2025-10-31T10:00:00+00:00",
+                passed: bool | None = None, profile: str = "seed") -> dict[str, Any]:
     """A full report like build_report makes: 4 workers, 3 samples of 10 simulated minutes at ×60; the
     offline provider without quotas, or (``groq``) Groq with rate-limit quotas and Redis as L2."""
     per_worker = [13, 12, 12, 13]
@@ -90,10 +98,10 @@ def make_report(*, groq: bool = False, run_id: str = "20251031T100000Z-ab12", ra
                         "worker_states": ["running"] * 4, "providers": providers})
     l2_on = groq
     l2_rate = 12 / 40 if l2_on else None
-    criteria = _criteria(rate, cv, 0, l2_rate, l2_on, per_worker)
+    criteria = _criteria(rate, pace, 0, l2_rate, l2_on, per_worker)
     provider = "groq" if groq else "offline"
     return {
-        "schema": "piyasa.bench/1",
+        "schema": "piyasa.bench/2",
         "run": {
             "id": run_id, "state": state, "trigger": "cli", "started_at": started_at,
             "finished_at": "2025-10-31T10:10:05+00:00", "real_seconds": 10.4,
@@ -102,6 +110,15 @@ def make_report(*, groq: bool = False, run_id: str = "20251031T100000Z-ab12", ra
             "git_revision": "0123456789ab+dirty",
             "host": {"name": "bench-host", "platform": "Linux-6.1-x86_64", "python": "3.11.9", "cpus": 2},
             "workers": 4,
+            "profile": {"name": profile, "description": "the older system's 10-minute test", "hourly_min": 50,
+                        "hourly_max": 100, "min_throughput_per_min": 4.0, "target_throughput_per_min": 6.0},
+            "llm": {"provider": provider, "model": "llama-3.1-8b-instant" if groq else "templates",
+                    "networked": groq, "time_scaled": not groq, "emulated_latency_ms": None if groq else 400.0,
+                    "emulated_latency_jitter_ms": None if groq else 200.0},
+            "scope": {"chats": [f"piyasa-local@{run_id}"], "cache_prefix": f"piyasa:run:{run_id}"},
+            "thresholds": {"min_throughput_per_min": 4.0, "target_throughput_per_min": 6.0, "max_pace_deviation": 0.15,
+                           "workers_required": 4, "max_lateness_p95": 30.0, "max_duplicates": 0,
+                           "min_l2_hit_rate": 0.2},
             "providers": {"active": provider, "states": {"offline": "ok"} | ({"groq": "ok"} if groq else {})},
             "config": {"database": "sqlite:///data/piyasa.db",
                        "redis": "redis://:***@127.0.0.1:6379/0" if groq else None, "transport": "console",
@@ -115,27 +132,63 @@ def make_report(*, groq: bool = False, run_id: str = "20251031T100000Z-ab12", ra
                    "per_worker": per_worker,
                    "per_bot": {"ayse": 9, "baris": 8, "<script>alert(1)</script>": 8, "deniz": 9, "ece": 8,
                                "fatih": 8},
-                   "per_chat": {"piyasa-local": 50}},
+                   "per_chat": {"piyasa-local": 50}, "worker_cv": 0.04},
+        "pace": {"profile": profile, "hourly_min": 50, "hourly_max": 100, "window_s": 600.0, "slack_messages": 1.0,
+                 "bots": [{"bot": name, "username": user, "persona": persona, "speed": speed, "worker": w,
+                           "base_per_hour": base, "planned": planned, "delivered": got, "planned_per_hour": planned * 6,
+                           "delivered_per_hour": got * 6.0, "active_s": 600.0,
+                           "deviation": round((got - planned) / planned, 4)}
+                          for name, user, persona, speed, w, base, planned, got in (
+                              ("Mehmet Yatırımcı", "mehmet_trader", "investor", "medium", 1, 75.0, 15.6, 13),
+                              ("<script>alert(1)</script>", "ayse_scalp", "scalper", "fast", 2, 85.0, 16.7, 12),
+                              ("Ali Hoca", "ali_ekonomist", "economist", "slow", 3, 65.0, 13.5, 13),
+                              ("Zeynep Yeni", "zeynep_newbie", "newbie", "medium", 0, 75.0, 12.5, 12))],
+                 "workers": [{"worker": w, "bots": [b], "planned": planned, "delivered": got,
+                              "deviation": round((got - planned) / planned, 4)}
+                             for w, b, planned, got in ((0, "Zeynep Yeni", 12.5, 12), (1, "Mehmet Yatırımcı", 15.6, 13),
+                                                        (2, "Ayşe Scalper", 16.7, 12), (3, "Ali Hoca", 13.5, 13))]},
         "latency": {"llm_s": ({"count": 50, "p50": 0.41, "p90": 0.88, "p95": 1.02, "p99": 1.9, "max": 2.3}
                               if groq else {"count": 50, "p50": 0.001, "p90": 0.002, "p95": 0.002, "p99": 0.004,
                                             "max": 0.005}),
+                    "llm_s_by_provider": {provider: _pct(50, 0.41, 1.02, 2.3) if groq else _pct(50, 0.001, 0.002, 0.005)},
                     "end_to_end_sim_s": {"count": 50, "p50": 12.0, "p90": 31.5, "p95": 40.2, "p99": 58.0,
-                                         "max": 61.7}},
+                                         "max": 61.7},
+                    "lateness_sim_s": _pct(50, 0.9, 2.4, 6.1)},
+        "capacity": {"headroom": {"method": "derived", "value": 12.5 if not groq else 2.1,
+                                  "bound": "cpu (host)" if not groq else "groq requests/min",
+                                  "bounds": {"cpu (host)": 12.5, "cpu (worker 2)": 20.0} | (
+                                      {"groq requests/min": 2.1} if groq else {}),
+                                  "cpu_seconds": 1.6, "cpu_ms_per_message": 32.0, "real_seconds": 10.0}},
         "tokens": {provider: {"in": 8000 if groq else 0, "out": 1500 if groq else 0, "cached": 0, "messages": 50}},
         "cache": {"l1": {"hits": 15, "misses": 56, "hit_rate": 15 / 71},
                   "l2": {"configured": l2_on, "hits": 12 if groq else 0, "misses": 28 if groq else 0,
-                         "errors": 1 if groq else 0, "hit_rate": l2_rate}},
+                         "errors": 1 if groq else 0, "hit_rate": l2_rate},
+                  "cold": {"l1": {"hits": 3, "misses": 20, "hit_rate": 3 / 23},
+                           "l2": {"hits": 2 if groq else 0, "misses": 10 if groq else 0,
+                                  "hit_rate": 2 / 12 if groq else None}},
+                  "warm": {"l1": {"hits": 12, "misses": 36, "hit_rate": 12 / 48},
+                           "l2": {"hits": 10 if groq else 0, "misses": 18 if groq else 0,
+                                  "hit_rate": 10 / 28 if groq else None}},
+                  "kinds": {"history": {"lookups": 30, "l1_hits": 4, "l2_hits": 8 if groq else 0, "loads": 18,
+                                        "loads_avoided": 12, "mean_load_ms": 1.8, "l2_ms": 3.0, "saved_ms": 18.6},
+                            "market": {"lookups": 18, "l1_hits": 8, "l2_hits": 2 if groq else 0, "loads": 8,
+                                       "loads_avoided": 10, "mean_load_ms": 0.1, "l2_ms": 1.0, "saved_ms": 0.0}},
+                  "saved": {"database_reads_avoided": 12, "ms_total": 18.6, "ms_per_message": 0.372}},
         "errors": {"provider": {"groq": {"rate_limited": 1}, "offline": {}} if groq else {"offline": {}},
-                   "telegram": {"timeout": 1} if groq else {}},
+                   "telegram": {"timeout": 1} if groq else {},
+                   "engine": {"sent": 50, "skipped_promise": 1, "paraphrased": 2}},
         "restarts": {"crash_restarts": 0, "crashed_workers": []},
-        "duplicates": {"same_text": 0, "sent_twice": 0, "examples": []},
+        "duplicates": {"same_text": 0, "sent_twice": 0, "examples": [], "near": 1,
+                       "near_examples": [{"message_ids": [7, 19], "score": 91.2,
+                                          "texts": ["Sabır şart, GARAN uzun vadede taşınır dostlar",
+                                                    "Sabır şart, GARAN uzun vadede taşınır arkadaşlar"]}]},
         "quality": {"messages": 50, "bot_messages": 50, "bot_to_bot_reply_rate": 0.42, "human_reply_count": 0,
                     "distinct_3gram_ratio": 0.93, "topic_spread": {"BIST": 0.4, "döviz": 0.35, "altın": 0.25},
                     "top_topic_share": 0.4, "artifact_count": 1,
                     "artifact_examples": [["Bence <b>BIST</b> yukarı", ["html_tag"]]],
                     "distinct_system_prompts": 6, "duplicates": 0},
         "criteria": criteria,
-        "passed": (state == "completed" and rate >= 4 and cv <= 0.15) if passed is None else passed,
+        "passed": (state == "completed" and rate >= 4 and pace <= 0.15) if passed is None else passed,
         "samples": samples,
     }
 
@@ -165,7 +218,9 @@ def test_schema_requires_every_top_level_key_and_rejects_drift(schema: dict[str,
     for key in good:
         broken = {k: v for k, v in good.items() if k != key}
         assert not validator.is_valid(broken), key
-    for mutate in (lambda r: r.__setitem__("schema", "piyasa.bench/2"),
+    for mutate in (lambda r: r.__setitem__("schema", "piyasa.bench/1"),
+                   lambda r: r["pace"]["bots"][0].__setitem__("planned", -1),
+                   lambda r: r["criteria"][2].__setitem__("id", "worker_balance"),
                    lambda r: r["criteria"][0].__setitem__("status", "ok"),
                    lambda r: r["totals"].__setitem__("throughput_per_min", "5"),
                    lambda r: r["run"].__setitem__("unexpected", 1),
@@ -315,8 +370,9 @@ def test_html_verdicts_and_empty_run() -> None:
     assert "FAILED" in render_html(failed)
     empty = make_report()
     empty["samples"] = []
-    empty["latency"] = {k: {"count": 0, "p50": None, "p90": None, "p95": None, "p99": None, "max": None}
-                        for k in ("llm_s", "end_to_end_sim_s")}
+    nothing = {"count": 0, "p50": None, "p90": None, "p95": None, "p99": None, "max": None}
+    empty["latency"] = {"llm_s": nothing, "llm_s_by_provider": {}, "end_to_end_sim_s": nothing,
+                        "lateness_sim_s": nothing}
     page = render_html(empty)
     parser = parse(page)
     assert all(parser.figures.get(f, 0) >= 1 for f in FIGURES)
@@ -355,35 +411,38 @@ def _data_rows(markdown: str) -> list[str]:
 
 def test_timeline_appends_and_compares(tmp_path: Path) -> None:
     out = tmp_path / "bench"
-    runs = [make_report(run_id="r1", rate=2.0, cv=0.20, started_at="2025-10-28T10:00:00+00:00"),
-            make_report(run_id="r2", rate=5.0, cv=0.10, started_at="2025-10-30T10:00:00+00:00", groq=True),
-            make_report(run_id="r3", rate=4.0, cv=0.12, started_at="2025-10-31T10:00:00+00:00")]
+    runs = [make_report(run_id="r1", rate=2.0, pace=0.20, started_at="2025-10-28T10:00:00+00:00"),
+            make_report(run_id="r2", rate=5.0, pace=0.10, started_at="2025-10-30T10:00:00+00:00", groq=True),
+            make_report(run_id="r3", rate=4.0, pace=0.12, started_at="2025-10-31T10:00:00+00:00"),
+            make_report(run_id="e1", rate=1.2, pace=0.05, started_at="2025-10-31T11:00:00+00:00", profile="everyday")]
     for r in runs:
         _append(out, r)
     lines = (out / TIMELINE).read_text(encoding="utf-8").splitlines()
-    assert len(lines) == 3
+    assert len(lines) == 4
     first = json.loads(lines[0])
-    assert first["id"] == "r1" and first["run_dir"] == "r1" and first["worker_cv"] == 0.20
+    assert first["id"] == "r1" and first["run_dir"] == "r1" and first["pace_deviation"] == 0.20
+    assert first["profile"] == "seed" and first["lateness_p95_s"] == 2.4 and first["near_duplicates"] == 1
     assert first["l2_configured"] is False and first["l2_hit_rate"] is None
-    assert json.loads(lines[1])["l2_hit_rate"] == pytest.approx(0.3)
+    assert json.loads(lines[1])["l2_hit_rate"] == pytest.approx(10 / 28)  # the warm part
     from piyasa_core.bench.timeline import FIELDS
     assert all(list(json.loads(line)) == list(FIELDS) for line in lines)
 
     md = (out / "timeline.md").read_text(encoding="utf-8")
     rows = _data_rows(md)
-    assert len(rows) == 3
+    assert len(rows) == 4
     assert "baseline" in rows[0]
     assert "×2.50 (+3.00)" in rows[1]  # vs previous and vs best (r1 is both)
-    assert "-0.100" in rows[1] and "new best" in rows[1]
+    assert "10.0 %" in rows[1] and "new best" in rows[1]
     assert "×0.80 (-1.00)" in rows[2]  # r3 against r2: previous and best
-    assert "+0.020" in rows[2] and "new best" not in rows[2]
+    assert "12.0 %" in rows[2] and "new best" not in rows[2]
+    assert "| everyday |" in rows[3] and "baseline" in rows[3]  # another profile: never compared with seed runs
     assert "best completed run r2" in md
 
     html = (out / "timeline.html").read_text(encoding="utf-8")
     parser = parse(html)
     assert parser.figures.get("chart-timeline") == 1
     assert_offline(html)
-    assert html.count('href="r') == 3
+    assert html.count('href="r') == 3 and html.count('href="e1') == 1
 
 
 def test_timeline_best_ignores_cancelled_runs(tmp_path: Path) -> None:

@@ -597,7 +597,7 @@ async def test_four_real_workers_pause_switch_benchmark_and_a_human_gets_an_answ
             assert bench["trigger"] == "tui" and set(bench["files"]) == {"report.json", "report.md", "report.html",
                                                                           "timeseries.csv"}
             report = json.loads((Path(bench["run_dir"]) / "report.json").read_text(encoding="utf-8"))
-            assert report["schema"] == "piyasa.bench/1" and report["run"]["trigger"] == "tui"
+            assert report["schema"] == "piyasa.bench/2" and report["run"]["trigger"] == "tui"
             assert set(report) == REPORT_KEYS
             await wait_for(pilot, lambda: "reports" in screen_text(app) and bench["id"] in screen_text(app))
             await pilot.press("escape")

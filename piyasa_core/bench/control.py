@@ -52,7 +52,7 @@ class BenchController:
             assert self.run is not None
             raise BenchBusy(f"benchmark {self.run.id} is already running; cancel it first")
         given = {k: v for k, v in options.items() if k != "action"}
-        opts = resolve_options(self.host.config, given, trigger=trigger)
+        opts = resolve_options(self.host.config, given, trigger=trigger, provider=self.host.active_provider)
         run = BenchmarkRun(self.host, opts)
         self.run = run
         self.task = asyncio.create_task(self._run(run))

@@ -11,7 +11,7 @@ from typing import Any
 
 import pygal
 
-from piyasa_core.bench.writers import criterion_status, fmt, pct, verdict
+from piyasa_core.bench.writers import criterion_status, fmt, headroom_text, latency_rows, llm_line, pct, signed_pct, verdict
 
 WIDTH, HEIGHT = 900, 340
 LATENCY_KEYS = ("p50", "p90", "p95", "p99", "max")
@@ -148,7 +148,7 @@ def throughput_chart(report: dict[str, Any]) -> str:
 
 def latency_chart(report: dict[str, Any]) -> str:
     parts = []
-    for key, title, unit in (("llm_s", "LLM generation", "s, real"), ("end_to_end_sim_s", "due → sent", "s, simulated")):
+    for key, title, unit in (("llm_s", "LLM generation", "s, real"), ("lateness_sim_s", "lateness", "s, simulated")):
         d = report["latency"][key]
         if not d.get("count"):
             parts.append(note_svg(f"{title}: nothing measured", WIDTH // 2))
@@ -159,7 +159,8 @@ def latency_chart(report: dict[str, Any]) -> str:
         g.add(title, [d.get(k) for k in LATENCY_KEYS])
         parts.append(svg(g))
     return figure("chart-latency", "Latency percentiles (nearest rank): LLM generation time in real seconds; "
-                  "due → sent in simulated seconds, from the time a message was due to the transport accepting it.",
+                  "lateness in simulated seconds, from the time a message was due (plus its typing time) to the "
+                  "transport accepting it.",
                   '<div style="display:grid;grid-template-columns:1fr 1fr;gap:.5rem">' + "".join(parts) + "</div>")
 
 
@@ -226,6 +227,9 @@ def render_html(report: dict[str, Any]) -> str:
                               f"{run['sim_started_at']} at ×{run['time_scale']:g}, "
                               f"sample every {run['sample_every_s']:g} s")),
                ("real time", f"{run['real_seconds']:.1f} s"), ("workers", run["workers"]),
+               ("profile", f"{run['profile']['name']}: {run['profile']['hourly_min']}–{run['profile']['hourly_max']} "
+                           f"per bot per hour; {run['profile']['description']}"),
+               ("generation", llm_line(run["llm"])), ("chats of the run", ", ".join(run["scope"]["chats"])),
                ("providers", f"active {run['providers']['active']}; " + ", ".join(
                    f"{k} {v}" for k, v in run["providers"]["states"].items())),
                ("LLM", f"{cfg['llm']['active']}, fallback {', '.join(cfg['llm']['fallback']) or 'none'}; models "
@@ -244,21 +248,42 @@ def render_html(report: dict[str, Any]) -> str:
             workers_chart(report), throughput_chart(report),
             '<div style="display:flex;gap:1.5rem;flex-wrap:wrap">',
             table(["Worker", "Sent"], enumerate(totals["per_worker"]), numeric=(1,)),
-            table(["Bot", "Sent"], totals["per_bot"].items(), numeric=(1,)),
             table(["Chat", "Sent"], totals["per_chat"].items(), numeric=(1,)), "</div>"]
-    out += ["<h2>Latency</h2>", table(["Measure", "count", *LATENCY_KEYS], (
+    pace = report["pace"]
+    out += ["<h2>Pace against plan</h2>",
+            (f"<p>Planned from each persona's pace ({pace['hourly_min']}–{pace['hourly_max']} per hour, by speed, "
+             f"prime hours a quarter higher) over {pace['window_s'] / 60:.1f} simulated minutes; a count may differ "
+             f"by {pace['slack_messages']:g} message before it deviates.</p>"),
+            table(["Bot", "persona", "speed", "worker", "planned", "delivered", "planned/h", "delivered/h", "deviation"], (
+                [b["bot"], b["persona"], b["speed"], b["worker"], fmt(b["planned"], 1), b["delivered"],
+                 fmt(b["planned_per_hour"], 1), fmt(b["delivered_per_hour"], 1), signed_pct(b["deviation"])]
+                for b in pace["bots"]), numeric=range(3, 9)),
+            table(["Worker", "bots", "planned", "delivered", "deviation"], (
+                [w["worker"], ", ".join(w["bots"]) or "–", fmt(w["planned"], 1), w["delivered"],
+                 signed_pct(w["deviation"])] for w in pace["workers"]), numeric=(2, 3, 4))]
+    room = report["capacity"]["headroom"]
+    out += ["<h2>Latency and capacity</h2>", table(["Measure", "count", *LATENCY_KEYS], (
         [name, d.get("count", 0), *(fmt(d.get(k), 3) for k in LATENCY_KEYS)]
-        for name, d in (("LLM generation (s, real)", report["latency"]["llm_s"]),
-                        ("due → sent (s, simulated)", report["latency"]["end_to_end_sim_s"]))),
-        numeric=range(1, 7)), latency_chart(report)]
+        for name, d in latency_rows(report["latency"])), numeric=range(1, 7)), latency_chart(report),
+        f"<p>Headroom ({escape(room['method'])}): {escape(headroom_text(room))}. Workers' CPU over the window: "
+        f"{e(room['cpu_seconds'])} s in {e(room['real_seconds'])} s real ({e(room['cpu_ms_per_message'])} ms per "
+        "message).</p>"]
     out += ["<h2>Tokens</h2>", table(["Provider", "messages", "in", "out", "cached"], (
         [p, t["messages"], t["in"], t["out"], t["cached"]] for p, t in report["tokens"].items()),
         numeric=range(1, 5)) if report["tokens"] else "<p>no tokens counted</p>", quota_chart(report)]
     l1, l2 = cache["l1"], cache["l2"]
-    out += ["<h2>Cache</h2>", table(["Layer", "hit rate", "hits", "misses", "errors"], [
-        ["L1 (in-process)", pct(l1["hit_rate"]), l1["hits"], l1["misses"], "–"],
-        ["L2 (Redis)", *([pct(l2["hit_rate"]), l2["hits"], l2["misses"], l2["errors"]] if l2["configured"]
-                         else ["not configured", "–", "–", "–"])]], numeric=range(1, 5)), cache_chart(report)]
+    cold, warm, saved = cache["cold"], cache["warm"], cache["saved"]
+    out += ["<h2>Cache</h2>", table(["Layer", "hit rate", "cold (warm-up)", "warm (window)", "hits", "misses", "errors"], [
+        ["L1 (in-process)", pct(l1["hit_rate"]), pct(cold["l1"]["hit_rate"]), pct(warm["l1"]["hit_rate"]), l1["hits"],
+         l1["misses"], "–"],
+        ["L2 (Redis)", *([pct(l2["hit_rate"]), pct(cold["l2"]["hit_rate"]), pct(warm["l2"]["hit_rate"]), l2["hits"],
+                          l2["misses"], l2["errors"]] if l2["configured"]
+                         else ["not configured", "–", "–", "–", "–", "–"])]], numeric=range(1, 7)),
+            table(["Cached", "lookups", "L1 hits", "L2 hits", "loads", "loads avoided", "mean load ms", "saved ms"], (
+                [k, v["lookups"], v["l1_hits"], v["l2_hits"], v["loads"], v["loads_avoided"], fmt(v["mean_load_ms"], 3),
+                 fmt(v["saved_ms"], 1)] for k, v in cache["kinds"].items()), numeric=range(1, 8)),
+            (f"<p>Saved over the window: {saved['database_reads_avoided']} database reads, {e(saved['ms_total'])} ms "
+             f"({e(saved['ms_per_message'])} ms per message).</p>"), cache_chart(report)]
     errors, restarts, dup = report["errors"], report["restarts"], report["duplicates"]
     perr = [[p, k, v] for p, errs in errors["provider"].items() for k, v in errs.items()]
     out += ["<h2>Errors and restarts</h2>",
@@ -268,7 +293,13 @@ def render_html(report: dict[str, Any]) -> str:
             f"<p>worker crash restarts: {restarts['crash_restarts']}"
             + (f" (workers {e(', '.join(map(str, restarts['crashed_workers'])))})" if restarts["crashed_workers"]
                else "") + "</p>",
-            f"<p>duplicates: {dup['same_text']} same text in a chat, {dup['sent_twice']} rows sent twice</p>"]
+            table(["Engine outcome", "count"], ((k, v) for k, v in errors["engine"].items() if v), numeric=(1,)),
+            f"<p>duplicates: {dup['same_text']} same text in a chat, {dup['sent_twice']} rows sent twice; "
+            f"{dup['near']} near duplicates (reported, not a criterion)</p>"]
+    if dup["near_examples"]:
+        out.append(table(["Near duplicate", "score", "earlier", "later"], (
+            [", ".join(map(str, x["message_ids"])), x["score"], x["texts"][0], x["texts"][1]]
+            for x in dup["near_examples"])))
     if dup["examples"]:
         out.append(table(["Kind", "Messages", "Chat", "Sends"], (
             [x.get("kind"), ", ".join(map(str, x.get("message_ids") or [x.get("message_id")])), x.get("chat"),

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select
 
-from piyasa_core.engine.dedup import dedup_key
+from piyasa_core.engine.dedup import dedup_key, near_pairs
 from piyasa_core.store.models import Bot, Chat, Message
 
 PERCENTILES = (50, 90, 95, 99)
@@ -38,10 +38,10 @@ def coefficient_of_variation(counts: list[int]) -> float | None:
 
 @dataclass(frozen=True)
 class Window:
-    """The run's messages: bot rows sent (simulated ``sent_at``) in ``[begin, end)``; only rows with an
-    id above ``after_id`` (the highest id before the workers started on the run's clock) are read."""
+    """The run's messages: bot rows in the run's own chats (``chat_ids``, see bench/scope.py) sent
+    (simulated ``sent_at``) in ``[begin, end)``; nothing outside those chats is ever read."""
 
-    after_id: int
+    chat_ids: tuple[int, ...]
     workers: int
     begin: float
     end: float = float("inf")
@@ -49,16 +49,11 @@ class Window:
     def sent_in(self) -> Any:
         from datetime import datetime, timezone
 
-        clauses = [Message.id > self.after_id, Message.status == "sent", Message.bot_id.is_not(None),
+        clauses = [Message.chat_id.in_(self.chat_ids), Message.status == "sent", Message.bot_id.is_not(None),
                    Message.sent_at >= datetime.fromtimestamp(self.begin, timezone.utc)]
         if self.end != float("inf"):
             clauses.append(Message.sent_at < datetime.fromtimestamp(self.end, timezone.utc))
         return clauses
-
-
-def highest_message_id(engine: Engine) -> int:
-    with engine.connect() as conn:
-        return int(conn.execute(select(func.max(Message.id))).scalar() or 0)
 
 
 def sent_per_worker(engine: Engine, window: Window) -> list[int]:
@@ -82,42 +77,61 @@ class Tally:
     pending: int = 0
     per_worker: list[int] = field(default_factory=list)
     per_bot: dict[str, int] = field(default_factory=dict)
+    per_bot_id: dict[int, int] = field(default_factory=dict)
     per_chat: dict[str, int] = field(default_factory=dict)
     llm_latency_s: dict[str, Any] = field(default_factory=dict)
+    llm_latency_by_provider: dict[str, dict[str, Any]] = field(default_factory=dict)
     e2e_latency_sim_s: dict[str, Any] = field(default_factory=dict)
+    lateness_sim_s: dict[str, Any] = field(default_factory=dict)
     tokens: dict[str, dict[str, int]] = field(default_factory=dict)
     telegram_errors: dict[str, int] = field(default_factory=dict)
     duplicate_texts: int = 0
     resent_rows: int = 0
     duplicate_examples: list[dict[str, Any]] = field(default_factory=list)
+    near_duplicates: int = 0
+    near_examples: list[dict[str, Any]] = field(default_factory=list)
     first_sent_at: float | None = None
     last_sent_at: float | None = None
 
     @property
     def duplicates(self) -> int:
+        """Exact duplicates (the criterion): same normalised text in a chat, or a row sent twice."""
         return self.duplicate_texts + self.resent_rows
+
+
+def _lateness(sent: float, meta: dict[str, Any]) -> float | None:
+    """Simulated seconds a message reached the transport after its plan: due time plus its typing
+    time (typing is part of the plan; generation, queueing and waiting for the provider are not)."""
+    due = meta.get("due_at")
+    if not isinstance(due, (int, float)):
+        return None
+    typing = meta.get("typing_s")
+    return max(0.0, sent - float(due) - (float(typing) if isinstance(typing, (int, float)) else 0.0))
 
 
 def tally(engine: Engine, window: Window) -> Tally:
     """Count the run's bot messages: per worker/bot/chat, latencies, tokens, failures, duplicates."""
     out = Tally(per_worker=[0] * window.workers)
     per_bot: Counter[str] = Counter()
+    per_bot_id: Counter[int] = Counter()
     per_chat: Counter[str] = Counter()
     llm: list[float] = []
+    llm_by: dict[str, list[float]] = defaultdict(list)
     e2e: list[float] = []
+    late: list[float] = []
     tokens: dict[str, dict[str, int]] = defaultdict(lambda: {"in": 0, "out": 0, "cached": 0, "messages": 0})
     errors: Counter[str] = Counter()
     texts: dict[tuple[int, str], list[int]] = defaultdict(list)
+    by_chat: dict[int, list[tuple[int, str]]] = defaultdict(list)
     with engine.connect() as conn:
         rows = conn.execute(
             select(Message.id, Message.status, Message.worker_id, Message.text, Message.chat_id, Chat.key,
-                   Bot.name, Message.provider, Message.tokens_in, Message.tokens_out, Message.tokens_cached,
+                   Bot.id, Bot.name, Message.provider, Message.tokens_in, Message.tokens_out, Message.tokens_cached,
                    Message.generation_seconds, Message.sent_at, Message.created_at, Message.meta,
-                   Message.failure_reason,
-                   Message.send_count)
+                   Message.failure_reason, Message.send_count)
             .join(Chat, Chat.id == Message.chat_id).join(Bot, Bot.id == Message.bot_id)
-            .where(Message.id > window.after_id).order_by(Message.id)).all()
-    for (mid, status, worker_id, text, chat_id, chat_key, bot_name, provider, t_in, t_out, t_cached,
+            .where(Message.chat_id.in_(window.chat_ids)).order_by(Message.id)).all()
+    for (mid, status, worker_id, text, chat_id, chat_key, bot_id, bot_name, provider, t_in, t_out, t_cached,
          gen_s, sent_at, created_at, meta, reason, send_count) in rows:
         sent = sent_at.timestamp() if sent_at is not None else None
         if status == "sent" and (sent is None or not window.begin <= sent < window.end):
@@ -135,12 +149,18 @@ def tally(engine: Engine, window: Window) -> Tally:
         if worker_id is not None and 0 <= worker_id < window.workers:
             out.per_worker[worker_id] += 1
         per_bot[bot_name] += 1
+        per_bot_id[bot_id] += 1
         per_chat[chat_key] += 1
         if gen_s is not None:
             llm.append(float(gen_s))
-        due = (meta or {}).get("due_at")
+            llm_by[provider or "unknown"].append(float(gen_s))
+        meta = meta or {}
+        due = meta.get("due_at")
         if sent is not None and isinstance(due, (int, float)):
             e2e.append(max(0.0, sent - float(due)))
+            lateness = _lateness(sent, meta)
+            if lateness is not None:
+                late.append(lateness)
         if sent is not None:
             out.first_sent_at = sent if out.first_sent_at is None else min(out.first_sent_at, sent)
             out.last_sent_at = sent if out.last_sent_at is None else max(out.last_sent_at, sent)
@@ -155,15 +175,26 @@ def tally(engine: Engine, window: Window) -> Tally:
                 out.duplicate_examples.append({"kind": "sent twice", "message_id": mid, "chat": chat_key,
                                                "sends": int(send_count)})
         texts[(chat_id, dedup_key(text))].append(mid)  # the engine's own key: "🚀" and "🔥" differ
+        by_chat[chat_id].append((mid, text))
     for (_chat_id, _norm), ids in texts.items():
         if len(ids) > 1:
             out.duplicate_texts += len(ids) - 1
             if len(out.duplicate_examples) < 10:
                 out.duplicate_examples.append({"kind": "same text", "message_ids": ids})
+    for messages in by_chat.values():
+        for earlier, later, score in near_pairs([t for _, t in messages]):
+            out.near_duplicates += 1
+            if len(out.near_examples) < 10:
+                out.near_examples.append({"message_ids": [messages[earlier][0], messages[later][0]],
+                                          "score": round(score, 1),
+                                          "texts": [messages[earlier][1], messages[later][1]]})
     out.per_bot = dict(sorted(per_bot.items()))
+    out.per_bot_id = dict(sorted(per_bot_id.items()))
     out.per_chat = dict(sorted(per_chat.items()))
     out.llm_latency_s = percentiles(llm)
+    out.llm_latency_by_provider = {name: percentiles(values) for name, values in sorted(llm_by.items())}
     out.e2e_latency_sim_s = percentiles(e2e)
+    out.lateness_sim_s = percentiles(late)
     out.tokens = {k: dict(v) for k, v in sorted(tokens.items())}
     out.telegram_errors = dict(sorted(errors.items()))
     return out

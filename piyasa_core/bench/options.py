@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from piyasa_core.config.schema import parse_duration
+from piyasa_core.engine.clock import check_start
 from piyasa_core.errors import PiyasaError
 
 FORMATS = ("json", "md", "html", "csv")
-_CLOCK = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 MAX_DURATION = 7 * 86400.0
+OFFLINE = "offline"
 
 
 class BenchInputError(PiyasaError, ValueError):
@@ -23,15 +23,54 @@ class BenchInputError(PiyasaError, ValueError):
 
 
 @dataclass(frozen=True)
+class Profile:
+    """A run's profile with the engine's values filled in: the pace the bots run at during the run
+    and the throughput it is judged against (None: no such criterion)."""
+
+    name: str
+    description: str
+    hourly_min: int
+    hourly_max: int
+    min_throughput_per_min: float | None
+    target_throughput_per_min: float | None
+
+    @property
+    def overrides(self) -> dict[tuple[str | int, ...], Any]:
+        """What the run's workers are configured with on top of the configuration."""
+        return {("engine", "hourly_min"): self.hourly_min, ("engine", "hourly_max"): self.hourly_max}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "description": self.description, "hourly_min": self.hourly_min,
+                "hourly_max": self.hourly_max, "min_throughput_per_min": self.min_throughput_per_min,
+                "target_throughput_per_min": self.target_throughput_per_min}
+
+
+def resolve_profile(config: Any, name: str, where: str = "profile") -> Profile:
+    """The named `[benchmark.profiles.*]` with `[engine]` filling what it leaves out."""
+    bench, engine = config.settings.benchmark, config.settings.engine
+    if name not in bench.profiles:
+        raise BenchInputError(f"{where}: {name!r} is not a profile; known: {', '.join(bench.profiles)}")
+    given = bench.profiles[name]
+    low = engine.hourly_min if given.hourly_min is None else given.hourly_min
+    high = engine.hourly_max if given.hourly_max is None else given.hourly_max
+    if low > high:
+        raise BenchInputError(f"{where}: {name!r} gives hourly_min {low} above hourly_max {high} "
+                              "([benchmark.profiles] with [engine])")
+    return Profile(name, given.description, low, high, given.min_throughput_per_min, given.target_throughput_per_min)
+
+
+@dataclass(frozen=True)
 class BenchOptions:
     duration: float  # simulated seconds
     time_scale: float
     sample_every: float  # simulated seconds
     out_dir: Path  # runs go to <out_dir>/<run id>/; the timeline lives in <out_dir>
     formats: tuple[str, ...] = FORMATS
-    start_at: str = "10:00"  # simulated time of day the run starts at ("" → now)
+    start_at: str = "10:00"  # where the simulated clock starts ("HH:MM" today, ISO date and time, "" now)
     trigger: str = "cli"
     warmup: float = 60.0  # simulated seconds the workers run before the measured window opens
+    profile: Profile = field(default_factory=lambda: Profile("seed", "", 50, 100, 4.0, 6.0))
+    provider: str = OFFLINE  # the active provider the run generates with
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -81,17 +120,28 @@ def api_label(key: str) -> str:
     return f'benchmark field "{key}"'
 
 
+def check_scale(where: str, scale: float, provider: str) -> None:
+    """A networked provider answers in real time: on a scaled clock every call would last ``scale``
+    times longer in simulated time, and the run would measure the clock, not the system."""
+    if provider != OFFLINE and scale != 1:
+        raise BenchInputError(
+            f"{where}: {scale:g} with provider {provider!r}: it answers over the network in real time, so a "
+            f"scaled clock would stretch every call ×{scale:g}; run at 1, or emulate its latency on the scaled "
+            f"clock with --provider offline and [llm.providers.offline] latency_ms")
+
+
 def resolve_options(config: Any, given: dict[str, Any], *, trigger: str,
-                    label: Callable[[str], str] = api_label) -> BenchOptions:
+                    label: Callable[[str], str] = api_label, provider: str | None = None) -> BenchOptions:
     """`[benchmark]` defaults overridden by ``given`` (CLI flags or the API's JSON body); every bad
-    value raises :class:`BenchInputError` naming the option (``label(key)``) and the value."""
+    value raises :class:`BenchInputError` naming the option (``label(key)``) and the value.
+    ``provider``: the active provider (the supervisor's, which the operator may have switched)."""
     bench = config.settings.benchmark
     known = {"duration", "time_scale", "sample_every", "out", "out_dir", "format", "formats", "start_at", "warmup",
-             "action"}
+             "profile", "action"}
     unknown = sorted(set(given) - known)
     if unknown:
         raise BenchInputError(f"benchmark: unknown option {', '.join(map(repr, unknown))}; "
-                              f"known: duration, time_scale, sample_every, out, formats, start_at, warmup")
+                              f"known: duration, time_scale, sample_every, out, formats, start_at, warmup, profile")
     duration = _duration(label("duration"), given["duration"]) if given.get("duration") is not None \
         else bench.duration
     scale = _number(label("time_scale"), given["time_scale"]) if given.get("time_scale") is not None \
@@ -110,9 +160,15 @@ def resolve_options(config: Any, given: dict[str, Any], *, trigger: str,
     fmt = given.get("formats", given.get("format"))
     formats = parse_formats(label("formats"), fmt) if fmt is not None else FORMATS
     start_at = str(given["start_at"]) if given.get("start_at") is not None else bench.start_at
-    if start_at and not _CLOCK.match(start_at):
-        raise BenchInputError(f"{label('start_at')}: {start_at!r} is not a time like 10:00 (or empty for now)")
+    try:
+        start_at = check_start(start_at)
+    except ValueError as exc:
+        raise BenchInputError(f"{label('start_at')}: {exc}") from None
     warmup = _duration(label("warmup"), given["warmup"], allow_zero=True) if given.get("warmup") is not None \
         else bench.warmup
+    profile = resolve_profile(config, str(given["profile"]) if given.get("profile") is not None else bench.profile,
+                              label("profile"))
+    active = provider or config.settings.llm.active
+    check_scale(label("time_scale"), scale, active)
     return BenchOptions(duration=duration, time_scale=scale, sample_every=every, out_dir=out, formats=formats,
-                        start_at=start_at, trigger=trigger, warmup=warmup)
+                        start_at=start_at, trigger=trigger, warmup=warmup, profile=profile, provider=active)

@@ -8,17 +8,20 @@ import os
 import platform
 import subprocess
 import tempfile
+from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from piyasa_core.bench.options import BenchOptions
+from piyasa_core.bench.plan import PHASE_SLACK, per_hour
+from piyasa_core.bench.scope import run_cache_prefix
 from piyasa_core.secrets import mask_url, redact
 
 if TYPE_CHECKING:
     from piyasa_core.bench.runner import BenchmarkRun
 
-SCHEMA = "piyasa.bench/1"
+SCHEMA = "piyasa.bench/2"
 
 
 def iso(epoch: float | None) -> str | None:
@@ -47,7 +50,7 @@ def git_revision() -> str | None:
     return f"{rev}+dirty" if dirty else rev or None
 
 
-def config_summary(config: Any) -> dict[str, Any]:
+def config_summary(config: Any, opts: BenchOptions) -> dict[str, Any]:
     """What shaped the run, secrets masked (URLs lose their passwords; keys are never included)."""
     s = config.settings
     llm = s.llm
@@ -55,8 +58,8 @@ def config_summary(config: Any) -> dict[str, Any]:
         "database": mask_url(config.database_url),
         "redis": mask_url(s.cache.redis_url) if s.cache.redis_url else None,
         "transport": s.telegram.transport,
-        "engine": {"timezone": s.engine.timezone, "hourly_min": s.engine.hourly_min,
-                   "hourly_max": s.engine.hourly_max, "history_lines": s.engine.history_lines,
+        "engine": {"timezone": s.engine.timezone, "hourly_min": opts.profile.hourly_min,
+                   "hourly_max": opts.profile.hourly_max, "history_lines": s.engine.history_lines,
                    "seed": s.engine.seed},
         "llm": {"active": llm.active, "fallback": list(llm.fallback),
                 "models": {name: p.model for name, p in llm.providers.items()}},
@@ -65,8 +68,50 @@ def config_summary(config: Any) -> dict[str, Any]:
     }
 
 
+def llm_summary(config: Any, opts: BenchOptions) -> dict[str, Any]:
+    """Which provider generated, and whether the clock was scaled (only the offline provider, whose
+    latency is emulated on the scaled clock, may run scaled)."""
+    cfg = config.settings.llm.providers[opts.provider]
+    offline = opts.provider == "offline"
+    return {"provider": opts.provider, "model": cfg.model, "networked": not offline,
+            "time_scaled": opts.time_scale != 1,
+            "emulated_latency_ms": cfg.latency_ms if offline else None,
+            "emulated_latency_jitter_ms": cfg.latency_jitter_ms if offline else None}
+
+
+def pace_section(run: BenchmarkRun, counted: Any, elapsed: float) -> dict[str, Any]:
+    """Per bot and per worker: the persona's pace, planned and delivered messages (and per hour)."""
+    bots = []
+    for plan in run.plans:
+        delivered = counted.per_bot_id.get(plan.bot_id, 0)
+        bots.append({
+            "bot": plan.name, "username": plan.username, "persona": plan.persona, "speed": plan.speed,
+            "worker": plan.worker, "base_per_hour": round(plan.base_per_hour, 2),
+            "planned": round(plan.planned, 2), "delivered": delivered,
+            "planned_per_hour": _rate(plan.planned, plan.active_s), "delivered_per_hour": _rate(delivered, plan.active_s),
+            "active_s": round(plan.active_s, 1),
+            "deviation": None if plan.planned <= 0 else round((delivered - plan.planned) / plan.planned, 4)})
+    workers = []
+    for w in range(run.host.total):
+        planned = sum(p.planned for p in run.plans if p.worker == w)
+        delivered = sum(counted.per_bot_id.get(p.bot_id, 0) for p in run.plans if p.worker == w)
+        workers.append({"worker": w, "bots": sorted(p.name for p in run.plans if p.worker == w),
+                        "planned": round(planned, 2), "delivered": delivered,
+                        "deviation": None if planned <= 0 else round((delivered - planned) / planned, 4)})
+    profile = run.options.profile
+    return {"profile": profile.name, "hourly_min": profile.hourly_min, "hourly_max": profile.hourly_max,
+            "window_s": round(elapsed, 3), "slack_messages": PHASE_SLACK, "bots": bots, "workers": workers}
+
+
+def _rate(count: float, seconds: float) -> float | None:
+    value = per_hour(count, seconds)
+    return None if value is None else round(value, 2)
+
+
 def build_report(run: BenchmarkRun, final: dict[str, Any]) -> dict[str, Any]:
     """The whole report as plain JSON data."""
+    from piyasa_core.bench.capacity import cache_figures, cpu_used, headroom
+    from piyasa_core.bench.measures import coefficient_of_variation
     from piyasa_core.engine.quality_db import quality_for_window
     from piyasa_core.store.db import session_scope
 
@@ -74,14 +119,21 @@ def build_report(run: BenchmarkRun, final: dict[str, Any]) -> dict[str, Any]:
     counted = final["tally"]
     elapsed = final["elapsed_sim"]
     begin = run.sim_begin or 0.0
+    scope = run.scope
+    assert scope is not None
     with session_scope(host.store.sessions) as session:
-        quality = quality_for_window(session, begin, begin + elapsed + 1).to_dict()
-    cache = final["cache"]
-    l1 = cache["l1_hits"] + cache["l1_misses"]
-    l2 = cache["l2_hits"] + cache["l2_misses"]
+        quality = quality_for_window(session, begin, begin + elapsed + 1, scope.chat_ids).to_dict()
+    warm = run.warm_cache()
+    cold = run.cache_at_open
+    total = run.cache.totals()
+    l1 = int(total.get("l1_hits", 0) + total.get("l1_misses", 0))
+    l2 = int(total.get("l2_hits", 0) + total.get("l2_misses", 0))
     snap = host.snapshot()
     last = run.samples[-1] if run.samples else {}
     provider_errors = {name: p.get("errors", {}) for name, p in (last.get("providers") or {}).items()}
+    counts = {k: int(v - run.counts_at_open.get(k, 0)) for k, v in sorted(run.counts.totals().items())}
+    real_s = elapsed / opts.time_scale
+    cpu = cpu_used(run.cpu_at_open, run.cpu_at_end)
     report: dict[str, Any] = {
         "schema": SCHEMA,
         "run": {
@@ -95,26 +147,40 @@ def build_report(run: BenchmarkRun, final: dict[str, Any]) -> dict[str, Any]:
             "host": {"name": platform.node(), "platform": platform.platform(), "python": platform.python_version(),
                      "cpus": os.cpu_count()},
             "workers": host.total,
+            "profile": opts.profile.to_dict(),
+            "llm": llm_summary(host.config, opts),
+            "scope": {"chats": list(scope.chat_keys),
+                      "cache_prefix": run_cache_prefix(host.config.settings.cache.key_prefix, run.id)},
+            "thresholds": asdict(run.thresholds),
             "providers": {"active": snap.active_provider, "states": {p.name: p.state for p in snap.providers}},
-            "config": config_summary(host.config),
+            "config": config_summary(host.config, opts),
         },
         "totals": {
             "sent": counted.sent, "failed": counted.failed, "pending": counted.pending,
             "throughput_per_min": counted.sent / (elapsed / 60) if elapsed > 0 else None,
             "per_worker": counted.per_worker, "per_bot": counted.per_bot, "per_chat": counted.per_chat,
+            "worker_cv": coefficient_of_variation(counted.per_worker),
         },
-        "latency": {"llm_s": counted.llm_latency_s, "end_to_end_sim_s": counted.e2e_latency_sim_s},
+        "pace": pace_section(run, counted, elapsed),
+        "latency": {"llm_s": counted.llm_latency_s, "llm_s_by_provider": counted.llm_latency_by_provider,
+                    "end_to_end_sim_s": counted.e2e_latency_sim_s, "lateness_sim_s": counted.lateness_sim_s},
+        "capacity": {"headroom": headroom(cpu, real_s, counted.sent, run.requests_since(), counted.tokens,
+                                          host.config.settings.llm.providers)},
         "tokens": counted.tokens,
         "cache": {
-            "l1": {"hits": cache["l1_hits"], "misses": cache["l1_misses"],
-                   "hit_rate": cache["l1_hits"] / l1 if l1 else None},
-            "l2": {"configured": host.l2_configured, "hits": cache["l2_hits"], "misses": cache["l2_misses"],
-                   "errors": cache["l2_errors"], "hit_rate": cache["l2_hits"] / l2 if l2 else None},
+            "l1": {"hits": int(total.get("l1_hits", 0)), "misses": int(total.get("l1_misses", 0)),
+                   "hit_rate": total.get("l1_hits", 0) / l1 if l1 else None},
+            "l2": {"configured": host.l2_configured, "hits": int(total.get("l2_hits", 0)),
+                   "misses": int(total.get("l2_misses", 0)), "errors": int(total.get("l2_errors", 0)),
+                   "hit_rate": total.get("l2_hits", 0) / l2 if l2 else None},
+            **{k: v for k, v in cache_figures(cold, warm, counted.sent, host.l2_configured).items()
+               if k != "l2_configured"},
         },
-        "errors": {"provider": provider_errors, "telegram": counted.telegram_errors},
+        "errors": {"provider": provider_errors, "telegram": counted.telegram_errors, "engine": counts},
         "restarts": {"crash_restarts": last.get("restarts", 0), "crashed_workers": run.crashed_workers},
         "duplicates": {"same_text": counted.duplicate_texts, "sent_twice": counted.resent_rows,
-                       "examples": counted.duplicate_examples},
+                       "examples": counted.duplicate_examples, "near": counted.near_duplicates,
+                       "near_examples": counted.near_examples},
         "quality": quality,
         "criteria": [c.to_dict() for c in final["criteria"]],
         "passed": bool(final["passed"]),

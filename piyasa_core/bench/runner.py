@@ -1,10 +1,11 @@
 """One benchmark run against a running supervisor: the same code for `piyasa-tui bench`, the TUI's
 `b` key and `POST /benchmark`.
 
-The run owns the simulation while it lasts: it sets the simulated clock (time scale, start time of
-day) and restarts the workers when the clock differs, waits until every worker runs, samples every
-``sample_every`` simulated seconds, then measures the run's rows in the database, judges the
-criteria and writes the reports. The previous clock is put back afterwards (the workers restart)."""
+The run owns the simulation while it lasts: it opens its own chats (bench/scope.py), sets the
+simulated clock (time scale, start) and the profile's pace, restarts the workers inside its scope,
+waits until every worker runs, lets them warm up, samples every ``sample_every`` simulated seconds,
+then measures its own rows in the database, judges the criteria and writes the reports. The previous
+clock and scope are put back afterwards (the workers restart in the community's chats)."""
 
 from __future__ import annotations
 
@@ -13,17 +14,19 @@ import logging
 import secrets
 import time
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any, Protocol
-from zoneinfo import ZoneInfo
 
+from piyasa_core.bench.capacity import DeltaTally, worker_cpu
 from piyasa_core.bench.criteria import Criterion, Observed, Thresholds, evaluate, passed
-from piyasa_core.bench.measures import Window, coefficient_of_variation, highest_message_id, sent_per_worker, tally
+from piyasa_core.bench.measures import Tally, Window, sent_per_worker, tally
 from piyasa_core.bench.options import BenchOptions
+from piyasa_core.bench.plan import BotPlan, PaceRow, pace_rows, plan_bots
+from piyasa_core.bench.scope import RunScope, close_scope, drop_cache_keys, open_scope, run_cache_prefix
+from piyasa_core.engine.clock import start_epoch
 from piyasa_core.workers.snapshot import Snapshot
 
 log = logging.getLogger(__name__)
-CACHE_KEYS = ("l1_hits", "l1_misses", "l2_hits", "l2_misses", "l2_errors")
 READY_TIMEOUT = 60.0  # real seconds for every worker to run after the clock is set
 
 
@@ -39,23 +42,21 @@ class BenchHost(Protocol):
     time_scale: float
     store: Any
     l2_configured: bool
+    active_provider: str
+    scope: RunScope | None
 
     def snapshot(self) -> Snapshot: ...
     def sim_now(self) -> float: ...
-    async def set_clock(self, time_scale: float, sim_start: float) -> None: ...
+    def clock_state(self) -> tuple[float, float, float, RunScope | None]: ...
+    async def set_clock(self, time_scale: float, sim_start: float, scope: RunScope | None,
+                        anchor: float | None = None) -> None: ...
     async def set_simulation(self, running: bool) -> dict[str, Any]: ...
     def notice(self, level: str, text: str) -> None: ...
 
 
 def sim_start_for(start_at: str, tz_name: str, now: float | None = None) -> float:
-    """Epoch seconds of today's ``HH:MM`` in ``tz_name`` ("" → now)."""
-    now = time.time() if now is None else now
-    if not start_at:
-        return now
-    tz = ZoneInfo(tz_name)
-    hour, minute = (int(p) for p in start_at.split(":"))
-    day = datetime.fromtimestamp(now, tz)
-    return day.replace(hour=hour, minute=minute, second=0, microsecond=0).timestamp()
+    """Epoch seconds of a run's simulated start (see :func:`piyasa_core.engine.clock.start_epoch`)."""
+    return start_epoch(start_at, tz_name, now)
 
 
 def new_run_id(now: float | None = None) -> str:
@@ -63,29 +64,14 @@ def new_run_id(now: float | None = None) -> str:
     return f"{stamp}-{secrets.token_hex(2)}"
 
 
-class CacheTally:
-    """Per-worker cache counters summed over the run; a restarted worker's counters start again at 0."""
+def cache_counters(snapshot: Snapshot) -> dict[int, dict[str, float]]:
+    """Each worker's cumulative cache counters (numbers only; hit rates are derived, not summed)."""
+    return {w.worker_id: {k: v for k, v in w.cache.items() if isinstance(v, (int, float)) and not k.endswith("_rate")}
+            for w in snapshot.workers}
 
-    def __init__(self) -> None:
-        self.last: dict[int, dict[str, int]] = {}
-        self.total: dict[int, dict[str, int]] = {}
 
-    def baseline(self, snapshot: Snapshot) -> None:
-        for w in snapshot.workers:
-            self.last[w.worker_id] = {k: int(w.cache.get(k, 0) or 0) for k in CACHE_KEYS}
-            self.total[w.worker_id] = dict.fromkeys(CACHE_KEYS, 0)
-
-    def update(self, snapshot: Snapshot) -> None:
-        for w in snapshot.workers:
-            now = {k: int(w.cache.get(k, 0) or 0) for k in CACHE_KEYS}
-            last = self.last.get(w.worker_id, dict.fromkeys(CACHE_KEYS, 0))
-            total = self.total.setdefault(w.worker_id, dict.fromkeys(CACHE_KEYS, 0))
-            for k in CACHE_KEYS:
-                total[k] += now[k] - last[k] if now[k] >= last[k] else now[k]
-            self.last[w.worker_id] = now
-
-    def totals(self) -> dict[str, int]:
-        return {k: sum(t[k] for t in self.total.values()) for k in CACHE_KEYS}
+def engine_counts(snapshot: Snapshot) -> dict[int, dict[str, float]]:
+    return {w.worker_id: dict(w.counts) for w in snapshot.workers}
 
 
 @dataclass
@@ -104,13 +90,15 @@ class BenchmarkRun:
 
     def __init__(self, host: BenchHost, options: BenchOptions, *, own_clock: bool = True,
                  run_id: str | None = None) -> None:
-        """``own_clock`` false: the host was started on the run's clock already (the one-shot CLI), so
-        the run neither restarts the workers first nor puts a previous clock back."""
+        """``own_clock`` false: the host was started on the run's clock and inside its scope already
+        (the one-shot CLI calls :meth:`prepare` before starting it), so the run neither restarts the
+        workers first nor puts a previous clock back."""
         self.host = host
         self.options = options
         self.own_clock = own_clock
         self.id = run_id or new_run_id()
-        self.thresholds = Thresholds.from_config(host.config.settings.benchmark)
+        bench = host.config.settings.benchmark
+        self.thresholds = Thresholds.from_config(bench, options.profile)
         self.state = "starting"
         self.error = ""
         self.samples: list[dict[str, Any]] = []
@@ -119,10 +107,19 @@ class BenchmarkRun:
         self.started_real: float | None = None
         self.sim_begin: float | None = None
         self.sim_end: float | None = None
+        self.real_begin: float | None = None
+        self.scope: RunScope | None = None
+        self.plans: list[BotPlan] = []
         self._cancel = asyncio.Event()
-        self._cache = CacheTally()
+        self.cache = DeltaTally()  # cache counters since the workers started on the run's clock
+        self.counts = DeltaTally()  # engine outcome counters, likewise
+        self.cache_at_open: dict[str, float] = {}
+        self.counts_at_open: dict[str, float] = {}
+        self.cpu_at_open: dict[int, tuple[int, float]] = {}
+        self.cpu_at_end: dict[int, tuple[int, float]] = {}
         self._restarts0: dict[int, int] = {}
         self._errors0: dict[str, dict[str, int]] = {}
+        self._requests0: dict[str, int] = {}
         self._crashed: set[int] = set()
         self._window: Window | None = None
         self.wall_started = time.time()
@@ -156,7 +153,8 @@ class BenchmarkRun:
         last = self.samples[-1] if self.samples else None
         out: dict[str, Any] = {
             "id": self.id, "state": self.state, "trigger": self.options.trigger,
-            "duration_s": self.options.duration, "time_scale": self.options.time_scale,
+            "profile": self.options.profile.name, "duration_s": self.options.duration,
+            "time_scale": self.options.time_scale,
             "elapsed_sim_s": round(elapsed, 1), "progress": round(elapsed / self.options.duration, 4),
             "sent": last["sent"] if last else 0,
             "throughput_per_min": last["throughput_per_min"] if last else None,
@@ -167,40 +165,50 @@ class BenchmarkRun:
         return out
 
     # ── the run ────────────────────────────────────────────────────────────────────────────────
+    def prepare(self) -> RunScope:
+        """Open the run's chats (idempotent); the scope the workers must run in."""
+        if self.scope is None:
+            self.scope = open_scope(self.host.store, self.id, self.options.profile.overrides)
+        return self.scope
+
+    def sim_start(self) -> float:
+        return sim_start_for(self.options.start_at, self.host.config.settings.engine.timezone)
+
     async def run(self) -> RunResult:
         from piyasa_core.bench.report import build_report, write_run
 
         host, opts = self.host, self.options
-        previous_scale = host.time_scale
+        previous = host.clock_state()
         clock_changed = False
         self.started_real = time.monotonic()
         try:
+            scope = await asyncio.to_thread(self.prepare)
             if self.own_clock:
-                tz = host.config.settings.engine.timezone
                 clock_changed = True
-                await host.set_clock(opts.time_scale, sim_start_for(opts.start_at, tz))
+                await host.set_clock(opts.time_scale, self.sim_start(), scope)
+            elif host.scope is None or host.scope.run_id != self.id:
+                raise RuntimeError("the workers were not started inside this run's scope (call prepare() first)")
             await host.set_simulation(True)
             await self._until_ready()
-            after_id = highest_message_id(host.store.engine)
-            if opts.warmup > 0:  # cold start (staggered first turns) kept out of the window
+            snap = host.snapshot()
+            self.cache.baseline(cache_counters(snap))
+            self.counts.baseline(engine_counts(snap))
+            if opts.warmup > 0:  # cold start (staggered first turns, empty caches) kept out of the window
                 self.state = "warming up"
                 try:
                     await asyncio.wait_for(self._cancel.wait(), opts.warmup / opts.time_scale)
                 except asyncio.TimeoutError:
                     pass
-            self.sim_begin = host.sim_now()
-            self._window = Window(after_id, host.total, self.sim_begin)
-            snap = host.snapshot()
-            self._cache.baseline(snap)
-            self._restarts0 = {w.worker_id: w.restarts for w in snap.workers}
-            self._errors0 = {p.name: dict(p.errors) for p in snap.providers}
+            self._open_window()
             self.state = "running"
-            host.notice("info", f"benchmark {self.id} running: {opts.duration / 60:g} simulated min "
-                                f"at ×{opts.time_scale:g}")
+            host.notice("info", f"benchmark {self.id} running: {opts.duration / 60:g} simulated min at "
+                                f"×{opts.time_scale:g}, profile {opts.profile.name}, in chats "
+                                f"{', '.join(scope.chat_keys)}")
             await self._sample_loop()
-            self.sim_end = min(host.sim_now(), self.sim_begin + opts.duration)
+            self.sim_end = min(host.sim_now(), self.sim_begin + opts.duration)  # type: ignore[operator]
+            self.cpu_at_end = await asyncio.to_thread(worker_cpu, host.snapshot())
             self.state = "writing"
-            final = self._observe(final=True)
+            final = await asyncio.to_thread(self._observe, final=True)
             report = await asyncio.to_thread(build_report, self, final)
             run_dir, files = await asyncio.to_thread(write_run, report, opts)
             self.result = RunResult(report, bool(report["passed"]), run_dir, files)
@@ -220,10 +228,52 @@ class BenchmarkRun:
             raise
         finally:
             if clock_changed:
-                try:
-                    await host.set_clock(previous_scale, time.time())
+                try:  # the previous timeline continues where it would have been
+                    await host.set_clock(previous[0], previous[1], previous[3], anchor=previous[2])
                 except Exception as exc:  # noqa: BLE001 - reported; the run's result stands
                     host.notice("error", f"benchmark: restoring the clock failed: {exc}")
+            await self._close_scope()
+
+    async def _close_scope(self) -> None:
+        if self.scope is None:
+            return
+        try:
+            await asyncio.to_thread(close_scope, self.host.store, self.scope)
+            cache = self.host.config.settings.cache
+            if cache.redis_url:
+                await drop_cache_keys(cache.redis_url, run_cache_prefix(cache.key_prefix, self.id))
+        except Exception as exc:  # noqa: BLE001 - the report stands; say what was left behind
+            self.host.notice("warning", f"benchmark {self.id}: cleaning up its chats or cache keys failed: {exc}")
+
+    def _open_window(self) -> None:
+        host = self.host
+        assert self.scope is not None
+        self.sim_begin = host.sim_now()
+        self.real_begin = time.monotonic()
+        self._window = Window(self.scope.chat_ids, host.total, self.sim_begin)
+        snap = host.snapshot()
+        self.cache.update(cache_counters(snap))
+        self.counts.update(engine_counts(snap))
+        self.cache_at_open = self.cache.totals()
+        self.counts_at_open = self.counts.totals()
+        self.cpu_at_open = worker_cpu(snap)
+        self._restarts0 = {w.worker_id: w.restarts for w in snap.workers}
+        self._errors0 = {p.name: dict(p.errors) for p in snap.providers}
+        self._requests0 = {p.name: p.requests_today for p in snap.providers}
+        self.plans = self._plan(self.sim_begin + self.options.duration)
+
+    def _plan(self, end: float) -> list[BotPlan]:
+        """Each bot's planned messages from the window's start to ``end`` (the profile's pace)."""
+        from piyasa_core.engine.repo import load_profiles
+        from piyasa_core.store.db import session_scope
+
+        assert self.sim_begin is not None
+        profile = self.options.profile
+        engine = self.host.config.settings.engine.model_copy(
+            update={"hourly_min": profile.hourly_min, "hourly_max": profile.hourly_max})
+        with session_scope(self.host.store.sessions) as session:
+            bots = [b for b in load_profiles(session) if set(b.chat_ids) & set(self.scope.chat_ids)]  # type: ignore[union-attr]
+        return plan_bots(bots, engine, self.host.total, self.sim_begin, end)
 
     async def _until_ready(self) -> None:
         deadline = time.monotonic() + READY_TIMEOUT
@@ -252,29 +302,30 @@ class BenchmarkRun:
                     pass
             if self.cancelled:
                 break
-            self._take_sample()
+            await asyncio.to_thread(self._take_sample)
             if target >= self.sim_begin + opts.duration:
                 break
             k += 1
         if self.cancelled:
-            self._take_sample()
+            await asyncio.to_thread(self._take_sample)
 
     def _take_sample(self) -> None:
         assert self._window is not None and self.sim_begin is not None
         snap = self.host.snapshot()
-        self._cache.update(snap)
+        self.cache.update(cache_counters(snap))
+        self.counts.update(engine_counts(snap))
         for w in snap.workers:
             if w.restarts > self._restarts0.get(w.worker_id, 0) or w.state in ("crashed", "backoff"):
                 self._crashed.add(w.worker_id)
         per_worker = sent_per_worker(self.host.store.engine, self._window)
         elapsed = min(self.host.sim_now() - self.sim_begin, self.options.duration)
-        cache = self._cache.totals()
+        cache = self.cache.totals()
         sample = {
             "t_sim": round(elapsed, 3),
             "t_real": round(time.monotonic() - (self.started_real or time.monotonic()), 3),
             "sent": sum(per_worker), "sent_per_worker": per_worker,
             "throughput_per_min": sum(per_worker) / (elapsed / 60) if elapsed > 0 else None,
-            "cache": cache,
+            "cache": {k: int(cache.get(k, 0)) for k in ("l1_hits", "l1_misses", "l2_hits", "l2_misses", "l2_errors")},
             "restarts": self._crash_restarts(snap),
             "worker_states": [w.state for w in snap.workers],
             "providers": {p.name: {"state": p.state, "remaining_requests": p.remaining_requests,
@@ -284,7 +335,21 @@ class BenchmarkRun:
                           for p in snap.providers},
         }
         self.samples.append(sample)
-        self.live = evaluate(self._observed(per_worker, elapsed, cache, None), self.thresholds, final=False)
+        partial = self._plan(self.sim_begin + elapsed)  # the plan so far, for the live view
+        bots, workers = pace_rows(partial, self._delivered_per_bot(), self.host.total)
+        self.live = evaluate(self._observed(per_worker, elapsed, None, bots, workers, None), self.thresholds,
+                             final=False)
+
+    def _delivered_per_bot(self) -> dict[int, int]:
+        from sqlalchemy import func, select
+
+        from piyasa_core.store.models import Message
+
+        assert self._window is not None
+        with self.host.store.engine.connect() as conn:
+            rows = conn.execute(select(Message.bot_id, func.count()).where(*self._window.sent_in())
+                                .group_by(Message.bot_id)).all()
+        return {int(b): int(n) for b, n in rows}
 
     def _crash_restarts(self, snap: Snapshot) -> int:
         return sum(max(0, w.restarts - self._restarts0.get(w.worker_id, 0)) for w in snap.workers)
@@ -294,29 +359,36 @@ class BenchmarkRun:
         return {k: max(0, int(v) - int(base.get(k, 0))) for k, v in sorted(errors.items())
                 if int(v) - int(base.get(k, 0)) > 0}
 
-    def _observed(self, per_worker: list[int], elapsed: float, cache: dict[str, int],
-                  duplicates: int | None) -> Observed:
+    def requests_since(self) -> dict[str, int]:
+        """Requests each provider answered during the window (its daily ledger's delta)."""
+        return {p.name: max(0, p.requests_today - self._requests0.get(p.name, 0)) for p in self.host.snapshot().providers}
+
+    def warm_cache(self) -> dict[str, float]:
+        """Cache counters of the measured window alone."""
+        total = self.cache.totals()
+        return {k: v - self.cache_at_open.get(k, 0) for k, v in total.items()}
+
+    def _observed(self, per_worker: list[int], elapsed: float, duplicates: int | None, bots: list[PaceRow],
+                  workers: list[PaceRow], counted: Tally | None) -> Observed:
+        warm = self.warm_cache()
+        late = counted.lateness_sim_s if counted is not None else {}
         return Observed(
             throughput_per_min=sum(per_worker) / (elapsed / 60) if elapsed > 0 else None,
-            per_worker=per_worker, worker_cv=coefficient_of_variation(per_worker), duplicates=duplicates,
-            l2_configured=self.host.l2_configured, l2_hits=cache["l2_hits"], l2_misses=cache["l2_misses"],
+            per_worker=per_worker, duplicates=duplicates, l2_configured=self.host.l2_configured,
+            l2_hits=int(warm.get("l2_hits", 0)), l2_misses=int(warm.get("l2_misses", 0)),
             crashes=max(len(self._crashed), self._crash_restarts(self.host.snapshot())),
-            crashed_workers=sorted(self._crashed))
+            crashed_workers=sorted(self._crashed), bot_pace=bots, worker_pace=workers,
+            lateness_p95=late.get("p95"), lateness_count=int(late.get("count") or 0))
 
     def _observe(self, *, final: bool) -> dict[str, Any]:
         """The final measures: the run's rows counted in the database, criteria judged."""
-        assert self._window is not None and self.sim_end is not None
+        assert self._window is not None and self.sim_end is not None and self.sim_begin is not None
         counted = tally(self.host.store.engine, replace(self._window, end=self.sim_end))
         elapsed = self.elapsed_sim()
-        cache = self._cache.totals()
-        criteria = evaluate(self._observed(counted.per_worker, elapsed, cache, counted.duplicates),
+        self.plans = self._plan(self.sim_begin + elapsed)  # a cancelled run is judged on what it ran
+        bots, workers = pace_rows(self.plans, counted.per_bot_id, self.host.total)
+        criteria = evaluate(self._observed(counted.per_worker, elapsed, counted.duplicates, bots, workers, counted),
                             self.thresholds, final=final)
         self.live = criteria
         return {"tally": counted, "criteria": criteria, "passed": passed(criteria) and not self.cancelled,
-                "cache": cache, "elapsed_sim": elapsed}
-
-
-def sim_window(run: BenchmarkRun) -> tuple[float, float]:
-    """The simulated [begin, end) of the run (for the quality report)."""
-    begin = run.sim_begin or 0.0
-    return begin, (run.sim_end or begin) + timedelta(seconds=1).total_seconds()
+                "elapsed_sim": elapsed, "bot_pace": bots, "worker_pace": workers}

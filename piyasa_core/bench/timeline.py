@@ -19,9 +19,9 @@ from piyasa_core.bench.report import atomic_write
 from piyasa_core.bench.writers import fmt, pct
 
 TIMELINE = "timeline.jsonl"
-FIELDS = ("id", "started_at", "state", "trigger", "duration_s", "time_scale", "workers", "provider", "sent",
-          "throughput_per_min", "worker_cv", "duplicates", "l2_hit_rate", "l2_configured", "passed",
-          "git_revision", "run_dir")
+FIELDS = ("id", "started_at", "state", "trigger", "profile", "duration_s", "time_scale", "workers", "provider", "sent",
+          "throughput_per_min", "worker_cv", "pace_deviation", "lateness_p95_s", "duplicates", "near_duplicates",
+          "l2_hit_rate", "l2_configured", "passed", "git_revision", "run_dir")
 
 
 class TimelineRows(list[dict[str, Any]]):
@@ -35,18 +35,22 @@ class TimelineRows(list[dict[str, Any]]):
 def timeline_row(out_dir: Path, report: dict[str, Any], run_dir: Path) -> dict[str, Any]:
     """The run's line of the timeline."""
     run, l2 = report["run"], report["cache"]["l2"]
-    cv = next((c["value"] for c in report["criteria"] if c["id"] == "worker_balance"), None)
+    pace = next((c["value"] for c in report["criteria"] if c["id"] == "bot_pace"), None)
     try:
         where = Path(os.path.relpath(Path(run_dir).resolve(), Path(out_dir).resolve())).as_posix()
     except ValueError:  # another drive (Windows)
         where = str(run_dir)
     return {
         "id": run["id"], "started_at": run["started_at"], "state": run["state"], "trigger": run["trigger"],
+        "profile": run["profile"]["name"],
         "duration_s": run["duration_s"], "time_scale": run["time_scale"], "workers": run["workers"],
-        "provider": run["providers"]["active"], "sent": report["totals"]["sent"],
-        "throughput_per_min": report["totals"]["throughput_per_min"], "worker_cv": cv,
+        "provider": run["llm"]["provider"], "sent": report["totals"]["sent"],
+        "throughput_per_min": report["totals"]["throughput_per_min"], "worker_cv": report["totals"]["worker_cv"],
+        "pace_deviation": pace, "lateness_p95_s": report["latency"]["lateness_sim_s"]["p95"],
         "duplicates": report["duplicates"]["same_text"] + report["duplicates"]["sent_twice"],
-        "l2_hit_rate": l2["hit_rate"] if l2["configured"] else None, "l2_configured": bool(l2["configured"]),
+        "near_duplicates": report["duplicates"]["near"],
+        "l2_hit_rate": report["cache"]["warm"]["l2"]["hit_rate"] if l2["configured"] else None,
+        "l2_configured": bool(l2["configured"]),
         "passed": bool(report["passed"]), "git_revision": run["git_revision"], "run_dir": where,
     }
 
@@ -107,17 +111,22 @@ def _num(value: Any) -> float | None:
 
 
 def compare(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """For each run: the previous run, the best completed run before it (highest throughput), and
-    whether it set a new best."""
-    out, best = [], None
-    for i, row in enumerate(rows):
-        prev = rows[i - 1] if i else None
+    """For each run: the previous run and the best completed run before it (highest throughput) of
+    the same profile (rows from before profiles existed form a group of their own), and whether it set
+    a new best. Runs of different profiles are never compared: their pace differs by design."""
+    out: list[dict[str, Any]] = []
+    prev: dict[str, dict[str, Any]] = {}
+    best: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        group = str(row.get("profile") or "")
         rate = _num(row.get("throughput_per_min"))
-        best_rate = _num(best.get("throughput_per_min")) if best else None
+        top = best.get(group)
+        best_rate = _num(top.get("throughput_per_min")) if top else None
         record = row.get("state") == "completed" and rate is not None and (best_rate is None or rate > best_rate)
-        out.append({"row": row, "prev": prev, "best": best, "record": record and best is not None})
+        out.append({"row": row, "prev": prev.get(group), "best": top, "record": record and top is not None})
+        prev[group] = row
         if record:
-            best = row
+            best[group] = row
     return out
 
 
@@ -130,12 +139,6 @@ def throughput_delta(new: dict[str, Any], old: dict[str, Any] | None) -> str:
         return "–"
     return (f"×{a / b:.2f} " if b > 0 else "") + f"({a - b:+.2f})"
 
-
-def cv_delta(new: dict[str, Any], old: dict[str, Any] | None) -> str:
-    if old is None:
-        return "baseline"
-    a, b = _num(new.get("worker_cv")), _num(old.get("worker_cv"))
-    return "–" if a is None or b is None else f"{a - b:+.3f}"
 
 
 def _result(row: dict[str, Any]) -> str:
@@ -160,14 +163,16 @@ def _notes(c: dict[str, Any]) -> str:
 def _cells(c: dict[str, Any], number: int) -> list[str]:
     row = c["row"]
     l2 = pct(_num(row.get("l2_hit_rate"))) if row.get("l2_configured") else "not configured"
-    return [str(number), str(row.get("id")), str(row.get("started_at") or "–")[:19].replace("T", " "), _result(row),
+    pace = _num(row.get("pace_deviation"))
+    return [str(number), str(row.get("id")), str(row.get("started_at") or "–")[:19].replace("T", " "),
+            str(row.get("profile") or "–"), _result(row),
             fmt(_num(row.get("throughput_per_min"))), throughput_delta(row, c["prev"]),
-            throughput_delta(row, c["best"]), fmt(_num(row.get("worker_cv")), 3), cv_delta(row, c["prev"]),
-            cv_delta(row, c["best"]), fmt(row.get("duplicates")), l2, _notes(c)]
+            throughput_delta(row, c["best"]), "–" if pace is None else pct(pace), fmt(_num(row.get("lateness_p95_s"))),
+            fmt(_num(row.get("worker_cv")), 3), fmt(row.get("duplicates")), l2, _notes(c)]
 
 
-HEADERS = ["#", "Run", "Date (UTC)", "Result", "Throughput (msg/min)", "vs previous", "vs best", "Worker CV",
-           "CV vs previous", "CV vs best", "Duplicates", "L2 hit rate", "Notes"]
+HEADERS = ["#", "Run", "Date (UTC)", "Profile", "Result", "Throughput (msg/min)", "vs previous", "vs best",
+           "Worst pace deviation", "Lateness p95 (s)", "Worker CV", "Duplicates", "L2 hit rate (warm)", "Notes"]
 
 
 def _summary(rows: list[dict[str, Any]]) -> str:
@@ -190,8 +195,9 @@ def _skipped_note(rows: list[dict[str, Any]]) -> str:
 def render_timeline_markdown(rows: list[dict[str, Any]]) -> str:
     """The timeline as a Markdown table (``rows`` from :func:`load_timeline`)."""
     lines = ["# Benchmark timeline", "",
-             ("Every run written to this directory, oldest first. \"vs previous\" compares with the run before, "
-              "\"vs best\" with the completed run of highest throughput before it (ratio, then difference)."), "",
+             ("Every run written to this directory, oldest first. \"vs previous\" compares with the run before of "
+              "the same profile, \"vs best\" with its completed run of highest throughput before it (ratio, then "
+              "difference); runs of other profiles are not compared."), "",
              _summary(rows), ""]
     if note := _skipped_note(rows):
         lines += [f"> ⚠️ {note}", ""]
@@ -226,5 +232,5 @@ def render_timeline_html(rows: list[dict[str, Any]]) -> str:
     body = ["<h1>Benchmark timeline</h1>", f"<p>{escape(_summary(rows))}</p>",
             f"<p class=muted>⚠️ {escape(note)}</p>" if note else "",
             figure("chart-timeline", caption, drawing),
-            table(HEADERS, cells, numeric=(0, 4, 7, 10))]
+            table(HEADERS, cells, numeric=(0, 5, 8, 9, 10, 11))]
     return page("Benchmark timeline", "\n".join(body))

@@ -38,6 +38,32 @@ def criterion_status(c: dict[str, Any]) -> str:
     return STATUS_MARK.get(c["status"], c["status"])
 
 
+def signed_pct(value: float | None) -> str:
+    return "–" if value is None else f"{value * 100:+.1f} %"
+
+
+def llm_line(llm: dict[str, Any]) -> str:
+    """``groq (llama-3.3-70b), real time`` or ``offline (templates-v1, latency 400 ms emulated), ×60``."""
+    what = llm["model"] + (f", latency {llm['emulated_latency_ms']:g} ms emulated" if not llm["networked"] else "")
+    return f"{llm['provider']} ({what}), " + ("scaled clock" if llm["time_scaled"] else "real time")
+
+
+def latency_rows(latency: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """The latency table's rows: generation (all, then per provider), due → sent, lateness."""
+    rows = [("LLM generation (s, real)", latency["llm_s"])]
+    rows += [(f"  {name} (s, real)", d) for name, d in latency["llm_s_by_provider"].items()]
+    rows += [("due → sent (s, simulated)", latency["end_to_end_sim_s"]),
+             ("lateness: due → sent less typing (s, simulated)", latency["lateness_sim_s"])]
+    return rows
+
+
+def headroom_text(room: dict[str, Any]) -> str:
+    if room["value"] is None:
+        return "not derived (nothing was measured)"
+    others = ", ".join(f"{k} ×{v:g}" for k, v in room["bounds"].items())
+    return f"×{room['value']:g}, bound by {room['bound']} ({others})"
+
+
 def verdict(report: dict[str, Any]) -> str:
     if report["run"]["state"] == "cancelled":
         return "CANCELLED (partial report)"
@@ -51,8 +77,11 @@ def render_markdown(report: dict[str, Any]) -> str:
         "",
         f"- started {run['started_at']} ({run['trigger']}), {run['elapsed_sim_s'] / 60:.1f} of "
         f"{run['duration_s'] / 60:g} simulated minutes at ×{run['time_scale']:g} ({run['real_seconds']:.1f} s real)",
-        f"- {run['workers']} workers, provider {run['providers']['active']}, "
+        f"- profile **{run['profile']['name']}**: {run['profile']['hourly_min']}–{run['profile']['hourly_max']} "
+        f"messages per bot per hour; {run['profile']['description'] or 'no description'}",
+        f"- {run['workers']} workers, provider {llm_line(run['llm'])}, "
         f"database {run['config']['database']}, L2 {run['config']['redis'] or 'not configured'}",
+        f"- chats of the run: {', '.join(run['scope']['chats']) or 'none'}",
         f"- version {run['version']}, git {run['git_revision'] or 'unknown'}, host {run['host']['name']} "
         f"({run['host']['cpus']} CPUs, Python {run['host']['python']})",
         "",
@@ -71,22 +100,46 @@ def render_markdown(report: dict[str, Any]) -> str:
               f"{totals['failed']} failed, {totals['pending']} still pending at the end.", "",
               "| Worker | Sent |", "|---|---|"]
     lines += [f"| {i} | {n} |" for i, n in enumerate(totals["per_worker"])]
-    lines += ["", "| Bot | Sent |", "|---|---|"] + [f"| {cell(b)} | {n} |" for b, n in totals["per_bot"].items()]
     lines += ["", "| Chat | Sent |", "|---|---|"] + [f"| {cell(c)} | {n} |" for c, n in totals["per_chat"].items()]
+    pace = report["pace"]
+    lines += ["", "## Pace against plan", "",
+              f"Planned from each persona's pace ({pace['hourly_min']}–{pace['hourly_max']} per hour, by speed, "
+              f"prime hours a quarter higher) over {pace['window_s'] / 60:.1f} simulated minutes; a count may "
+              f"differ by {pace['slack_messages']:g} message before it deviates.", "",
+              "| Bot | persona | speed | worker | planned | delivered | planned/h | delivered/h | deviation |",
+              "|---|---|---|---|---|---|---|---|---|"]
+    lines += [f"| {cell(b['bot'])} | {b['persona']} | {b['speed']} | {b['worker']} | {fmt(b['planned'], 1)} | "
+              f"{b['delivered']} | {fmt(b['planned_per_hour'], 1)} | {fmt(b['delivered_per_hour'], 1)} | "
+              f"{signed_pct(b['deviation'])} |" for b in pace["bots"]]
+    lines += ["", "| Worker | bots | planned | delivered | deviation |", "|---|---|---|---|---|"]
+    lines += [f"| {w['worker']} | {cell(', '.join(w['bots']) or '–')} | {fmt(w['planned'], 1)} | {w['delivered']} | "
+              f"{signed_pct(w['deviation'])} |" for w in pace["workers"]]
     lines += ["", "## Latency", "", "| Measure | count | p50 | p90 | p95 | p99 | max |", "|---|---|---|---|---|---|---|"]
-    for name, key in (("LLM generation (s, real)", "llm_s"), ("due → sent (s, simulated)", "end_to_end_sim_s")):
-        d = report["latency"][key]
+    for name, d in latency_rows(report["latency"]):
         lines.append(f"| {name} | {d['count']} | " + " | ".join(fmt(d[k], 3) for k in ("p50", "p90", "p95", "p99", "max"))
                      + " |")
+    room = report["capacity"]["headroom"]
+    lines += ["", "## Capacity", "",
+              f"- headroom ({room['method']}): {headroom_text(room)}",
+              f"- workers' CPU over the window: {fmt(room['cpu_seconds'], 2)} s in {fmt(room['real_seconds'], 1)} s "
+              f"real ({fmt(room['cpu_ms_per_message'], 2)} ms per message)"]
     lines += ["", "## Tokens", "", "| Provider | messages | in | out | cached |", "|---|---|---|---|---|"]
     lines += [f"| {p} | {t['messages']} | {t['in']} | {t['out']} | {t['cached']} |" for p, t in report["tokens"].items()]
     cache = report["cache"]
     l2 = cache["l2"]
     lines += ["", "## Cache", "",
-              f"- L1: {pct(cache['l1']['hit_rate'])} ({cache['l1']['hits']} hits, {cache['l1']['misses']} misses)",
-              "- L2: " + (f"{pct(l2['hit_rate'])} ({l2['hits']} hits, {l2['misses']} misses, {l2['errors']} errors)"
+              f"- L1: {pct(cache['l1']['hit_rate'])} ({cache['l1']['hits']} hits, {cache['l1']['misses']} misses); "
+              f"cold (warm-up) {pct(cache['cold']['l1']['hit_rate'])}, warm {pct(cache['warm']['l1']['hit_rate'])}",
+              "- L2: " + (f"{pct(l2['hit_rate'])} ({l2['hits']} hits, {l2['misses']} misses, {l2['errors']} errors); "
+                           f"cold {pct(cache['cold']['l2']['hit_rate'])}, warm {pct(cache['warm']['l2']['hit_rate'])}"
                            if l2["configured"] else "not configured"),
-              "", "## Errors and restarts", ""]
+              f"- saved over the window: {cache['saved']['database_reads_avoided']} database reads, "
+              f"{fmt(cache['saved']['ms_total'], 1)} ms ({fmt(cache['saved']['ms_per_message'], 3)} ms per message)",
+              "", "| Cached | lookups | L1 hits | L2 hits | loads | loads avoided | mean load ms | saved ms |",
+              "|---|---|---|---|---|---|---|---|"]
+    lines += [f"| {k} | {v['lookups']} | {v['l1_hits']} | {v['l2_hits']} | {v['loads']} | {v['loads_avoided']} | "
+              f"{fmt(v['mean_load_ms'], 3)} | {fmt(v['saved_ms'], 1)} |" for k, v in cache["kinds"].items()]
+    lines += ["", "## Errors and restarts", ""]
     perr = {p: e for p, e in report["errors"]["provider"].items() if e}
     lines.append("- provider errors: " + ("; ".join(f"{p}: " + ", ".join(f"{k} {v}" for k, v in e.items())
                                                       for p, e in perr.items()) or "none"))
@@ -95,8 +148,12 @@ def render_markdown(report: dict[str, Any]) -> str:
     r = report["restarts"]
     lines.append(f"- worker crash restarts: {r['crash_restarts']}"
                  + (f" (workers {', '.join(map(str, r['crashed_workers']))})" if r["crashed_workers"] else ""))
+    eng = {k: v for k, v in report["errors"]["engine"].items() if v}
+    lines.append("- engine outcomes: " + (", ".join(f"{k} {v}" for k, v in eng.items()) or "none"))
     d = report["duplicates"]
-    lines.append(f"- duplicates: {d['same_text']} same text in a chat, {d['sent_twice']} rows sent twice")
+    lines.append(f"- duplicates: {d['same_text']} same text in a chat, {d['sent_twice']} rows sent twice; "
+                 f"{d['near']} near duplicates (reported, not a criterion)")
+    lines += [f"  - near ({x['score']:g}): {cell(x['texts'][0])} ↔ {cell(x['texts'][1])}" for x in d["near_examples"][:5]]
     q = report["quality"]
     lines += ["", "## Quality", "",
               f"- bot-to-bot reply rate {fmt(q.get('bot_to_bot_reply_rate'))}, distinct 3-grams "

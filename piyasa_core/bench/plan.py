@@ -1,0 +1,74 @@
+"""What the configured pace plans for a run: per bot and per worker, the number of messages its
+persona's pace (speed, hourly band, active and prime hours; engine/pacing.py) asks for over the
+measured window. The balance criteria hold each delivered count against this plan."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from piyasa_core.config.schema import EngineConfig
+from piyasa_core.engine.pacing import HOUR, BotPacer
+from piyasa_core.engine.sharding import owner_modulo
+from piyasa_core.engine.types import BotProfile
+
+PHASE_SLACK = 1.0
+"""Messages a count may differ from its plan before it deviates at all: a bot speaking every ~40 s
+has one message more or less in a window depending on where its schedule's phase falls."""
+
+
+@dataclass(frozen=True)
+class PaceRow:
+    """One bot's or worker's planned and delivered messages over the window."""
+
+    label: str
+    planned: float
+    delivered: int
+
+    @property
+    def deviation(self) -> float | None:
+        """(delivered − planned) / planned; None when nothing was planned."""
+        return (self.delivered - self.planned) / self.planned if self.planned > 0 else None
+
+    @property
+    def excess(self) -> float:
+        """How far outside one message of slack the count is, relative to the plan (0 inside it)."""
+        return max(0.0, abs(self.delivered - self.planned) - PHASE_SLACK) / max(self.planned, 1.0)
+
+
+@dataclass(frozen=True)
+class BotPlan:
+    bot_id: int
+    name: str
+    username: str
+    persona: str
+    speed: str
+    worker: int
+    planned: float  # messages in the window
+    base_per_hour: float  # the persona's pace outside prime hours
+    active_s: float  # simulated seconds of the window inside its active hours
+
+
+def plan_bots(bots: list[BotProfile], engine: EngineConfig, workers: int, begin: float, end: float) -> list[BotPlan]:
+    """Every bot's plan for ``[begin, end)`` (the engine's own pacer, no randomness involved)."""
+    out = []
+    for bot in bots:
+        pacer = BotPacer(bot, engine, random.Random(0))
+        out.append(BotPlan(bot.id, bot.name, bot.username, bot.persona, bot.speed, owner_modulo(bot.id, workers),
+                           pacer.planned_messages(begin, end), pacer.base_per_hour(),
+                           pacer.active_seconds(begin, end)))
+    return out
+
+
+def pace_rows(plans: list[BotPlan], delivered: dict[int, int], workers: int) -> tuple[list[PaceRow], list[PaceRow]]:
+    """(per bot, per worker) planned against delivered."""
+    bots = [PaceRow(p.name, p.planned, delivered.get(p.bot_id, 0)) for p in plans]
+    per_worker = []
+    for w in range(workers):
+        mine = [p for p in plans if p.worker == w]
+        per_worker.append(PaceRow(f"w{w}", sum(p.planned for p in mine), sum(delivered.get(p.bot_id, 0) for p in mine)))
+    return bots, per_worker
+
+
+def per_hour(count: float, seconds: float) -> float | None:
+    return count * HOUR / seconds if seconds > 0 else None
