@@ -91,7 +91,7 @@ async def serve(config: Config, *, port: int | None = None, ready: asyncio.Event
     bound = await server.start()
     log.info("control API on http://%s:%d (bearer token: %s or %s)", control.host, bound, control.token_env,
              config.data_dir / "control.token")
-    log.info(active_now(config))
+    log.info(active_now(config, supervisor.sim_now()))  # on the simulated clock ([engine] start_at)
     if ready is not None:
         ready.set()
     try:

@@ -27,6 +27,8 @@ from tests.bench_support import REPORT_KEYS, criteria, validate_report
 from tests.engine_support import SIM_START
 from tests.test_cli import EXE, run_cli
 
+pytestmark = pytest.mark.e2e  # also run under a night clock and on a Sunday (.ci/run)
+
 FILES = {"report.json", "report.md", "report.html", "timeseries.csv"}
 
 

@@ -160,6 +160,24 @@ async def test_get_or_load_counts_and_caches_none() -> None:
         cache.stats.hit_rate("l3")
 
 
+async def test_stats_split_by_kind_with_the_time_loads_took() -> None:
+    cache = local_cache()
+
+    async def slow_read() -> tuple[str, ...]:
+        await asyncio.sleep(0.02)
+        return ("line",)
+
+    for _ in range(3):
+        await cache.get_or_load_versioned("history:1", "lines", slow_read)
+    await cache.get_or_load("market:17:*", slow_read)
+    history, market = cache.stats.kinds["history"], cache.stats.kinds["market"]
+    assert (history.l1_hits, history.l1_misses, history.loads) == (2, 1, 1)
+    assert (market.l1_hits, market.l1_misses, market.loads) == (0, 1, 1)
+    assert history.load_seconds >= 0.019  # the loader slept 20 ms: its time is what a hit saves
+    flat = cache.stats.as_dict()
+    assert flat["history.l1_hits"] == 2 and flat["market.loads"] == 1 and flat["l1_hits"] == 2
+
+
 async def test_local_versions_without_l2() -> None:
     cache = local_cache()
     assert await cache.version("history:1") == 0

@@ -8,11 +8,15 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
+
 from piyasa_core.control import ControlError
 from piyasa_core.secrets import Secret
 from piyasa_tui.remote import RemoteSource
 from tests.bench_support import REPORT_KEYS, validate_report
 from tests.test_serve import served  # noqa: F401 - fixture
+
+pytestmark = pytest.mark.e2e  # also run under a night clock and on a Sunday (.ci/run)
 
 
 async def test_remote_source_follows_and_acts(served: tuple[subprocess.Popen[str], str, str], workdir: Path) -> None:

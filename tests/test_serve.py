@@ -20,6 +20,8 @@ from tests.conftest import REPO
 from tests.engine_support import SIM_START_AT
 from tests.test_cli import EXE, run_cli
 
+pytestmark = pytest.mark.e2e  # also run under a night clock and on a Sunday (.ci/run)
+
 
 def _request(url: str, token: str | None = None, data: dict | None = None) -> tuple[int, bytes]:  # type: ignore[type-arg]
     headers = {"Authorization": f"Bearer {token}"} if token else {}

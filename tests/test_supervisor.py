@@ -18,6 +18,8 @@ from piyasa_core.store.models import Message
 from tests.fakes.llm_server import FakeLLMServer
 from tests.supervisor_support import all_running, running_supervisor, until
 
+pytestmark = pytest.mark.e2e  # also run under a night clock and on a Sunday (.ci/run)
+
 
 def sent_counts(supervisor) -> dict[int, int]:  # type: ignore[no-untyped-def]
     return {w.worker_id: w.sent_total for w in supervisor.snapshot().workers}

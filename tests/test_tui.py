@@ -567,6 +567,7 @@ async def test_flood_of_200_messages_per_second_stays_responsive() -> None:
 
 
 # ── the real supervisor behind the same screens ──────────────────────────────────────────────────
+@pytest.mark.e2e
 async def test_four_real_workers_pause_switch_benchmark_and_a_human_gets_an_answer(workdir) -> None:
     """The real supervisor with 4 workers behind the dashboard: every key that acts, end to end."""
     import multiprocess.resource_tracker

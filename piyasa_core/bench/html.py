@@ -11,7 +11,16 @@ from typing import Any
 
 import pygal
 
-from piyasa_core.bench.writers import criterion_status, fmt, headroom_text, latency_rows, llm_line, pct, signed_pct, verdict
+from piyasa_core.bench.writers import (
+    criterion_status,
+    fmt,
+    headroom_text,
+    latency_rows,
+    llm_line,
+    pct,
+    signed_pct,
+    verdict,
+)
 
 WIDTH, HEIGHT = 900, 340
 LATENCY_KEYS = ("p50", "p90", "p95", "p99", "max")

@@ -109,6 +109,7 @@ class BenchmarkRun:
         self.sim_end: float | None = None
         self.real_begin: float | None = None
         self.scope: RunScope | None = None
+        self._closed = False
         self.plans: list[BotPlan] = []
         self._cancel = asyncio.Event()
         self.cache = DeltaTally()  # cache counters since the workers started on the run's clock
@@ -212,6 +213,10 @@ class BenchmarkRun:
             report = await asyncio.to_thread(build_report, self, final)
             run_dir, files = await asyncio.to_thread(write_run, report, opts)
             self.result = RunResult(report, bool(report["passed"]), run_dir, files)
+            if clock_changed:  # back on the community's clock and chats before the run says it is done
+                clock_changed = False
+                await self._restore(previous)
+            await self._close_scope()
             self.state = "cancelled" if self.cancelled else "completed"
             verdict = "cancelled (partial report)" if self.cancelled else "passed" if self.result.passed else "FAILED"
             host.notice("info" if self.result.passed and not self.cancelled else "warning",
@@ -228,15 +233,20 @@ class BenchmarkRun:
             raise
         finally:
             if clock_changed:
-                try:  # the previous timeline continues where it would have been
-                    await host.set_clock(previous[0], previous[1], previous[3], anchor=previous[2])
-                except Exception as exc:  # noqa: BLE001 - reported; the run's result stands
-                    host.notice("error", f"benchmark: restoring the clock failed: {exc}")
+                await self._restore(previous)
             await self._close_scope()
 
+    async def _restore(self, previous: tuple[float, float, float, RunScope | None]) -> None:
+        """The previous timeline continues where it would have been, in the previous scope."""
+        try:
+            await self.host.set_clock(previous[0], previous[1], previous[3], anchor=previous[2])
+        except Exception as exc:  # noqa: BLE001 - reported; the run's result stands
+            self.host.notice("error", f"benchmark: restoring the clock failed: {exc}")
+
     async def _close_scope(self) -> None:
-        if self.scope is None:
+        if self.scope is None or self._closed:
             return
+        self._closed = True
         try:
             await asyncio.to_thread(close_scope, self.host.store, self.scope)
             cache = self.host.config.settings.cache

@@ -25,8 +25,8 @@ from zoneinfo import ZoneInfo
 import multiprocess as mp
 
 from piyasa_core.bench.control import BenchController
-from piyasa_core.config import Config
 from piyasa_core.bench.scope import RunScope
+from piyasa_core.config import Config
 from piyasa_core.engine.clock import start_epoch
 from piyasa_core.engine.events import ChatDisabled, EngineMetrics, MessageFailed
 from piyasa_core.engine.repo import load_chats, load_profiles
@@ -158,11 +158,14 @@ class Supervisor:
     def _spawn(self, slot: Slot, *, after_crash: bool = False) -> None:
         slot.generation += 1
         scope = self.scope
+        overrides = {**self.config.overrides, **(scope.overrides if scope else {})}
+        if self.active_provider != self.config.settings.llm.active:  # switched at runtime: a new process keeps it
+            overrides[("llm", "active")] = self.active_provider
         spec = WorkerSpec(
             worker_id=slot.worker_id, total=self.total, generation=slot.generation,
             config_path=str(self.config.config_path.resolve()),
             env_path=str(self.config.env_path.resolve()) if self.config.env_path else None,
-            overrides={**self.config.overrides, **(scope.overrides if scope else {})}, environ=self._worker_environ(),
+            overrides=overrides, environ=self._worker_environ(),
             log_path=str(self.log_dir / f"worker-{slot.worker_id}.log"), parent_pid=os.getpid(),
             time_scale=self.time_scale, sim_start=self.sim_start, sim_anchor=self.sim_anchor,
             after_crash=after_crash, run_id=scope.run_id if scope else None)
@@ -327,6 +330,8 @@ class Supervisor:
             return {"ok": False, "changes": [], "error": str(exc)}
         if fresh.settings.supervisor.workers != self.total:
             self.notice("warning", "the worker count changed; it applies when piyasa is restarted")
+        if fresh.settings.llm.active != self.config.settings.llm.active:  # the operator edited it: it wins
+            self.active_provider = fresh.settings.llm.active
         self.config = fresh
         targets = [self.slots[worker_id]] if worker_id is not None else list(self.slots.values())
         await self._stop_slots(targets)
