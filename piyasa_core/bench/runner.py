@@ -189,6 +189,8 @@ class BenchmarkRun:
                 await host.set_clock(opts.time_scale, self.sim_start(), scope)
             elif host.scope is None or host.scope.run_id != self.id:
                 raise RuntimeError("the workers were not started inside this run's scope (call prepare() first)")
+            # crashes count from the run's own workers on, the warm-up and start-up included
+            self._restarts0 = {w.worker_id: w.restarts for w in host.snapshot().workers}
             await host.set_simulation(True)
             await self._until_ready()
             snap = host.snapshot()
@@ -267,7 +269,6 @@ class BenchmarkRun:
         self.cache_at_open = self.cache.totals()
         self.counts_at_open = self.counts.totals()
         self.cpu_at_open = worker_cpu(snap)
-        self._restarts0 = {w.worker_id: w.restarts for w in snap.workers}
         self._errors0 = {p.name: dict(p.errors) for p in snap.providers}
         self._requests0 = {p.name: p.requests_today for p in snap.providers}
         self.plans = self._plan(self.sim_begin + self.options.duration)
