@@ -510,3 +510,14 @@ def test_write_run_writes_every_format_and_the_timeline(tmp_path: Path, schema: 
     rows = load_timeline(tmp_path / "bench")
     assert [r["run_dir"] for r in rows] == [report["run"]["id"]]
     assert (tmp_path / "bench" / "timeline.md").exists() and (tmp_path / "bench" / "timeline.html").exists()
+
+
+def test_timeline_draws_a_run_that_sent_nothing(tmp_path: Path) -> None:
+    """A run with no worker CV (nothing sent: every answer rejected, or the provider down) still gets
+    its timeline page; pygal cannot scale an axis with no value at all."""
+    out = tmp_path / "bench"
+    report = make_report(run_id="z", rate=0.0)
+    report["totals"]["worker_cv"] = None
+    _append(out, report)
+    html = (out / "timeline.html").read_text(encoding="utf-8")
+    assert parse(html).figures.get("chart-timeline") == 1 and "worker CV (right axis)" not in html

@@ -218,7 +218,9 @@ def render_timeline_html(rows: list[dict[str, Any]]) -> str:
                   include_x_axis=True)
         g.x_labels = [f"#{i} {str(c['row'].get('started_at') or '')[:10]}" for i, c in enumerate(compared, 1)]
         g.add("throughput (msg/min)", [_num(c["row"].get("throughput_per_min")) for c in compared])
-        g.add("worker CV (right axis)", [_num(c["row"].get("worker_cv")) for c in compared], secondary=True)
+        cv = [_num(c["row"].get("worker_cv")) for c in compared]
+        if any(v is not None for v in cv):  # pygal cannot scale an axis with no value (a run that sent nothing)
+            g.add("worker CV (right axis)", cv, secondary=True)
         drawing = svg(g)
     else:
         drawing = note_svg("no runs yet")

@@ -45,13 +45,16 @@ _GEMINI_RL_DOCS = (
     "this error, head to: https://ai.google.dev/gemini-api/docs/rate-limits. To monitor your current usage, "
     "head to: https://ai.dev/usage?tab=rate-limit. "
 )
-_TURKISH_REPLIES = (
-    "Bugün piyasada hareket var, dikkatli olmak lazım.",
-    "Dolar yine yükselişte, altına mı geçsek acaba?",
-    "Borsada kâr satışı gelebilir, ben biraz bekleyeceğim.",
-    "Faiz kararı öncesi herkes temkinli görünüyor.",
-    "Bence uzun vadede endeks fonları daha mantıklı.",
-)
+_OPENERS = ("Bugün", "Bu sabah", "Öğleden sonra", "Haftanın başında", "Veri öncesi", "Kapanışa doğru",
+            "Açılışta")
+_SUBJECTS = ("bankacılık hisseleri", "dolar/TL", "ons altın", "BIST30 endeksi", "Bitcoin", "tahvil faizleri",
+             "sanayi hisseleri", "euro/TL")
+_VIEWS = ("sakin seyrediyor", "hızlı hareket ediyor", "beklentinin üstünde", "kâr satışıyla geriledi",
+          "hacimsiz yükseliyor", "desteğe yaklaştı", "yatay bir bantta", "dirençte zorlanıyor", "toparlanmaya çalışıyor")
+_CLOSERS = ("acele etmeye gerek yok.", "stop seviyesini unutmayın.", "temkinli olmak lazım.",
+            "ben izlemede kalıyorum.", "akşam haberlere bakarız.")
+"""Fragments of the fake's default answers, each pool indexed by the request number modulo its size:
+two answers less than 280 requests apart share at most two fragments, so they are not near duplicates."""
 
 
 @dataclass(frozen=True)
@@ -165,8 +168,9 @@ def round_up_tenth(seconds: float) -> float:
 
 
 def default_reply_text(n: int) -> str:
-    """A short Turkish sentence that differs per request number."""
-    return f"{_TURKISH_REPLIES[n % len(_TURKISH_REPLIES)]} (#{n})"
+    """A short Turkish sentence that differs per request number (2,520 before one repeats)."""
+    return (f"{_OPENERS[n % len(_OPENERS)]} {_SUBJECTS[n % len(_SUBJECTS)]} {_VIEWS[n % len(_VIEWS)]}, "
+            f"{_CLOSERS[n % len(_CLOSERS)]}")
 
 
 def _text_of(content: Any) -> str:
