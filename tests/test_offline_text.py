@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from piyasa_core.llm.offline_text import ALLOWED_UPPER, KNOWN_SYMBOLS, compose
+from piyasa_core.llm.turkish import surface_problems
 from tests.conftest import REPO
 
 MODES = ("new", "reply", "human_reply", "reaction")
@@ -266,3 +267,9 @@ def test_market_numbers_are_used() -> None:
     assert sum("%1,2" in t for t in texts) >= 20
     btc = {"persona": "scalper", "topic": "BTCUSDT", "market": {"BTCUSDT": {"price": 61250.0, "change_pct": -2.5}}}
     assert any("61.250" in compose(btc, None, s) for s in range(20))
+
+
+def test_a_thousand_offline_messages_have_no_surface_error(
+        messages: list[tuple[dict[str, Any], Any, int, str]]) -> None:
+    bad = [(h["persona"], text, surface_problems(text)) for h, _r, _s, text in messages if surface_problems(text)]
+    assert not bad, bad[:10]

@@ -133,7 +133,7 @@ def test_mode_text_differs_per_mode(bots: dict[str, BotProfile], market: MarketS
     lines = history(4)
     texts = {}
     for mode in ("new", "reply", "reaction", "human_reply"):
-        turn = Turn(1, 1, mode, "GARAN", reply_to=None if mode == "new" else lines[-1])
+        turn = Turn(1, 1, mode, "GARAN", reply_to=None if mode == "new" else lines[-1], addressed=True)
         user = build_user_prompt(bots["mehmet_trader"], turn, lines, market)
         task = [ln for ln in user.text.splitlines() if ln.startswith("Görev:")]
         assert task == [MODE_TEXT[mode]]
@@ -172,7 +172,7 @@ def test_newest_kept_oldest_dropped_and_counts(bots: dict[str, BotProfile], mark
     assert shown and shown == others[-len(shown):]  # a suffix: the oldest went first
     assert user.history_used == len(markers)
     if target_index is not None:
-        assert f"Yanıtlayacağın mesaj — {lines[target_index].author}: " in user.text
+        assert f"Yanıtlayacağın mesaj — {lines[target_index].author}" in user.text
     assert user.estimated_tokens == estimate_tokens(user.text)
     # the smallest prompt there is (newest line, target, tail): any budget at least that big is kept
     minimal = build_user_prompt(bots["mehmet_trader"], turn, lines, market, token_budget=0).total_tokens
@@ -187,7 +187,7 @@ def test_tiny_budget_keeps_newest_line_and_target(bots: dict[str, BotProfile], m
     assert lines[-1].text in user.text and lines[5].text in user.text
     assert user.history_used == 2 and user.history_dropped == 10
     assert set(user.blocks_dropped) >= {"memories", "stances", "market"}
-    assert "Görev: bir grup üyesi soruyor" in user.text and "(grup üyesi)" in user.text
+    assert "Görev: bir grup üyesi gruba sordu" in user.text and "(grup üyesi)" in user.text
 
 
 def test_realistic_prompt_fits_600_tokens(bots: dict[str, BotProfile], market: MarketSnapshot) -> None:
@@ -238,3 +238,27 @@ def test_the_character_budget_is_exactly_the_token_estimate(tokens: int) -> None
     limit = chars_within(tokens)
     assert limit == 0 or estimate_tokens("x" * limit) <= tokens
     assert estimate_tokens("x" * (limit + 1)) > tokens
+
+
+def test_a_bot_not_asked_is_not_told_it_was_asked(bots: dict[str, BotProfile], market: MarketSnapshot) -> None:
+    """A person's question to the group, answered by a bot the reply jobs chose: the task says the
+    group was asked; the labelled target says it is a question; no @mention on top of the reply."""
+    lines = history(4)
+    question = HistoryLine(99, 1, "Temettü ne zaman hesaba yatıyor?", lines[-1].created_at + 5, "Emre Kaya",
+                           username="emre")
+    for addressed, expected in ((True, MODE_TEXT["human_reply"]), (False, MODE_TEXT["human_group"])):
+        turn = Turn(1, 1, "human_reply", "temettü", reply_to=question, addressed=addressed)
+        text = build_user_prompt(bots["mehmet_trader"], turn, [*lines, question], market).text
+        assert [ln for ln in text.splitlines() if ln.startswith("Görev:")] == [expected]
+        assert "Yanıtlayacağın mesaj — Emre Kaya (grup üyesi) (soru soruyor): Temettü ne zaman" in text
+        assert "etiket" not in text
+    assert "sana soruyor" not in MODE_TEXT["human_group"] and "gruba" in MODE_TEXT["human_group"]
+
+
+def test_a_new_message_that_asks_someone_has_one_consistent_task(bots: dict[str, BotProfile],
+                                                                 market: MarketSnapshot) -> None:
+    text = build_user_prompt(bots["mehmet_trader"], Turn(1, 1, "new", "GARAN", mention="ayse_scalp"), history(4),
+                             market).text
+    task = [ln for ln in text.splitlines() if ln.startswith("Görev:")]
+    assert task == ["Görev: bu konuda sohbete yeni bir mesajla katıl ve @ayse_scalp etiketiyle ona bir soru sor."]
+    assert "kimseye yanıt verme" not in text

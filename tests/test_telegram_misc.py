@@ -60,3 +60,35 @@ async def test_posting_as_a_human_on_the_console_gets_the_mentioned_bot_to_answe
         with store.engine.begin() as conn:
             post_as_human(conn, chat_id=chat_id, text="  ", human_name="x", created_at=0, bots=bots)
     store.dispose()
+
+
+async def test_human_questions_get_the_addressed_bot_or_at_most_two_within_ten_minutes() -> None:
+    """Four engines at ×120 for 6 real s (12 simulated minutes): a question naming Ayşe as a vocative
+    is answered by her alone first; a question to the group by one or two bots, none of them the
+    newcomer; nobody else joins within ten simulated minutes."""
+    config, store = setup_store()
+    events: list[Any] = []
+    workers = engines(config, store, 120, events)
+    await asyncio.gather(*(w.start() for w in workers))
+    with session_scope(store.sessions) as session:
+        chat_id = session.scalar(select(Chat.id))
+        bots = load_profiles(session)
+    asked: dict[int, tuple[float, list[int]]] = {}
+    for text in ("Ayşe, SISE'de stop nereye konur?", "Enflasyon verisi ne zaman açıklanıyor?"):
+        with store.engine.begin() as conn:
+            now = workers[0].clock.now()
+            result = post_as_human(conn, chat_id=chat_id, text=text, human_name="Deniz", created_at=now, bots=bots)
+        asked[int(result.message_id)] = (now, [j.bot_id for j in result.jobs])
+        for job in result.jobs:
+            await workers[0].cache.bump(f"history:{chat_id}")
+            workers[job.bot_id % 4].submit_reply_job(job)
+    await run_for(workers, 6.0)
+    (vocative, (t0, jobs0)), (group, (t1, jobs1)) = asked.items()
+    assert jobs0 == [2] and 1 <= len(jobs1) <= 2 and 4 not in jobs1 and 3 in jobs1
+    for message_id, (at, jobs) in asked.items():
+        answers = sorted((m for m in sent(events) if m.reply_to_id == message_id), key=lambda m: m.sent_at)
+        within = [m for m in answers if m.sent_at - at <= 600]
+        assert within and within[0].bot_id == jobs[0], [(m.bot_name, m.text) for m in answers]
+        assert len({m.bot_id for m in within}) <= 2 and {m.bot_id for m in within} <= set(jobs)
+        assert all("@" not in m.text.split()[0] for m in within)  # threaded replies, no @mention on top
+    store.dispose()

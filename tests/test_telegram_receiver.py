@@ -79,7 +79,7 @@ async def test_four_workers_and_the_receiver_never_conflict_and_the_owner_answer
     stop.set()
     await asyncio.gather(*tasks)
     answer = next(m for m in sent(events) if m.bot_id == 3 and m.mode == "human_reply")
-    assert answer.worker_id == 3 and "@deniz_k" in answer.text
+    assert answer.worker_id == 3 and answer.reply_to_id is not None and "@deniz_k" not in answer.text
     ali = BOTS["ali_ekonomist"][1]
     call = next(c for c in tg.fake.calls(ali, "sendMessage") if c.params["text"] == answer.text)
     assert call.params["reply_parameters"]["message_id"] == human["message_id"]

@@ -349,12 +349,14 @@ class Engine:
                 if rng.random() >= self.config.settings.engine.human_reply_probability:
                     self.counts["jobs_declined"] += 1
                     return
+                # a reply threads to the question already: no @mention of its author on top
                 turn = Turn(bot.id, chat.id, "human_reply", target.topic or (bot.watchlist[0] if bot.watchlist else "piyasa"),
-                            reply_to=target, mention=target.username, due_at=self.clock.now(),
-                            job_id=str(job.message_id))
+                            reply_to=target, due_at=self.clock.now(), job_id=str(job.message_id),
+                            addressed=job.addressed)
                 self.counts["jobs"] += 1
                 await self._deliver(bot, chat, turn, history)
-                self._remember(bot, f"{target.author} bana {turn.topic} hakkında soru sordu.")
+                self._remember(bot, f"{target.author} {'bana' if job.addressed else 'gruba'} {turn.topic} "
+                                    "hakkında soru sordu.")
         except Exception:
             log.exception("worker %d: reply job %s failed", self.worker_id, job)
             self.counts["errors"] += 1

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from piyasa_core.llm import phrases as ph
 from piyasa_core.llm.offline_rules import ALLOWED_UPPER, KNOWN_SYMBOLS
+from piyasa_core.llm.turkish import fix_surface, surface_problems
 
 __all__ = [
     "DEFAULT_ALLOWED", "EMOJI_RE", "EXTRA_UPPER", "PostProcessed", "artifacts", "cap_length", "english_words",
@@ -429,7 +430,8 @@ _OPENER_LEFT = re.compile(rf"(?:^|[.!?…]\s+)(?:@\w+,?\s+)?(?:garanti\w*\b{_NEG
 def artifacts(text: str, known: frozenset[str] = KNOWN_SYMBOLS,
               allowed: frozenset[str] = DEFAULT_ALLOWED) -> list[str]:
     """Names of the personas.md defects present: ticker-case, emoji-glued, certainty-opener, promise,
-    unknown-caps, markdown, ai-trace, english, foreign-word."""
+    unknown-caps, markdown, ai-trace, english, foreign-word; and Turkish surface errors (``llm.turkish``):
+    harmony, doubled-word, midsentence-caps."""
     return list(_artifacts(text, known, allowed))
 
 
@@ -456,6 +458,7 @@ def _artifacts(text: str, known: frozenset[str], allowed: frozenset[str]) -> tup
         found.append("english")
     if foreign_jargon(text):
         found.append("foreign-word")
+    found.extend(surface_problems(_MENTION.sub(" ", text)))
     return tuple(found)
 
 
@@ -494,6 +497,7 @@ def postprocess(text: str, *, bot_name: str, username: str, max_chars: int, rng:
     if promises := find_promises(t):
         return reject("promise: " + ", ".join(promises), t)
     t = step("humanize", humanize(t, rng, casual, known, allowed), t)
+    t = step("fix_turkish_surface", fix_surface(t), t)
     t = step("cap_length", cap_length(t, max_chars), t)
     if not t.strip():
         return reject("empty", t)

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from piyasa_core.engine.addressing import is_question
 from piyasa_core.engine.market import canonical_symbol, format_quote, tr_number
 from piyasa_core.engine.types import BotProfile, HistoryLine, MarketSnapshot, Quote, Turn
 from piyasa_core.llm.tokens import CHAT_OVERHEAD_TOKENS, chars_within, estimate_tokens
@@ -27,9 +28,14 @@ MODE_TEXT: dict[str, str] = {
     "new": "Görev: bu konuda sohbete yeni bir mesajla katıl; kimseye yanıt verme, kendi gözlemini yaz.",
     "reply": "Görev: yanıtlayacağın mesaja cevap ver; katıl ya da itiraz et, kendi bakışını ekle.",
     "reaction": "Görev: yalnızca çok kısa bir tepki ver: 1-2 emoji ya da birkaç kelime, cümle kurma.",
-    "human_reply": "Görev: bir grup üyesi soruyor; sorusunu doğrudan, açık ve yardımsever biçimde yanıtla.",
+    "human_reply": "Görev: bir grup üyesi sana soruyor; sorusunu doğrudan, açık ve yardımsever biçimde yanıtla.",
+    "human_group": "Görev: bir grup üyesi gruba sordu (sana özel değil); konun olduğu için kısaca, bildiğin kadarıyla "
+                   "yanıtla.",
+    "new_ask": "Görev: bu konuda sohbete yeni bir mesajla katıl ve @{mention} etiketiyle ona bir soru sor.",
 }
-"""The task line per mode (new topic / reply / short emoji reaction / answer a human)."""
+"""The task line per mode (new topic / reply / short emoji reaction / answer a human); ``human_group``
+for a person's question to the group that this bot was chosen to answer (it was not asked itself),
+``new_ask`` for a new message that asks another member."""
 
 _HISTORY_FLOOR = 3  # context blocks are dropped before history goes below this many lines
 _LINE_CHARS = 200  # one history line is clipped to this many characters
@@ -204,13 +210,19 @@ def _history_line(line: HistoryLine) -> str:
 def _tail(turn: Turn) -> list[str]:
     """The required closing lines: reply target, topic and task (+ mention)."""
     lines = []
+    mention = (turn.mention or "").strip().lstrip("@")
     if turn.reply_to is not None:
         who = turn.reply_to.author + (" (grup üyesi)" if turn.mode == "human_reply" else "")
-        lines.append(f"Yanıtlayacağın mesaj — {who}: {_clip(turn.reply_to.text, _TARGET_CHARS)}")
-    task = MODE_TEXT.get(turn.mode, MODE_TEXT["new"])
-    mention = (turn.mention or "").strip().lstrip("@")
-    if mention:
-        task += f" Mesajında @{mention} etiketini bir kez kullan."
+        asks = " (soru soruyor)" if is_question(turn.reply_to.text) else ""
+        lines.append(f"Yanıtlayacağın mesaj — {who}{asks}: {_clip(turn.reply_to.text, _TARGET_CHARS)}")
+    if turn.mode == "human_reply" and not turn.addressed:
+        task = MODE_TEXT["human_group"]
+    elif turn.mode == "new" and mention:
+        task = MODE_TEXT["new_ask"].format(mention=mention)  # never "reply to nobody" and "tag X" together
+    else:
+        task = MODE_TEXT.get(turn.mode, MODE_TEXT["new"])
+        if mention:
+            task += f" Mesajında @{mention} etiketini bir kez kullan."
     lines += [f"Konu: {turn.topic}", task]
     return lines
 

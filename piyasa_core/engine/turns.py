@@ -11,21 +11,21 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from piyasa_core.config.schema import EngineConfig
+from piyasa_core.engine.addressing import addressed, is_question
 from piyasa_core.engine.types import BotProfile, ChatInfo, HistoryLine, Turn
 
 RECENCY_HALF_LIFE_S = 600.0
 SCORED_LINES = 20  # only the newest lines are reply candidates
+HUMAN_QUIET_S = 600.0
+"""For this long after a person wrote, only the bots it addressed (or, for a question to the group,
+the one or two its reply jobs chose) answer it; later a bot may join, as an ordinary reply."""
+HUMAN_MAX_REPLIES = 2  # a person's message that named nobody gets at most this many bot replies
 _WORD = re.compile(r"[\wÇĞİÖŞÜçğıöşü]+")
 
 
 @lru_cache(maxsize=8192)
 def _upper_words(text: str) -> frozenset[str]:
     return frozenset(w.upper() for w in _WORD.findall(text))
-
-
-@lru_cache(maxsize=4096)
-def _name_pattern(first_name: str) -> re.Pattern[str]:
-    return re.compile(rf"\b{re.escape(first_name.lower())}\b")
 
 
 @dataclass(frozen=True)
@@ -35,34 +35,38 @@ class ScoredTarget:
     reasons: tuple[str, ...]
 
 
-def mentions_bot(line: HistoryLine, bot: BotProfile) -> bool:
-    """The line @mentions the bot or calls it by its first name."""
-    return _mentions(line.text, bot.username, bot.first_name)
+def mentions_bot(line: HistoryLine, bot: BotProfile, replied_bot: int | None = None) -> bool:
+    """The line speaks to the bot: @username, a reply to its message, or its name as a vocative."""
+    return replied_bot == bot.id or _mentions(line.text, bot)
 
 
 @lru_cache(maxsize=16384)  # every turn looks at the same recent lines again
-def _mentions(text: str, username: str, first_name: str) -> bool:
-    low = text.lower()
-    return f"@{username.lower()}" in low or bool(_name_pattern(first_name).search(low))
+def _mentions(text: str, bot: BotProfile) -> bool:
+    return addressed(text, bot)
 
 
 def score_targets(bot: BotProfile, history: Sequence[HistoryLine], now: float) -> list[ScoredTarget]:
     """Candidate reply targets, best first: humans, questions, mentions of this bot, watchlist
     symbols, recency. Never the bot itself, never a line it already answered."""
     answered = {line.reply_to_id for line in history if line.bot_id == bot.id and line.reply_to_id}
+    author = {line.id: line.bot_id for line in history}
+    replies = Counter(line.reply_to_id for line in history if line.bot_id is not None and line.reply_to_id)
     watch = {s.upper() for s in bot.watchlist}
     scored: list[ScoredTarget] = []
     for line in history[-SCORED_LINES:]:
         if line.bot_id == bot.id or line.id in answered:
             continue
+        to_me = mentions_bot(line, bot, author.get(line.reply_to_id) if line.reply_to_id else None)
+        if line.is_human and not to_me and not _open_to_others(line, replies[line.id], now):
+            continue
         score, reasons = 1.0, []
         if line.is_human:
             score += 3.0
             reasons.append("human")
-        if "?" in line.text:
+        if is_question(line.text):
             score += 1.5
             reasons.append("question")
-        if mentions_bot(line, bot):
+        if to_me:
             score += 4.0
             reasons.append("mention")
         hits = len(_upper_words(line.text) & watch)
@@ -74,6 +78,15 @@ def score_targets(bot: BotProfile, history: Sequence[HistoryLine], now: float) -
         scored.append(ScoredTarget(line, score, tuple(reasons)))
     scored.sort(key=lambda s: (-s.score, -s.line.created_at))
     return scored
+
+
+def _open_to_others(line: HistoryLine, replies: int, now: float) -> bool:
+    """May a bot the person did not address answer this line now? A question belongs to the bots its
+    reply jobs chose for ``HUMAN_QUIET_S``; any other line takes at most ``HUMAN_MAX_REPLIES`` replies
+    in that time. Later, anyone may join."""
+    if now - line.created_at >= HUMAN_QUIET_S:
+        return True
+    return not is_question(line.text) and replies < HUMAN_MAX_REPLIES
 
 
 def choose_chat(bot: BotProfile, chats: Sequence[ChatInfo], rng: random.Random,
@@ -113,13 +126,12 @@ def decide_turn(bot: BotProfile, chat: ChatInfo, history: Sequence[HistoryLine],
     if history and history[-1].bot_id == bot.id and not allow_self_follow_up:
         return None  # no immediate self-follow-up
     targets = score_targets(bot, history, now)
-    direct = [t for t in targets if "mention" in t.reasons or ("human" in t.reasons and "question" in t.reasons)]
+    direct = [t for t in targets if "mention" in t.reasons]
     if direct and (direct[0].line.is_human or rng.random() < 0.7):
-        # a direct question or mention is answered first; only humans are mentioned back by force,
-        # so two bots do not ping-pong @mentions forever
+        # a line that speaks to this bot is answered first (a human's always)
         target = direct[0].line
         mode = "human_reply" if target.is_human else "reply"
-        return _reply_turn(bot, chat, target, mode, config, rng, now, usernames, force_mention=target.is_human)
+        return _reply_turn(bot, chat, target, mode, config, rng, now, usernames, addressed=True)
     roll = rng.random()
     if targets and roll < config.reaction_probability:
         target = targets[0].line
@@ -128,8 +140,7 @@ def decide_turn(bot: BotProfile, chat: ChatInfo, history: Sequence[HistoryLine],
     if targets and roll < config.reaction_probability + config.reply_probability:
         weights = [t.score for t in targets[:8]]
         target = rng.choices([t.line for t in targets[:8]], weights=weights, k=1)[0]
-        mode = "human_reply" if target.is_human else "reply"
-        return _reply_turn(bot, chat, target, mode, config, rng, now, usernames, force_mention=False)
+        return _reply_turn(bot, chat, target, "reply", config, rng, now, usernames, addressed=False)
     topic = choose_topic(bot, chat, history, rng)
     mention = None
     others = [name for bot_id, name in usernames.items() if bot_id != bot.id]
@@ -139,11 +150,9 @@ def decide_turn(bot: BotProfile, chat: ChatInfo, history: Sequence[HistoryLine],
 
 
 def _reply_turn(bot: BotProfile, chat: ChatInfo, target: HistoryLine, mode: str, config: EngineConfig,
-                rng: random.Random, now: float, usernames: dict[int, str], *, force_mention: bool) -> Turn:
-    mention = None
-    handle = target.username if target.username else (usernames.get(target.bot_id) if target.bot_id else None)
-    if handle and (force_mention or rng.random() < config.mention_probability):
-        mention = handle
-    topic = _topic_in(target, bot, chat) if rng.random() < 0.75 else None
+                rng: random.Random, now: float, usernames: dict[int, str], *, addressed: bool) -> Turn:
+    """A reply keeps its target's subject; it threads to the target, so it never @mentions its author
+    as well (that was most of the chat's mentions)."""
+    topic = _topic_in(target, bot, chat)
     return Turn(bot.id, chat.id, mode, topic or choose_topic(bot, chat, [], rng), reply_to=target,
-                mention=mention, due_at=now)
+                due_at=now, addressed=addressed)

@@ -122,15 +122,18 @@ class Turn:
     mention: str | None = None
     due_at: float = 0.0
     job_id: str | None = None  # set for reply jobs routed from a human message
+    addressed: bool = False  # the target spoke to this bot (@username, a reply to it, its name as a vocative)
 
 
 @dataclass(frozen=True)
 class ReplyJob:
-    """A human wrote to (or mentioned) a bot: its worker answers this first."""
+    """A human wrote to a bot (``addressed``), or asked the group a question this bot fits best:
+    its worker answers this first."""
 
     bot_id: int
     chat_id: int
     message_id: int
+    addressed: bool = True
 
 
 @dataclass(frozen=True)

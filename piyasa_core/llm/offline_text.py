@@ -19,6 +19,7 @@ from typing import Any
 
 from piyasa_core.llm import phrases as ph
 from piyasa_core.llm.offline_rules import ALLOWED_UPPER, KNOWN_SYMBOLS, MENTION, acceptable, fragment_ok
+from piyasa_core.llm.turkish import fix_surface
 
 __all__ = ["ALLOWED_UPPER", "KNOWN_SYMBOLS", "MODES", "compose"]
 
@@ -587,7 +588,7 @@ def compose(hints: Mapping[str, Any], reply_to: tuple[str, str, bool] | None, se
     for attempt in range(8):
         rng = random.Random(_stable_seed(seed, ctx.persona, ctx.mode, ctx.topic.key, who, ctx.mention,
                                          reply_text, attempt))
-        text = _build(ctx, rng)
+        text = fix_surface(_build(ctx, rng))
         if acceptable(text, ctx.max_chars, ctx.mention, ctx.mode):
             return text
     return _fallback(ctx)

@@ -5,7 +5,6 @@ Used by the Telegram update receiver and by the console's "post as a human" alik
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -13,10 +12,9 @@ from sqlalchemy import Connection, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from piyasa_core.engine.addressing import addressed, answerers, is_question
 from piyasa_core.engine.types import BotProfile, ReplyJob
 from piyasa_core.store.models import Chat, Message
-
-_MENTION = re.compile(r"@([A-Za-z][A-Za-z0-9_]{2,31})")
 
 
 @dataclass(frozen=True)
@@ -46,17 +44,26 @@ class Stored:
 
 def addressed_bots(item: Inbound, bots: Sequence[BotProfile], reply_to_bot_id: int | None,
                    bot_user_ids: dict[int, int] | None = None) -> list[int]:
-    """Bots the message mentions (@username, text mention) or replies to, that belong to the chat."""
-    names = {m.lower() for m in _MENTION.findall(item.text)} | {u.lower() for u in item.mentioned_usernames}
+    """Bots of the chat the message speaks to: @username (text or entity), text mention, a reply to
+    the bot, or the bot's first or display name used as a vocative ("Ayşe, …")."""
     by_user = {user_id: bot_id for bot_id, user_id in (bot_user_ids or {}).items()}
-    wanted: list[int] = []
-    for bot in bots:
-        if item.chat_id not in bot.chat_ids:
-            continue
-        if bot.username.lower() in names or bot.id == reply_to_bot_id or \
-                any(by_user.get(uid) == bot.id for uid in item.mentioned_user_ids):
-            wanted.append(bot.id)
-    return wanted
+    return [bot.id for bot in bots if item.chat_id in bot.chat_ids and (
+        addressed(item.text, bot, reply_to_bot_id=reply_to_bot_id, usernames=item.mentioned_usernames)
+        or any(by_user.get(uid) == bot.id for uid in item.mentioned_user_ids))]
+
+
+def reply_jobs(item: Inbound, message_id: int, bots: Sequence[BotProfile], reply_to_bot_id: int | None,
+               bot_user_ids: dict[int, int] | None = None) -> tuple[ReplyJob, ...]:
+    """The addressed bots answer; a question that addressed nobody goes to the one or two bots whose
+    persona and watchlist fit it best (the others may join later, on their own turns)."""
+    wanted = addressed_bots(item, bots, reply_to_bot_id, bot_user_ids)
+    if wanted:
+        return tuple(ReplyJob(bot_id, item.chat_id, message_id) for bot_id in wanted)
+    if not is_question(item.text):
+        return ()
+    members = [bot for bot in bots if item.chat_id in bot.chat_ids]
+    return tuple(ReplyJob(bot_id, item.chat_id, message_id, addressed=False)
+                 for bot_id in answerers(item.text, members))
 
 
 def store_inbound(conn: Connection, item: Inbound, bots: Sequence[BotProfile],
@@ -82,9 +89,7 @@ def store_inbound(conn: Connection, item: Inbound, bots: Sequence[BotProfile],
     message_id = conn.execute(stmt.returning(Message.id)).scalar()
     if message_id is None:
         return Stored(None, ())
-    jobs = tuple(ReplyJob(bot_id, item.chat_id, int(message_id))
-                 for bot_id in addressed_bots(item, bots, reply_to_bot, bot_user_ids))
-    return Stored(int(message_id), jobs)
+    return Stored(int(message_id), reply_jobs(item, int(message_id), bots, reply_to_bot, bot_user_ids))
 
 
 def apply_edit(conn: Connection, chat_id: int, telegram_message_id: int, text: str) -> bool:

@@ -68,7 +68,7 @@ ECHO_DOWN: tuple[str, ...] = (
     "{Düşüşten|Satış baskısından} {bahsetmişsin|söz etmişsin}, {haklı bir endişe|anlıyorum}.",
     "{Kırmızı|Eksi} {tabloyu|günü} {sen de|demek sen de} görmüşsün.",
 )
-ECHO_Q: tuple[str, ...] = ("{Sorunu|Sorduğunu|Mesajını} {okudum|gördüm}.", "{Sorduğun|Bu} {konu|mesele} {önemli|çok soruluyor}.",
+ECHO_Q: tuple[str, ...] = ("{Soruyu|Sorduğunu|Mesajını} {okudum|gördüm}.", "{Sorduğun|Bu} {konu|mesele} {önemli|çok soruluyor}.",
           "{Bunu|Bu soruyu} {çok kişi|herkes} {merak ediyor|soruyor}.")
 DISCLAIMER: tuple[str, ...] = ("Yatırım tavsiyesi değildir{|, kendi fikrim|, kendi gözlemim}.",
               "Bu bir yatırım tavsiyesi değil, {sadece|yalnızca} {görüşüm|gözlemim|tecrübem}.",
@@ -122,7 +122,8 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "şu ana kadar": ("şu ana kadar", "şimdiye dek", "bu saate kadar"), "yavaş yavaş": ("yavaş yavaş", "ağır ağır"), "acele etmeyin": ("acele etmeyin", "aceleye gerek yok"),
 }
 SYN_GUARDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
-    "çok": (frozenset({"kadar", "o", "en"}), frozenset({"kez", "şey", "kişi", "daha"})),
+    "çok": (frozenset({"kadar", "o", "en"}), frozenset({"kez", "şey", "kişi", "daha", "teşekkürler", "teşekkür",
+                                                       "sevinirim", "sağ", "memnun"})),
     "hep": (frozenset(), frozenset({"de", "birlikte"})),
     "sonra": (frozenset({"ondan", "bundan", "daha", "ne"}), frozenset()),
     "belki": (frozenset(), frozenset({"de", "yanılıyorum"})),

@@ -46,7 +46,7 @@ POOLS: dict[str, tuple[str, ...]] = {
         "[technical] RSI tam olarak neyi {gösteriyor|ölçüyor}, {bilen|anlatan} {var mı|olur mu}?",
         "[index] {Endeks fonu|BIST30 fonu} ile tek tek hisse {almak|seçmek} arasındaki fark {ne|nedir}?",
         "{T} için {hangi|ne tür} {kaynakları|haberleri} {takip etmeliyim|okumalıyım}?",
-        "[asset] {T} {fiyatı|fiyatının} {neden|niye} {bu kadar|bu denli} {oynuyor|değişiyor}, {haberlerle mi|bilançoyla mı} {ilgili|bağlantılı}?",
+        "[asset] {T} fiyatı {neden|niye} {bu kadar|bu denli} {oynuyor|değişiyor}, {haberlerle mi|bilançoyla mı} {ilgili|bağlantılı}?",
         "{T} için {uzun vade|kısa vade} {ne kadar süre|kaç yıl} {demek|sayılır}, {bilen|anlatan} {var mı|olur mu}?",
         "[stock,index] {T} {almayı düşünüyorum|almak istiyorum} ama {önce|öncelikle} {riskini|nasıl çalıştığını} {anlamak|öğrenmek} istiyorum.",
     ),
@@ -68,7 +68,7 @@ POOLS: dict[str, tuple[str, ...]] = {
         "{Önerebileceğiniz|Tavsiye edebileceğiniz} {kitap|kaynak} {var mı|olur mu}?",
         "{Sabrınız|İlginiz} için {teşekkürler|çok teşekkür ederim}.",
         "{Soru sormaya|Öğrenmeye} devam, {kusura bakmayın|affınıza sığınıyorum}!",
-        "{Bilen|Tecrübeli} biri {anlatırsa|açıklarsa} {çok|pek} {sevinirim|memnun olurum}.",
+        "{Bilen|Tecrübeli} biri {anlatırsa|açıklarsa} {çok|gerçekten} {sevinirim|memnun olurum}.",
     ),
     "agree": (
         "{N}, {çok teşekkürler|çok sağ ol}, {T} {konusunu|meselesini} {şimdi|daha iyi} {anladım|kavradım}.",
