@@ -22,7 +22,7 @@ from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types as genai_types
 
-from tests.fakes.llm_scenarios import Scenario, fmt_duration, fmt_retry_after
+from tests.fakes.llm_scenarios import Scenario, default_reply_text, fmt_duration, fmt_retry_after
 from tests.fakes.llm_server import FakeLLMServer
 
 try:
@@ -101,7 +101,7 @@ async def test_openai_ok_raw_response(fake: FakeLLMServer, oai: openai.AsyncOpen
     assert raw.headers["x-ratelimit-remaining-requests"] == "29"
     completion = raw.parse()
     assert completion.model == OPENAI_MODEL
-    assert completion.choices[0].message.content and "#1" in completion.choices[0].message.content
+    assert completion.choices[0].message.content == default_reply_text(1)
     assert completion.choices[0].finish_reason == "stop"
     usage = completion.usage
     assert usage is not None and usage.completion_tokens == 40
@@ -146,7 +146,7 @@ async def test_replies_vary_and_are_configurable(fake: FakeLLMServer, grq: groq.
 async def test_gemini_ok(fake: FakeLLMServer, gem: Any) -> None:
     config = genai_types.GenerateContentConfig(system_instruction="Sen bir yatırımcısın.")
     response = await gem.models.generate_content(model=GEMINI_MODEL, contents="Piyasa nasıl?", config=config)
-    assert response.text and "#1" in response.text
+    assert response.text == default_reply_text(1)
     assert response.model_version == GEMINI_MODEL
     assert response.candidates[0].finish_reason == genai_types.FinishReason.STOP
     usage = response.usage_metadata

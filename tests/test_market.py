@@ -210,3 +210,27 @@ def test_market_context_selects_headlines_per_bot() -> None:
     assert a.quotes == b.quotes and a.headlines != b.headlines and len(a.headlines) == 1
     assert ctx.snapshot(T0).headlines
     assert MarketContext(PriceTape(WATCH)).snapshot(T0, bot_id=1).headlines == ()
+
+
+@pytest.mark.parametrize("seed", [0, 1, 7, 42])
+def test_related_instruments_move_together_over_a_year(seed: int) -> None:
+    """BIST30 stays above BIST100 within a plausible ratio, and EURTRY/USDTRY (the implied EURUSD)
+    stays a plausible cross rate, every hour for a year; the two indices move the same way on most
+    days (before: two independent walks put BIST30 13,063 below BIST100 13,514)."""
+    tape = PriceTape(["BIST30", "BIST100", "USDTRY", "EURTRY"], seed=seed)
+    t0 = 1_763_978_400.0  # 2025-11-24 13:00 Istanbul
+    ratios, crosses, same_way, days = [], [], 0, 0
+    for hour in range(0, 365 * 24, 5):
+        t = t0 + hour * 3600
+        ratios.append(tape.price("BIST30", t)[0] / tape.price("BIST100", t)[0])
+        crosses.append(tape.price("EURTRY", t)[0] / tape.price("USDTRY", t)[0])
+    for day in range(365):
+        t = t0 + day * 86400  # 13:00, in the session: change since the open
+        a, b = tape.price("BIST30", t)[1], tape.price("BIST100", t)[1]
+        if abs(b) > 0.2:
+            days += 1
+            same_way += (a > 0) == (b > 0)
+    assert 1.0 < min(ratios) and max(ratios) < 1.25, (min(ratios), max(ratios))
+    assert 1.0 < min(crosses) and max(crosses) < 1.35, (min(crosses), max(crosses))
+    assert same_way >= 0.8 * days, (same_way, days)
+    assert "_EURUSD" not in {q.symbol for q in tape.snapshot(t0).quotes}

@@ -273,3 +273,15 @@ def test_a_thousand_offline_messages_have_no_surface_error(
         messages: list[tuple[dict[str, Any], Any, int, str]]) -> None:
     bad = [(h["persona"], text, surface_problems(text)) for h, _r, _s, text in messages if surface_problems(text)]
     assert not bad, bad[:10]
+
+
+def test_gold_is_named_by_the_price_it_quotes() -> None:
+    """Gram gold is quoted in TL and never called "ons"; the ounce is quoted in dollars."""
+    market = {"altın": {"price": 6923.31, "change_pct": 0.4}, "XAUUSD": {"price": 4012.5, "change_pct": 0.2}}
+    for topic, wrong in (("altın", "ons"), ("XAUUSD", "gram")):
+        for seed in range(150):
+            text = compose({"persona": "economist", "bot_name": "Ali Hoca", "topic": topic, "mode": "new",
+                            "market": market}, None, seed)
+            assert wrong not in text.lower(), text
+            if topic == "altın" and "6.923" in text:
+                assert "TL" in text, text

@@ -150,8 +150,11 @@ def test_reply_scoring() -> None:
     ids = [s.line.id for s in scored]
     assert 4 not in ids  # never itself
     assert ids[0] == 3 and "mention" in scored[0].reasons  # a mention of this bot wins
-    assert ids.index(2) < ids.index(1)  # a human's question beats a plain bot line
+    assert 2 not in ids  # a person's fresh question to the group belongs to the bots its reply jobs chose
     assert ids[-1] == 5  # old lines decay
+    later = score_targets(me, history, now + 600)  # ten simulated minutes on, anyone may join
+    later_ids = [s.line.id for s in later]
+    assert later_ids.index(2) < later_ids.index(1)  # and a human's question beats a plain bot line
     answered = [*history, line(6, "cevap", now - 10, 1, reply_to_id=3)]
     assert 3 not in [s.line.id for s in score_targets(me, answered, now)]
 
@@ -165,7 +168,8 @@ def test_turn_rules() -> None:
     assert decide_turn(me, chat, own_last, cfg, random.Random(1), now, {1: "mehmet_trader"}) is None
     human_q = [line(1, "@mehmet_trader GARAN ne olur?", now - 5, None, "Deniz", "deniz_k")]
     turn = decide_turn(me, chat, human_q, cfg, random.Random(1), now, {1: "mehmet_trader"})
-    assert turn is not None and turn.mode == "human_reply" and turn.mention == "deniz_k" and turn.reply_to.id == 1
+    assert turn is not None and turn.mode == "human_reply" and turn.reply_to.id == 1 and turn.addressed
+    assert turn.mention is None  # the reply threads to Deniz's message: no @mention on top
     modes = [decide_turn(me, chat, [line(1, "SISE alev alev", now - 5, 2, "Ayşe", "ayse_scalp")], cfg,
                          random.Random(seed), now, {1: "mehmet_trader", 2: "ayse_scalp"}).mode  # type: ignore[union-attr]
              for seed in range(400)]

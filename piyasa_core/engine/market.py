@@ -18,7 +18,10 @@ Model (log price)::
   day of the week — weekends are not modelled); FX, crypto and gold trade around the clock.
 * Days are Istanbul days: ``(t + 3 h) // 86400`` (Türkiye has kept UTC+3 without DST since 2016).
   ``change_pct`` is the change since that day's open (for BIST: since the previous session's close).
-* ``altın`` (gram gold in TL) is derived: ``XAUUSD × USDTRY / 31.1035``.
+* Related instruments move together, from shared factors (``DERIVED``): gram gold in TL is
+  ``XAUUSD × USDTRY / 31.1035``; ``EURTRY`` is ``USDTRY × EURUSD`` (a hidden factor around 1.16), so
+  the implied cross rate stays plausible; ``BIST30`` is ``BIST100 ×`` a slowly wandering ratio around
+  1.10 (vol 0.3 %/day), so the 30 large caps stay above the broad index as they do.
 """
 
 from __future__ import annotations
@@ -89,8 +92,18 @@ SPECS: dict[str, SymbolSpec] = {
 """Default instruments: BIST stocks (banks a little more volatile), indices, FX, crypto, gold.
 Bases are plausible late-2025 levels."""
 
-DERIVED: dict[str, tuple[str, str]] = {"altın": ("XAUUSD", "USDTRY")}
-"""Instruments computed from two others: gram gold in TL = XAUUSD × USDTRY / 31.1035."""
+HIDDEN: dict[str, SymbolSpec] = {
+    "_EURUSD": SymbolSpec(1.16, 0.004, "fx", 0.0, 4),
+    "_BIST30_RATIO": SymbolSpec(1.10, 0.003, "index", 0.0, 4, True),
+}
+"""Factors that are never quoted: they only make up derived instruments."""
+
+DERIVED: dict[str, tuple[tuple[str, str], float]] = {
+    "altın": (("XAUUSD", "USDTRY"), -_LOG_GRAM),
+    "EURTRY": (("USDTRY", "_EURUSD"), 0.0),
+    "BIST30": (("BIST100", "_BIST30_RATIO"), 0.0),
+}
+"""Instruments computed as a product of two others (log sum plus a log constant)."""
 
 ALIASES: dict[str, str] = {
     "dolar": "USDTRY", "döviz": "USDTRY", "kur": "USDTRY", "dolar/tl": "USDTRY", "euro": "EURTRY",
@@ -157,8 +170,6 @@ def tr_pct(value: float) -> str:
 def format_price(symbol: str, price: float) -> str:
     """A price with its unit as a Turkish chat writes it: 131,25 TL · 11.850 puan · 42,1234 · 105.230 dolar."""
     spec = SPECS.get(symbol)
-    if symbol in DERIVED:
-        return f"{tr_number(price, 2)} TL"
     if spec is None or spec.kind == "stock":
         return f"{tr_number(price, 2)} TL"
     if spec.kind == "index":
@@ -196,11 +207,11 @@ class PriceTape:
         overrides = {canonical_symbol(k, extra) or k: float(v) for k, v in (base_prices or {}).items()}
         needed = set(self.symbols)
         for sym in self.symbols:
-            needed.update(DERIVED.get(sym, ()))
+            needed.update(DERIVED[sym][0] if sym in DERIVED else ())
         for sym in needed:
             if sym in DERIVED:
                 continue
-            spec = SPECS.get(sym) or _stock(100.0)  # an extra ticker: its base comes from base_prices
+            spec = SPECS.get(sym) or HIDDEN.get(sym) or _stock(100.0)  # an extra ticker: its base comes from base_prices
             if sym in overrides and overrides[sym] > 0:
                 spec = replace(spec, base=overrides[sym])
             self._specs[sym] = spec
@@ -281,10 +292,11 @@ class PriceTape:
 
     def _quote_at(self, sym: str, day: int, step: int) -> tuple[float, float]:
         """(price, change % since the day's open), unrounded."""
-        parts = DERIVED.get(sym)
-        if parts:
+        derived = DERIVED.get(sym)
+        if derived:
+            parts, const = derived
             (pa, oa), (pb, ob) = (self._log_price(s, day, step) for s in parts)
-            lp, lo = pa + pb - _LOG_GRAM, oa + ob - _LOG_GRAM
+            lp, lo = pa + pb + const, oa + ob + const
         else:
             lp, lo = self._log_price(sym, day, step)
         return math.exp(lp), (math.exp(lp - lo) - 1.0) * 100.0
@@ -292,13 +304,15 @@ class PriceTape:
     def price(self, symbol: str, t: float) -> tuple[float, float]:
         """(price, change % since the day's open) of one symbol at ``t``, unrounded."""
         sym = canonical_symbol(symbol, self._specs) or symbol
-        if sym not in self._specs and not all(p in self._specs for p in DERIVED.get(sym, ("?",))):
+        if sym not in DERIVED and sym not in self._specs or \
+                sym in DERIVED and not all(p in self._specs for p in DERIVED[sym][0]):
             raise KeyError(f"{symbol!r} is not on this tape")
         return self._quote_at(sym, *self._locate(t))
 
     def decimals(self, symbol: str) -> int:
         """Rounding of a symbol's price: 2 for TL stocks, indices and gold, 4 for FX, 0 for BTC."""
-        return self._specs[symbol].decimals if symbol in self._specs else 2
+        spec = SPECS.get(symbol) if symbol in DERIVED else self._specs.get(symbol)
+        return spec.decimals if spec is not None else 2
 
     def snapshot(self, t: float) -> MarketSnapshot:
         """Quotes of every symbol at ``t`` (``at`` is the start of t's step)."""

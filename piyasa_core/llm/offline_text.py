@@ -126,8 +126,9 @@ def _resolve_topic(raw: str) -> _Topic:
         return _Topic("TCMB", "cb", ("TCMB", "Merkez Bankası"), ("TCMB", "Merkez Bankası"), (), ph.DRIVERS["cb"])
     if low in ph.THEMES:
         kind, key = ph.THEMES[low]
-        if kind == "gold":
-            return _Topic(key, kind, ("altın", "ons altın"), ("altın",), (low, "altın", "XAUUSD"), ph.DRIVERS["gold"])
+        if kind == "gold":  # the quote is gram gold in TL: never call it the ounce
+            return _Topic(key, kind, ("altın", "gram altın"), ("gram altın", "altın"), (low, "altın"),
+                          ph.DRIVERS["gold"])
         if kind == "crypto" and low == "kripto":
             return _Topic(key, kind, ("Bitcoin", "kripto tarafı"), ("Bitcoin", "kripto piyasası"), (key,),
                           ph.DRIVERS["crypto"])
