@@ -221,7 +221,7 @@ def test_hints_for_offline_composer(bots: dict[str, BotProfile], market: MarketS
     bot = bots["mehmet_trader"]
     hints = hints_for(bot, reply_turn(lines[-1]), market, seed=11)
     assert set(hints) == {"persona", "bot_name", "username", "signature_phrases", "emoji", "watchlist", "topic",
-                          "mode", "mention", "market", "stances", "holdings", "max_chars", "seed"}
+                          "mode", "mention", "market", "stances", "holdings", "max_chars", "seed", "hour"}
     assert hints["persona"] == "investor" and hints["mention"] == "ayse_scalp" and hints["seed"] == 11
     assert hints["market"]["GARAN"] == {"price": market.quote("GARAN").price,  # type: ignore[union-attr]
                                         "change_pct": market.quote("GARAN").change_pct}  # type: ignore[union-attr]
@@ -262,3 +262,22 @@ def test_a_new_message_that_asks_someone_has_one_consistent_task(bots: dict[str,
     task = [ln for ln in text.splitlines() if ln.startswith("Görev:")]
     assert task == ["Görev: bu konuda sohbete yeni bir mesajla katıl ve @ayse_scalp etiketiyle ona bir soru sor."]
     assert "kimseye yanıt verme" not in text
+
+
+def test_the_prompt_states_the_simulated_clock_and_the_session(bots: dict[str, BotProfile],
+                                                               market: MarketSnapshot) -> None:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from piyasa_core.engine.clock import describe_moment
+
+    tz = "Europe/Istanbul"
+    wednesday = datetime(2026, 11, 25, 10, 7, tzinfo=ZoneInfo(tz)).timestamp()
+    assert describe_moment(wednesday, tz) == ("Şimdi: Çarşamba 10:07; BIST seansı açık (10:00–18:00); döviz ve "
+                                              "kripto 7/24 işlem görüyor.")
+    assert "BIST seansı kapalı" in describe_moment(wednesday + 9 * 3600, tz)  # 19:07
+    assert "BIST hafta sonu kapalı" in describe_moment(wednesday + 4 * 86400, tz)  # Sunday
+    line = describe_moment(wednesday, tz)
+    user = build_user_prompt(bots["mehmet_trader"], Turn(1, 1, "new", "GARAN"), history(12), market,
+                             token_budget=10, moment=line)
+    assert line in user.text  # kept however small the budget: it is part of the tail

@@ -62,8 +62,42 @@ def test_inputs_from_history() -> None:
         HistoryLine(13, 1, "Eski mesaja cevap.", 3.0, "Ali", bot_id=3, reply_to_id=5),
     ]
     rows = inputs_from_history(lines)
-    assert rows[1] == Q("Sabır şart.", 1, 1, None, True, "GARAN")
-    assert rows[2] == Q("Katılıyorum.", 4, 1, 1, False, "GARAN")
+    assert rows[1] == Q("Sabır şart.", 1, 1, None, True, "GARAN", id=11, reply_to_id=10, created_at=1.0)
+    assert rows[2] == Q("Katılıyorum.", 4, 1, 1, False, "GARAN", id=12, reply_to_id=11, created_at=2.0)
     assert rows[3].reply_to_bot_id is None and not rows[3].reply_to_is_human
     report = quality_report(rows)
     assert report.bot_to_bot_reply_rate == pytest.approx(1 / 3) and report.human_reply_count == 1
+
+
+T0 = 1_795_590_000.0  # any moment: the hours below are given explicitly
+
+
+def test_realism_measures_count_what_a_reader_notices() -> None:
+    """Mentions (own handle, the replied author), emoji per bot, human questions and how many bots
+    answered each within 10 minutes, and time-of-day phrases false at their hour."""
+    q = QualityInput("Temettü ne zaman yatıyor?", None, 1, id=1, created_at=T0, username="deniz")
+    plain = QualityInput("Bugün piyasa sakin.", None, 1, id=2, created_at=T0, username="deniz")
+    msgs = [
+        q, plain,
+        QualityInput("@deniz mayısta genelde 📈", 1, 1, reply_to_is_human=True, id=3, reply_to_id=1,
+                     created_at=T0 + 60, hour=10.1, username="mehmet_trader", reply_to_username="deniz"),
+        QualityInput("Genel kurul sonrası, hepinize iyi akşamlar", 2, 1, reply_to_is_human=True, id=4,
+                     reply_to_id=1, created_at=T0 + 120, hour=10.2, username="ayse_scalp"),
+        QualityInput("Ben de @ali_ekonomist ile aynı fikirdeyim", 3, 1, id=5, created_at=T0 + 200, hour=10.3,
+                     username="ali_ekonomist"),
+        QualityInput("Geç kalmış bir cevap: şirketin duyurusuna bakın", 3, 1, reply_to_is_human=True, id=6,
+                     reply_to_id=1, created_at=T0 + 900, hour=10.4, username="ali_ekonomist"),
+    ]
+    r = quality_report(msgs)
+    assert r.mention_rate == pytest.approx(2 / 4) and r.self_mentions == 1 and r.mentions_of_reply_author == 1
+    assert r.emoji_rate_by_bot == {"ali_ekonomist": 0.0, "ayse_scalp": 0.0, "mehmet_trader": 1.0}
+    assert (r.human_questions, r.human_questions_answered) == (1, 1)
+    assert r.replies_per_human_question == 3.0 and r.max_bots_per_human_question_10min == 2
+    assert r.time_phrase_violations == 1 and r.time_phrase_examples[0][1] == ("evening",)
+    assert json.loads(json.dumps(r.to_dict()))["time_phrase_examples"][0][0].startswith("Genel kurul")
+
+
+def test_surface_errors_are_counted_by_class() -> None:
+    r = quality_report([QualityInput("Haklısın, veriler da aynı şeyi söylüyor.", 1, 1),
+                        QualityInput("Evet Kanka, riskleri unutmayın, unutmayın.", 2, 1)])
+    assert r.artifact_classes == {"harmony": 1, "doubled-word": 1, "midsentence-caps": 1}

@@ -122,7 +122,8 @@ def build_report(run: BenchmarkRun, final: dict[str, Any]) -> dict[str, Any]:
     scope = run.scope
     assert scope is not None
     with session_scope(host.store.sessions) as session:
-        quality = quality_for_window(session, begin, begin + elapsed, scope.chat_ids).to_dict()  # tally's window
+        quality = quality_for_window(session, begin, begin + elapsed, scope.chat_ids,
+                                     host.config.settings.engine.timezone).to_dict()  # tally's window
     warm = run.warm_cache()
     cold = run.cache_at_open
     total = run.cache.totals()

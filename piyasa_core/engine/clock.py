@@ -74,3 +74,31 @@ class SimClock:
     async def sleep_until(self, sim_time: float) -> None:
         """Await until the simulated clock reaches ``sim_time``."""
         await self.sleep(sim_time - self.now())
+
+
+_DAYS_TR = ("Pazartesi", "Salı", "Çarşamba", "Perşembe", "Cuma", "Cumartesi", "Pazar")
+BIST_OPEN_H, BIST_CLOSE_H = 10.0, 18.0
+
+
+def local_hour(epoch: float, tz_name: str) -> float:
+    """The hour of day (0–24, with minutes as a fraction) at ``epoch`` in ``tz_name``."""
+    moment = datetime.fromtimestamp(epoch, ZoneInfo(tz_name))
+    return moment.hour + moment.minute / 60
+
+
+def bist_open(epoch: float, tz_name: str) -> bool:
+    """Borsa İstanbul's continuous session: weekdays 10:00–18:00 (holidays are not modelled)."""
+    moment = datetime.fromtimestamp(epoch, ZoneInfo(tz_name))
+    return moment.weekday() < 5 and BIST_OPEN_H <= moment.hour + moment.minute / 60 < BIST_CLOSE_H
+
+
+def describe_moment(epoch: float, tz_name: str) -> str:
+    """The simulated clock and the market session, as one prompt line."""
+    moment = datetime.fromtimestamp(epoch, ZoneInfo(tz_name))
+    if bist_open(epoch, tz_name):
+        bist = "BIST seansı açık (10:00–18:00)"
+    elif moment.weekday() >= 5:
+        bist = "BIST hafta sonu kapalı"
+    else:
+        bist = "BIST seansı kapalı (10:00–18:00)"
+    return f"Şimdi: {_DAYS_TR[moment.weekday()]} {moment:%H:%M}; {bist}; döviz ve kripto 7/24 işlem görüyor."

@@ -9,6 +9,7 @@ from collections import Counter
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from piyasa_core.engine.clock import describe_moment, local_hour
 from piyasa_core.engine.dedup import DuplicateChecker
 from piyasa_core.engine.pacing import BotPacer
 from piyasa_core.engine.postprocess import postprocess
@@ -68,9 +69,10 @@ class MessagePipeline:
         market = await engine.market_snapshot(now, bot.id)
         system = await engine.system_prompt(bot)
         user = build_user_prompt(bot, turn, history[-cfg.history_lines:], market, engine.memories.get(bot.id, ()),
-                                 token_budget=cfg.prompt_token_budget, system_tokens=estimate_tokens(system))
+                                 token_budget=cfg.prompt_token_budget, system_tokens=estimate_tokens(system),
+                                 moment=describe_moment(now, cfg.timezone))
         seed = rng.getrandbits(31) + seed_offset
-        hints = hints_for(bot, turn, market, seed, max_chars=cfg.max_message_chars)
+        hints = hints_for(bot, turn, market, seed, max_chars=cfg.max_message_chars, hour=local_hour(now, cfg.timezone))
         reply = turn.reply_to
         request = ChatRequest(
             system=system, user=user.text + note,

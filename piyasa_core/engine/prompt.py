@@ -207,9 +207,9 @@ def _history_line(line: HistoryLine) -> str:
     return f"{line.author}: {_clip(line.text, _LINE_CHARS)}"
 
 
-def _tail(turn: Turn) -> list[str]:
-    """The required closing lines: reply target, topic and task (+ mention)."""
-    lines = []
+def _tail(turn: Turn, moment: str = "") -> list[str]:
+    """The required closing lines: the clock, reply target, topic and task (+ mention)."""
+    lines = [moment] if moment else []
     mention = (turn.mention or "").strip().lstrip("@")
     if turn.reply_to is not None:
         who = turn.reply_to.author + (" (grup üyesi)" if turn.mode == "human_reply" else "")
@@ -237,7 +237,7 @@ def _render(blocks: Sequence[str], history: Sequence[str], tail: Sequence[str]) 
 
 def build_user_prompt(bot: BotProfile, turn: Turn, history: Sequence[HistoryLine], market: MarketSnapshot,
                       memories: Sequence[str] = (), token_budget: int = 600,
-                      system_tokens: int | None = None) -> UserPrompt:
+                      system_tokens: int | None = None, moment: str = "") -> UserPrompt:
     """The user prompt fitted to ``token_budget`` (system + user + the chat template's overhead).
 
     ``history`` is oldest → newest. Over budget, the OLDEST lines go first (the newest is always
@@ -251,7 +251,7 @@ def build_user_prompt(bot: BotProfile, turn: Turn, history: Sequence[HistoryLine
     shown = [(i, ln) for i, ln in enumerate(history) if target_id is None or ln.id != target_id]
     target_in_history = len(shown) != len(history)
     rendered = [_history_line(ln) for _, ln in shown]
-    tail = _tail(turn)
+    tail = _tail(turn, moment)
     blocks = _blocks(bot, turn, market, memories)
     user_budget_chars = chars_within(token_budget - sys_tokens - CHAT_OVERHEAD_TOKENS)
 
@@ -296,9 +296,12 @@ def build_prompt(bot: BotProfile, turn: Turn, history: Sequence[HistoryLine], ma
 
 
 # ── Offline hints ───────────────────────────────────────────────────────────────────────────────
-def hints_for(bot: BotProfile, turn: Turn, market: MarketSnapshot, seed: int, max_chars: int = 400) -> dict[str, Any]:
-    """Structured hints for the offline composer (see ``piyasa_core.llm.offline_text.compose``)."""
+def hints_for(bot: BotProfile, turn: Turn, market: MarketSnapshot, seed: int, max_chars: int = 400,
+              hour: float | None = None) -> dict[str, Any]:
+    """Structured hints for the offline composer (see ``piyasa_core.llm.offline_text.compose``);
+    ``hour``: the local hour of day on the simulated clock (time-of-day phrases must be true)."""
     return {
+        "hour": hour,
         "persona": bot.persona,
         "bot_name": bot.name,
         "username": bot.username,

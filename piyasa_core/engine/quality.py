@@ -12,13 +12,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from piyasa_core.engine.addressing import is_question
 from piyasa_core.engine.dedup import dedup_key
-from piyasa_core.engine.postprocess import artifacts, tr_lower
+from piyasa_core.engine.postprocess import EMOJI_RE, artifacts, tr_lower
+from piyasa_core.engine.turns import HUMAN_QUIET_S
 from piyasa_core.engine.types import HistoryLine
+from piyasa_core.llm.daytime import time_phrase_violations
 
 __all__ = ["QualityInput", "QualityReport", "inputs_from_history", "quality_report"]
 
 MAX_EXAMPLES = 5
+_HANDLE = re.compile(r"@([A-Za-z][A-Za-z0-9_]{2,31})")
 
 
 @dataclass(frozen=True)
@@ -31,6 +35,12 @@ class QualityInput:
     reply_to_bot_id: int | None = None  # author of the replied-to message, when that was a bot
     reply_to_is_human: bool = False
     topic: str | None = None
+    id: int | None = None
+    reply_to_id: int | None = None
+    created_at: float | None = None  # simulated epoch seconds
+    hour: float | None = None  # local hour of day when it was sent (time-of-day phrases are judged by it)
+    username: str | None = None  # the bot's (or the person's) handle
+    reply_to_username: str | None = None
 
 
 @dataclass(frozen=True)
@@ -48,12 +58,24 @@ class QualityReport:
     artifact_examples: tuple[tuple[str, tuple[str, ...]], ...] = ()
     distinct_system_prompts: int = 0
     duplicates: int = 0
+    artifact_classes: dict[str, int] = field(default_factory=dict)
+    mention_rate: float = 0.0
+    self_mentions: int = 0
+    mentions_of_reply_author: int = 0
+    emoji_rate_by_bot: dict[str, float] = field(default_factory=dict)
+    human_questions: int = 0
+    human_questions_answered: int = 0
+    replies_per_human_question: float = 0.0
+    max_bots_per_human_question_10min: int = 0
+    time_phrase_violations: int = 0
+    time_phrase_examples: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dict (examples as ``[text, [artifact, …]]`` lists)."""
         out = asdict(self)
         out["topic_spread"] = dict(self.topic_spread)
         out["artifact_examples"] = [[text, list(names)] for text, names in self.artifact_examples]
+        out["time_phrase_examples"] = [[text, list(names)] for text, names in self.time_phrase_examples]
         return out
 
 
@@ -74,7 +96,18 @@ def quality_report(messages: Sequence[QualityInput],
     - ``artifact_count``: total ``postprocess.artifacts`` entries over bot messages, with up to
       ``MAX_EXAMPLES`` examples;
     - ``distinct_system_prompts``: distinct texts among ``system_prompts`` (bot id → prompt);
-    - ``duplicates``: bot messages whose ``dedup_key`` equals an earlier bot message's in the same chat.
+    - ``duplicates``: bot messages whose ``dedup_key`` equals an earlier bot message's in the same chat;
+    - ``artifact_classes``: artifact name → count (``harmony``, ``doubled-word``, ``midsentence-caps``, …);
+    - ``mention_rate``: bot messages with an @mention / bot messages; ``self_mentions``: bot messages
+      that @mention their own author; ``mentions_of_reply_author``: replies that also @mention the
+      author they reply to (the reply addresses them already);
+    - ``emoji_rate_by_bot``: per bot username, the share of its messages with at least one emoji;
+    - ``human_questions``: messages by people that ask something (``addressing.is_question``);
+      ``human_questions_answered``: those with at least one bot reply in the sample;
+      ``replies_per_human_question``: bot replies per such question; ``max_bots_per_human_question_10min``:
+      the most distinct bots that replied to one question within 10 simulated minutes;
+    - ``time_phrase_violations``: bot messages with a time-of-day phrase that is false at their hour
+      (``llm.daytime``), with up to ``MAX_EXAMPLES`` examples.
     """
     bots = [m for m in messages if m.bot_id is not None]
     n_bots = len(bots)
@@ -95,7 +128,40 @@ def quality_report(messages: Sequence[QualityInput],
         if key in seen[m.chat_id]:
             duplicates += 1
         seen[m.chat_id].add(key)
+    classes: Counter[str] = Counter()
+    mentioned = self_mentions = of_author = 0
+    emoji_msgs: Counter[str] = Counter()
+    per_author: Counter[str] = Counter()
+    late, late_examples = 0, []
+    for m in bots:
+        classes.update(artifacts(m.text))
+        handles = {h.lower() for h in _HANDLE.findall(m.text)}
+        mentioned += bool(handles)
+        self_mentions += bool(m.username and m.username.lower() in handles)
+        of_author += bool(m.reply_to_username and m.reply_to_username.lower() in handles)
+        who = m.username or str(m.bot_id)
+        per_author[who] += 1
+        emoji_msgs[who] += bool(EMOJI_RE.search(m.text))
+        if m.hour is not None and (wrong := time_phrase_violations(m.text, m.hour)):
+            late += 1
+            if len(late_examples) < MAX_EXAMPLES:
+                late_examples.append((m.text, tuple(wrong)))
+    questions = {m.id: m for m in messages if m.bot_id is None and m.id is not None and is_question(m.text)}
+    replies: dict[int, list[QualityInput]] = defaultdict(list)
+    for m in bots:
+        if m.reply_to_id in questions:
+            replies[m.reply_to_id].append(m)  # type: ignore[index]
+    soon = [len({r.bot_id for r in rs if r.created_at is not None and questions[q].created_at is not None
+                 and r.created_at - questions[q].created_at <= HUMAN_QUIET_S}) for q, rs in replies.items()]
     return QualityReport(
+        artifact_classes=dict(classes.most_common()),
+        mention_rate=mentioned / n_bots if n_bots else 0.0, self_mentions=self_mentions,
+        mentions_of_reply_author=of_author,
+        emoji_rate_by_bot={who: emoji_msgs[who] / n for who, n in sorted(per_author.items())},
+        human_questions=len(questions), human_questions_answered=len(replies),
+        replies_per_human_question=sum(map(len, replies.values())) / len(questions) if questions else 0.0,
+        max_bots_per_human_question_10min=max(soon, default=0),
+        time_phrase_violations=late, time_phrase_examples=tuple(late_examples),
         messages=len(messages), bot_messages=n_bots,
         bot_to_bot_reply_rate=to_bot / n_bots if n_bots else 0.0,
         human_reply_count=sum(1 for m in bots if m.reply_to_is_human),
@@ -116,5 +182,7 @@ def inputs_from_history(lines: Sequence[HistoryLine]) -> list[QualityInput]:
         out.append(QualityInput(
             text=line.text, bot_id=line.bot_id, chat_id=line.chat_id,
             reply_to_bot_id=target.bot_id if target is not None else None,
-            reply_to_is_human=target is not None and target.is_human, topic=line.topic))
+            reply_to_is_human=target is not None and target.is_human, topic=line.topic,
+            id=line.id, reply_to_id=line.reply_to_id, created_at=line.created_at, username=line.username,
+            reply_to_username=target.username if target is not None else None))
     return out

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from piyasa_core.llm import phrases as ph
+from piyasa_core.llm.daytime import time_phrase_violations
 from piyasa_core.llm.offline_rules import ALLOWED_UPPER, KNOWN_SYMBOLS, MENTION, acceptable, fragment_ok
 from piyasa_core.llm.turkish import fix_surface
 
@@ -567,6 +568,14 @@ def _build(ctx: _Ctx, rng: random.Random) -> str:
     return text + suffix
 
 
+def _hour(value: Any) -> float | None:
+    try:
+        hour = float(value)
+    except (TypeError, ValueError):
+        return None
+    return hour if 0 <= hour < 24 else None
+
+
 def _fallback(ctx: _Ctx) -> str:
     """A minimal safe message for pathological hints (e.g. a tiny ``max_chars``)."""
     base = "Takipteyim." if ctx.mode != "new" else "Piyasayı izliyorum."
@@ -581,15 +590,18 @@ def compose(hints: Mapping[str, Any], reply_to: tuple[str, str, bool] | None, se
 
     ``hints``: persona, bot_name, username, signature_phrases, emoji, watchlist, topic, mode
     ("new" | "reply" | "reaction" | "human_reply"), mention, market {symbol: {price, change_pct}},
-    stances, holdings, max_chars (default 400). ``reply_to``: (author display name, text, is_human).
+    stances, holdings, max_chars (default 400), hour (local hour of day: time-of-day phrases must be
+    true then; absent: not checked). ``reply_to``: (author display name, text, is_human).
     """
     ctx = _context(hints, reply_to, seed)
+    hour = _hour(hints.get("hour"))
     who = str(hints.get("username") or hints.get("bot_name") or "")
     reply_text = reply_to[1] if reply_to else ""
     for attempt in range(8):
         rng = random.Random(_stable_seed(seed, ctx.persona, ctx.mode, ctx.topic.key, who, ctx.mention,
                                          reply_text, attempt))
         text = fix_surface(_build(ctx, rng))
-        if acceptable(text, ctx.max_chars, ctx.mention, ctx.mode):
+        if acceptable(text, ctx.max_chars, ctx.mention, ctx.mode) and \
+                (hour is None or not time_phrase_violations(text, hour)):
             return text
     return _fallback(ctx)
