@@ -127,7 +127,7 @@ async def _show_progress(run: Any, task: asyncio.Task[Any], console: Console) ->
 
 
 def render_summary(report: dict[str, Any], run_dir: str, files: list[str], console: Console) -> None:
-    from piyasa_core.bench.writers import criterion_status, fmt, pct, verdict
+    from piyasa_core.bench.writers import conversation_line, criterion_status, fmt, pct, verdict
 
     table = Table(title=f"benchmark {report['run']['id']} — {verdict(report)}")
     for column in ("criterion", "result", "value", "threshold", "detail"):
@@ -143,6 +143,7 @@ def render_summary(report: dict[str, Any], run_dir: str, files: list[str], conso
     totals = report["totals"]
     console.print(f"{totals['sent']} messages in {report['run']['elapsed_sim_s'] / 60:.1f} simulated minutes "
                   f"({fmt(totals['throughput_per_min'])} msg/min); per worker {totals['per_worker']}")
+    console.print("conversation: " + escape(conversation_line(report["quality"])), soft_wrap=True)
     console.print(f"reports: {escape(run_dir)} ({', '.join(files)}); timeline: "
                   f"{escape(str(Path(run_dir).parent / 'timeline.md'))}")
     sys.stdout.flush()

@@ -101,3 +101,31 @@ def test_surface_errors_are_counted_by_class() -> None:
     r = quality_report([QualityInput("Haklısın, veriler da aynı şeyi söylüyor.", 1, 1),
                         QualityInput("Evet Kanka, riskleri unutmayın, unutmayın.", 2, 1)])
     assert r.artifact_classes == {"harmony": 1, "doubled-word": 1, "midsentence-caps": 1}
+
+
+def test_answered_questions_addressed_first_and_unanswered_repeats() -> None:
+    """A reply answers when it carries the question's subject and an answer of the asked type; "İlginç"
+    and an off-subject line do not. A question asked again after no answer counts as a repeat."""
+    from piyasa_core.engine.types import BotProfile
+    ayse = BotProfile(id=1, username="ayse_scalp", name="Ayşe Kaya", persona="scalper")
+    mehmet = BotProfile(id=2, username="mehmet_trader", name="Mehmet Yılmaz", persona="investor")
+    msgs = [
+        QualityInput("Temettü ne zaman hesaba yatıyor?", 9, 1, id=1, created_at=T0, username="zeynep_yeni"),
+        QualityInput("İlginç", 1, 1, id=2, reply_to_id=1, created_at=T0 + 30, username="ayse_scalp"),
+        QualityInput("Hemen anlatayım: temettü hisseleri hızlı hareket eder", 2, 1, id=3, reply_to_id=1,
+                     created_at=T0 + 60, username="mehmet_trader"),
+        QualityInput("Temettü ne zaman yatar?", 9, 1, id=4, created_at=T0 + 300, username="zeynep_yeni"),
+        QualityInput("Temettü genel kurulun onayladığı tarihte, çoğu şirkette nisan ile haziran arasında ödenir.",
+                     2, 1, id=5, reply_to_id=4, created_at=T0 + 330, username="mehmet_trader"),
+        QualityInput("Ayşe, BIST30 nedir?", None, 1, id=6, created_at=T0 + 400, username="deniz"),
+        QualityInput("BIST30, en büyük 30 şirketin endeksidir.", 2, 1, id=7, reply_to_id=6, created_at=T0 + 420,
+                     username="mehmet_trader"),
+        QualityInput("Aynen, BIST30 bence de güzel.", 1, 1, id=8, reply_to_id=6, created_at=T0 + 450,
+                     username="ayse_scalp"),
+    ]
+    r = quality_report(msgs, None, [ayse, mehmet])
+    assert r.question_replies == 5 and r.answered_question_rate == pytest.approx(2 / 5)
+    assert (r.addressed_human_questions, r.addressed_answered_first) == (1, 0)  # Mehmet answered before Ayşe
+    assert r.questions == 3 and r.unanswered_repeats == 1
+    assert r.human_questions_with_answer == 1
+    assert [ok for *_, ok in r.answer_examples] == [False, False, True, True, False]

@@ -97,7 +97,8 @@ async def test_human_questions_get_the_addressed_bot_or_at_most_two_within_ten_m
     for message_id, (at, jobs) in asked.items():
         answers = sorted((m for m in sent(events) if m.reply_to_id == message_id), key=lambda m: m.sent_at)
         within = [m for m in answers if m.sent_at - at <= 600]
-        assert answers and answers[0].bot_id == jobs[0], [(m.bot_name, m.text) for m in answers]
+        assert answers and answers[0].bot_id == jobs[0], ([(m.bot_name, m.text) for m in answers],
+                                                          [dict(w.counts) for w in workers])
         assert len({m.bot_id for m in within}) <= 2 and {m.bot_id for m in within} <= set(jobs)
         assert all("@" not in m.text.split()[0] for m in within)  # threaded replies, no @mention on top
     store.dispose()

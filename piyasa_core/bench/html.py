@@ -316,8 +316,15 @@ def render_html(report: dict[str, Any]) -> str:
     q = report["quality"]
     out += ["<h2>Quality</h2>", _kv([(k.replace("_", " "), q.get(k)) for k in (
         "messages", "bot_messages", "bot_to_bot_reply_rate", "human_reply_count", "distinct_3gram_ratio",
-        "top_topic_share", "artifact_count", "distinct_system_prompts", "duplicates")] + [
+        "top_topic_share", "artifact_count", "distinct_system_prompts", "duplicates", "answered_question_rate",
+        "question_replies", "human_questions", "human_questions_with_answer", "replies_per_human_question",
+        "max_bots_per_human_question_10min", "addressed_human_questions", "addressed_answered_first",
+        "unanswered_repeat_rate", "near_duplicate_rate", "mention_rate", "self_mentions", "harmony_errors",
+        "time_phrase_violations")] + [
         ("topic spread", ", ".join(f"{k} {v:.0%}" for k, v in (q.get("topic_spread") or {}).items()) or None)])]
     if q.get("artifact_examples"):
         out.append(table(["Artifact example", "artifacts"], ([t, ", ".join(a)] for t, a in q["artifact_examples"])))
+    if q.get("answer_examples"):
+        out.append(table(["Question", "Reply", "Answers it"], (
+            [qt, rt, "yes" if ok else "no"] for qt, rt, ok in q["answer_examples"])))
     return page(f"Benchmark {run['id']} — {verdict(report)}", "\n".join(out))

@@ -70,6 +70,19 @@ def verdict(report: dict[str, Any]) -> str:
     return "PASSED" if report["passed"] else "FAILED"
 
 
+def conversation_line(q: dict[str, Any]) -> str:
+    """The realism measures of a report's quality section, as one line (docs/engine.md defines them)."""
+    return (f"answered {fmt(q.get('answered_question_rate'))} of {q.get('question_replies', 0)} replies to a "
+            f"question; people asked {q.get('human_questions', 0)}, answered {q.get('human_questions_with_answer', 0)}, "
+            f"{fmt(q.get('replies_per_human_question'))} replies each, at most "
+            f"{q.get('max_bots_per_human_question_10min', 0)} bots in 10 min, addressed bot first "
+            f"{q.get('addressed_answered_first', 0)}/{q.get('addressed_human_questions', 0)}; unanswered repeats "
+            f"{fmt(q.get('unanswered_repeat_rate'))}, near duplicates {fmt(q.get('near_duplicate_rate'))}, bot-to-bot "
+            f"replies {fmt(q.get('bot_to_bot_reply_rate'))}, mentions {fmt(q.get('mention_rate'))} (self "
+            f"{q.get('self_mentions', 0)}), harmony errors {q.get('harmony_errors', 0)}, time-phrase violations "
+            f"{q.get('time_phrase_violations', 0)}")
+
+
 def render_markdown(report: dict[str, Any]) -> str:
     run, totals = report["run"], report["totals"]
     lines = [
@@ -160,7 +173,10 @@ def render_markdown(report: dict[str, Any]) -> str:
               f"{fmt(q.get('distinct_3gram_ratio'))}, top topic share {fmt(q.get('top_topic_share'))}, "
               f"artifacts {q.get('artifact_count', 0)}",
               "- topic spread: " + (", ".join(f"{k} {v:.0%}" for k, v in (q.get("topic_spread") or {}).items())
-                                    or "–"), ""]
+                                    or "–"),
+              "- " + conversation_line(q),
+              "- emoji per bot: " + (", ".join(f"{k} {v:.0%}" for k, v in (q.get("emoji_rate_by_bot") or {}).items())
+                                     or "–"), ""]
     return "\n".join(lines)
 
 

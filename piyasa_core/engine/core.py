@@ -37,6 +37,8 @@ from piyasa_core.engine.types import (
     SentMessage,
     Turn,
 )
+from piyasa_core.llm.asks import classify
+from piyasa_core.llm.offline_answer import topic_of
 from piyasa_core.llm.router import Router
 from piyasa_core.store import Store
 from piyasa_core.store.db import session_scope
@@ -350,18 +352,17 @@ class Engine:
                     self.counts["jobs_declined"] += 1
                     return
                 # a reply threads to the question already: no @mention of its author on top
-                turn = Turn(bot.id, chat.id, "human_reply", target.topic or (bot.watchlist[0] if bot.watchlist else "piyasa"),
+                turn = Turn(bot.id, chat.id, "human_reply", topic_of(classify(target.text)) or target.topic or "",
                             reply_to=target, due_at=self.clock.now(), job_id=str(job.message_id),
                             addressed=job.addressed)
                 self.counts["jobs"] += 1
                 await self._deliver(bot, chat, turn, history)
-                self._remember(bot, f"{target.author} {'bana' if job.addressed else 'gruba'} {turn.topic} "
-                                    "hakkında soru sordu.")
         except Exception:
             log.exception("worker %d: reply job %s failed", self.worker_id, job)
             self.counts["errors"] += 1
 
-    def _remember(self, bot: BotProfile, content: str) -> None:
+    def remember(self, bot: BotProfile, content: str) -> None:
+        """Keep something the bot said or was asked (the prompt shows its newest memories)."""
         with session_scope(self.store.sessions) as session:
             session.add(Memory(bot_id=bot.id, kind="conversation", content=content, importance=0.6,
                                created_at=self.clock.now()))

@@ -13,7 +13,7 @@ from piyasa_core.engine.clock import describe_moment, local_hour
 from piyasa_core.engine.dedup import DuplicateChecker
 from piyasa_core.engine.pacing import BotPacer
 from piyasa_core.engine.postprocess import postprocess
-from piyasa_core.engine.prompt import build_user_prompt, hints_for
+from piyasa_core.engine.prompt import build_user_prompt, clip, hints_for
 from piyasa_core.engine.types import (
     BotProfile,
     ChatInfo,
@@ -21,6 +21,7 @@ from piyasa_core.engine.types import (
     SentMessage,
     Turn,
 )
+from piyasa_core.llm.asks import classify
 from piyasa_core.llm.router import RequestRejected
 from piyasa_core.llm.tokens import CHAT_OVERHEAD_TOKENS, estimate_tokens
 from piyasa_core.llm.types import ChatRequest, Completion, ReplyTarget
@@ -117,7 +118,13 @@ class MessagePipeline:
                 return None
             completion = with_tokens_of(completion2, completion)
             self.counts["paraphrased"] += 1
-        return await self._deliver(bot, chat, turn, text, completion, pacer)
+        sent = await self._deliver(bot, chat, turn, text, completion, pacer)
+        target = turn.reply_to
+        if sent is not None and target is not None and turn.mode != "reaction" and classify(target.text).is_question:
+            about = f" {turn.topic}" if turn.topic else ""
+            who = "bir grup üyesi" if target.is_human else target.author
+            engine.remember(bot, f"{who}{about} sordu, sen yanıtladın: {clip(text, 90)}")
+        return sent
 
     async def _deliver(self, bot: BotProfile, chat: ChatInfo, turn: Turn, text: str, completion: Completion,
                        pacer: BotPacer) -> SentMessage | None:
@@ -156,7 +163,7 @@ class MessagePipeline:
         pacer.record_send(sent_at)
         line = HistoryLine(id=message_id, chat_id=chat.id, text=text, created_at=sent_at, author=bot.name,
                            bot_id=bot.id, username=bot.username,
-                           reply_to_id=turn.reply_to.id if turn.reply_to else None, topic=turn.topic,
+                           reply_to_id=turn.reply_to.id if turn.reply_to else None, topic=turn.topic or None,
                            telegram_message_id=result.message_id)
         await engine.remember_sent(chat, line)
         return SentMessage(

@@ -1,10 +1,11 @@
 """Prompts: a compact per-bot Turkish system prompt and a budgeted user prompt.
 
 The system prompt is built from the persona data only (so it can be cached per bot). The user
-prompt carries stances, holdings, memories, market lines, the chat's newest history, the labelled
-reply target, the topic and the mode. It is fitted to a token budget (``llm.tokens``: ≈ 2.7 characters per token, chat template included) by
-dropping the OLDEST history lines first — the newest line is never cut — and then the least useful
-context blocks. ``hints_for`` gives the offline provider the same information as structured hints.
+prompt carries stances, holdings, memories, market lines, the chat's newest history, the clock and
+the market session, the bot's own last message, the labelled reply target, the topic and the task.
+It is fitted to a token budget (``llm.tokens``: ≈ 2.7 characters per token, chat template included)
+by priority (see ``build_user_prompt``): what the reply answers and the newest six lines first,
+stances and holdings next, then the market, then the rest. ``hints_for`` gives the offline provider the same information as structured hints.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from piyasa_core.engine.market import canonical_symbol, format_quote, tr_number
 from piyasa_core.engine.types import BotProfile, HistoryLine, MarketSnapshot, Quote, Turn
 from piyasa_core.llm.tokens import CHAT_OVERHEAD_TOKENS, chars_within, estimate_tokens
 
-__all__ = ["MODE_TEXT", "PromptParts", "UserPrompt", "build_prompt", "build_user_prompt", "estimate_tokens",
+__all__ = ["HISTORY_FLOOR", "MODE_TEXT", "clip", "PromptParts", "UserPrompt", "build_prompt", "build_user_prompt", "estimate_tokens",
            "hints_for", "system_prompt"]
 
 FORBIDDEN_WORDS: tuple[str, ...] = ("garanti", "kesin")
@@ -37,14 +38,16 @@ MODE_TEXT: dict[str, str] = {
 for a person's question to the group that this bot was chosen to answer (it was not asked itself),
 ``new_ask`` for a new message that asks another member."""
 
-_HISTORY_FLOOR = 3  # context blocks are dropped before history goes below this many lines
-_LINE_CHARS = 200  # one history line is clipped to this many characters
+HISTORY_FLOOR = 6
+"""The newest history lines every prompt keeps (clipped shorter if need be) before any context block."""
+_LINE_CHARS = 200  # one history line is clipped to this many characters at most
 _TARGET_CHARS = 300
 
 
 
 
-def _clip(text: str, limit: int) -> str:
+def clip(text: str, limit: int) -> str:
+    """One line of at most ``limit`` characters (cut with "…")."""
     text = " ".join(str(text).split())
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
@@ -109,7 +112,7 @@ def system_prompt(bot: BotProfile) -> str:
     if bot.signature_phrases:
         parts.append("Ara sıra kullan: " + ", ".join(f"“{p}”" for p in bot.signature_phrases) + ".")
     if bot.emoji:
-        parts.append("Emoji 0-2, cümle sonunda: " + " ".join(bot.emoji))
+        parts.append("Emoji seyrek: çoğu mesajda hiç, olursa bir tane, sonda: " + " ".join(bot.emoji))
     rules = ("Doğal, gündelik Türkçe, 1-3 cümle. Vaat ve kesinlik yok: “garanti”, “kesin” deme. "
              "İngilizce, markdown, hashtag yok. Sembolleri listedeki gibi büyük yaz. "
              "Yapay zekâ olduğunu söyleme, başa adını yazma.")
@@ -189,32 +192,48 @@ def _blocks(bot: BotProfile, turn: Turn, market: MarketSnapshot, memories: Seque
             tail = f" ({', '.join(extra)})" if extra else ""
             items.append(f"{h.symbol} {_size(h.size)} adet, maliyet {tr_number(h.avg_price, 2)}{tail}")
         out.append(("holdings", "Pozisyonların: " + "; ".join(items)))
-    mem = [_clip(m, 120) for m in memories if str(m).strip()][:2]
+    mem = [clip(m, 120) for m in memories if str(m).strip()][:2]
     if mem:
         out.append(("memories", "Hatırladıkların: " + "; ".join(mem)))
     quotes = _market_quotes(bot, turn.topic, market)
     if quotes:
         out.append(("market", "Piyasa: " + ", ".join(format_quote(q) for q in quotes)))
     if market.headlines:
-        out.append(("headlines", "Gündem: " + _clip(market.headlines[0], 160)))
+        out.append(("headlines", "Gündem: " + clip(market.headlines[0], 160)))
     return out
 
 
-_DROP_ORDER = ("memories", "headlines", "holdings", "stances", "market")
+_BLOCK_ORDER = ("stances", "holdings", "memories", "market", "headlines")
+"""How the context blocks are shown, top to bottom."""
+_KEEP_ORDER = ("stances", "holdings", "market")
+"""Context blocks added after the newest history lines, in this order; then more history, then the rest."""
+_REST_ORDER = ("headlines", "memories")
+_MIN_LINE_CHARS = 60  # history lines are clipped down to this before fewer than HISTORY_FLOOR lines are kept
 
 
-def _history_line(line: HistoryLine) -> str:
-    return f"{line.author}: {_clip(line.text, _LINE_CHARS)}"
+def _history_line(line: HistoryLine, limit: int = _LINE_CHARS) -> str:
+    return f"{line.author}: {clip(line.text, limit)}"
 
 
-def _tail(turn: Turn, moment: str = "") -> list[str]:
-    """The required closing lines: the clock, reply target, topic and task (+ mention)."""
-    lines = [moment] if moment else []
+def _own_last(bot: BotProfile, history: Sequence[HistoryLine], shown: Sequence[HistoryLine]) -> str:
+    """The bot's own newest message, so that it does not say it again."""
+    mine = next((ln for ln in reversed(history) if ln.bot_id == bot.id), None)
+    if mine is None:
+        return ""
+    if any(ln.id == mine.id for ln in shown):
+        return "Sohbetteki son mesajın senin; onu tekrarlama, yeni bir şey söyle."
+    return f"Son mesajın (tekrarlama): {clip(mine.text, 120)}"
+
+
+def _tail(turn: Turn, moment: str = "", own_last: str = "") -> list[str]:
+    """The required closing lines: the clock, the bot's own last message, reply target, topic and
+    task (+ mention)."""
+    lines = [x for x in (moment, own_last) if x]
     mention = (turn.mention or "").strip().lstrip("@")
     if turn.reply_to is not None:
         who = turn.reply_to.author + (" (grup üyesi)" if turn.mode == "human_reply" else "")
         asks = " (soru soruyor)" if is_question(turn.reply_to.text) else ""
-        lines.append(f"Yanıtlayacağın mesaj — {who}{asks}: {_clip(turn.reply_to.text, _TARGET_CHARS)}")
+        lines.append(f"Yanıtlayacağın mesaj — {who}{asks}: {clip(turn.reply_to.text, _TARGET_CHARS)}")
     if turn.mode == "human_reply" and not turn.addressed:
         task = MODE_TEXT["human_group"]
     elif turn.mode == "new" and mention:
@@ -223,7 +242,9 @@ def _tail(turn: Turn, moment: str = "") -> list[str]:
         task = MODE_TEXT.get(turn.mode, MODE_TEXT["new"])
         if mention:
             task += f" Mesajında @{mention} etiketini bir kez kullan."
-    lines += [f"Konu: {turn.topic}", task]
+    if turn.topic:  # a reply to a thank-you or a greeting has no topic to bring in
+        lines.append(f"Konu: {turn.topic}")
+    lines.append(task)
     return lines
 
 
@@ -240,51 +261,53 @@ def build_user_prompt(bot: BotProfile, turn: Turn, history: Sequence[HistoryLine
                       system_tokens: int | None = None, moment: str = "") -> UserPrompt:
     """The user prompt fitted to ``token_budget`` (system + user + the chat template's overhead).
 
-    ``history`` is oldest → newest. Over budget, the OLDEST lines go first (the newest is always
-    kept); when fewer than three lines would remain, context blocks are dropped (memories,
-    headlines, holdings, stances, market). If even the minimal prompt is over budget it is returned
-    anyway with the newest line and the reply target.
+    ``history`` is oldest → newest. What is kept, in priority order: the tail (clock and session,
+    the bot's own last message, the reply target, topic and task), the newest ``HISTORY_FLOOR``
+    history lines (older ones clipped shorter, down to 60 characters, before fewer lines are kept; the
+    newest stays whole), stances,
+    holdings, market, then older history lines, then headlines and memories. If even the tail and
+    the newest line are over budget the prompt is returned anyway with them.
     """
     sys_tokens = estimate_tokens(system_prompt(bot)) if system_tokens is None else int(system_tokens)
     target_id = turn.reply_to.id if turn.reply_to is not None else None
     # the reply target is shown once, in its labelled line, and counts as used
-    shown = [(i, ln) for i, ln in enumerate(history) if target_id is None or ln.id != target_id]
+    shown = [ln for ln in history if target_id is None or ln.id != target_id]
     target_in_history = len(shown) != len(history)
-    rendered = [_history_line(ln) for _, ln in shown]
-    tail = _tail(turn, moment)
-    blocks = _blocks(bot, turn, market, memories)
-    user_budget_chars = chars_within(token_budget - sys_tokens - CHAT_OVERHEAD_TOKENS)
+    blocks = dict(_blocks(bot, turn, market, memories))
+    budget = chars_within(token_budget - sys_tokens - CHAT_OVERHEAD_TOKENS)
 
-    def fit(kept: Sequence[str]) -> int:
-        """How many newest history lines fit beside ``kept`` blocks and the tail."""
-        base = len(_render(kept, (), tail)) + (len("Sohbet (eskiden yeniye):") + 1 if rendered else 0)
-        n, used = 0, base
-        for line in reversed(rendered):
-            if used + len(line) + 1 > user_budget_chars:
-                break
-            used += len(line) + 1
-            n += 1
-        return n if base <= user_budget_chars else -1
+    def render(names: Sequence[str], n: int, clip: int) -> str:
+        # older lines are clipped to ``clip``; the newest is always whole (up to _LINE_CHARS)
+        lines = [_history_line(ln, clip if i < n - 1 else _LINE_CHARS)
+                 for i, ln in enumerate(shown[len(shown) - n:])] if n else []
+        own = _own_last(bot, history, shown[len(shown) - n:] if n else ())
+        return _render([blocks[k] for k in _BLOCK_ORDER if k in names], lines, _tail(turn, moment, own))
 
-    floor = min(_HISTORY_FLOOR, len(rendered))
-    dropped: list[str] = []
-    chosen, n = [b for _, b in blocks], fit([b for _, b in blocks])
-    for name in _DROP_ORDER:
-        if n >= floor:
-            break
-        if name not in dict(blocks):
-            continue
-        dropped.append(name)
-        chosen = [b for nm, b in blocks if nm not in dropped]
-        n = fit(chosen)
-    if n < 1 and rendered:
+    def fits(names: Sequence[str], n: int, clip: int) -> bool:
+        return len(render(names, n, clip)) <= budget
+
+    n, clip = min(HISTORY_FLOOR, len(shown)), _LINE_CHARS
+    while n and not fits((), n, clip):
+        if clip > _MIN_LINE_CHARS:
+            clip = max(_MIN_LINE_CHARS, int(clip * 0.8))
+        else:
+            n -= 1
+    if not n and shown:
         n = 1  # infeasible budget: the newest line stays anyway
-    n = max(0, n)
-    text = _render(chosen, rendered[len(rendered) - n:], tail)
+    chosen: list[str] = []
+    for name in _KEEP_ORDER:
+        if name in blocks and fits([*chosen, name], n, clip):
+            chosen.append(name)
+    while n < len(shown) and fits(chosen, n + 1, clip):
+        n += 1
+    for name in _REST_ORDER:
+        if name in blocks and fits([*chosen, name], n, clip):
+            chosen.append(name)
+    text = render(chosen, n, clip)
     used = n + (1 if target_in_history else 0)
     return UserPrompt(text=text, history_used=used, history_dropped=len(history) - used,
                       estimated_tokens=estimate_tokens(text), system_tokens=sys_tokens,
-                      blocks_dropped=tuple(dropped))
+                      blocks_dropped=tuple(k for k in _BLOCK_ORDER if k in blocks and k not in chosen))
 
 
 def build_prompt(bot: BotProfile, turn: Turn, history: Sequence[HistoryLine], market: MarketSnapshot,

@@ -12,16 +12,18 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from piyasa_core.engine.addressing import is_question
-from piyasa_core.engine.dedup import dedup_key
+from piyasa_core.engine.addressing import addressed, is_question
+from piyasa_core.engine.dedup import dedup_key, near_pairs
 from piyasa_core.engine.postprocess import EMOJI_RE, artifacts, tr_lower
 from piyasa_core.engine.turns import HUMAN_QUIET_S
-from piyasa_core.engine.types import HistoryLine
+from piyasa_core.engine.types import BotProfile, HistoryLine
+from piyasa_core.llm.asks import answers, classify
 from piyasa_core.llm.daytime import time_phrase_violations
 
 __all__ = ["QualityInput", "QualityReport", "inputs_from_history", "quality_report"]
 
 MAX_EXAMPLES = 5
+MAX_ANSWER_EXAMPLES = 12
 _HANDLE = re.compile(r"@([A-Za-z][A-Za-z0-9_]{2,31})")
 
 
@@ -69,6 +71,18 @@ class QualityReport:
     max_bots_per_human_question_10min: int = 0
     time_phrase_violations: int = 0
     time_phrase_examples: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    question_replies: int = 0
+    answered_question_rate: float = 0.0
+    human_questions_with_answer: int = 0
+    addressed_human_questions: int = 0
+    addressed_answered_first: int = 0
+    questions: int = 0
+    unanswered_repeats: int = 0
+    unanswered_repeat_rate: float = 0.0
+    near_duplicates: int = 0
+    near_duplicate_rate: float = 0.0
+    harmony_errors: int = 0
+    answer_examples: tuple[tuple[str, str, bool], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dict (examples as ``[text, [artifact, …]]`` lists)."""
@@ -76,6 +90,7 @@ class QualityReport:
         out["topic_spread"] = dict(self.topic_spread)
         out["artifact_examples"] = [[text, list(names)] for text, names in self.artifact_examples]
         out["time_phrase_examples"] = [[text, list(names)] for text, names in self.time_phrase_examples]
+        out["answer_examples"] = [[q, a, ok] for q, a, ok in self.answer_examples]
         return out
 
 
@@ -84,8 +99,56 @@ def _trigrams(text: str) -> list[tuple[str, ...]]:
     return [tuple(words[i:i + 3]) for i in range(len(words) - 2)]
 
 
+def _answer_measures(messages: Sequence[QualityInput], bots: Sequence[BotProfile]) -> dict[str, Any]:
+    """Answered questions, addressed-first, unanswered repeats and near duplicates (see
+    ``quality_report``)."""
+    by_id = {m.id: m for m in messages if m.id is not None}
+    asked = {m.id: m for m in messages if m.id is not None and classify(m.text).is_question}
+    pairs = [(asked[m.reply_to_id], m) for m in messages
+             if m.bot_id is not None and m.reply_to_id in asked]
+    verdicts = [(q, r, answers(q.text, r.text)) for q, r in pairs]
+    answered_ids = {q.id for q, _, ok in verdicts if ok}
+    human_q = [q for q in asked.values() if q.bot_id is None]
+    first_reply: dict[int, QualityInput] = {}
+    for q, r in pairs:
+        first_reply.setdefault(q.id, r)  # type: ignore[arg-type]
+    addressed_q = first_ok = 0
+    for q in human_q:
+        target = by_id.get(q.reply_to_id) if q.reply_to_id is not None else None
+        called = [b.id for b in bots if addressed(q.text, b, reply_to_bot_id=target.bot_id if target else None)]
+        if called:
+            addressed_q += 1
+            first_ok += first_reply.get(q.id) is not None and first_reply[q.id].bot_id in called  # type: ignore[index]
+    repeats, earlier = 0, defaultdict(list)
+    for q in sorted(asked.values(), key=lambda m: (m.created_at or 0.0, m.id or 0)):
+        ask = classify(q.text)
+        who = (q.chat_id, q.bot_id if q.bot_id is not None else q.username)
+        key = (ask.qtype, ask.subject)
+        repeats += any(k == key and qid not in answered_ids for k, qid in earlier[who])
+        earlier[who].append((key, q.id))
+    near = 0
+    per_chat: dict[int, list[str]] = defaultdict(list)
+    for m in messages:
+        if m.bot_id is not None:
+            per_chat[m.chat_id].append(m.text)
+    for texts in per_chat.values():
+        near += len(near_pairs(texts))
+    n_bots = sum(1 for m in messages if m.bot_id is not None)
+    return {
+        "question_replies": len(pairs),
+        "answered_question_rate": sum(ok for *_, ok in verdicts) / len(pairs) if pairs else 0.0,
+        "human_questions_with_answer": sum(1 for q in human_q if q.id in answered_ids),
+        "addressed_human_questions": addressed_q, "addressed_answered_first": first_ok,
+        "questions": len(asked), "unanswered_repeats": repeats,
+        "unanswered_repeat_rate": repeats / len(asked) if asked else 0.0,
+        "near_duplicates": near, "near_duplicate_rate": near / n_bots if n_bots else 0.0,
+        "answer_examples": tuple((q.text, r.text, ok) for q, r, ok in verdicts[:MAX_ANSWER_EXAMPLES]),
+    }
+
+
 def quality_report(messages: Sequence[QualityInput],
-                   system_prompts: Mapping[int, str] | None = None) -> QualityReport:
+                   system_prompts: Mapping[int, str] | None = None,
+                   profiles: Sequence[BotProfile] = ()) -> QualityReport:
     """Report on ``messages`` (oldest first).
 
     - ``bot_to_bot_reply_rate``: bot messages replying to another bot (not itself) / bot messages;
@@ -107,7 +170,21 @@ def quality_report(messages: Sequence[QualityInput],
       ``replies_per_human_question``: bot replies per such question; ``max_bots_per_human_question_10min``:
       the most distinct bots that replied to one question within 10 simulated minutes;
     - ``time_phrase_violations``: bot messages with a time-of-day phrase that is false at their hour
-      (``llm.daytime``), with up to ``MAX_EXAMPLES`` examples.
+      (``llm.daytime``), with up to ``MAX_EXAMPLES`` examples; ``harmony_errors``: vowel-harmony
+      artifacts ("veriler da");
+    - ``question_replies``: bot replies to a message that asks (``llm.asks.classify``, any author);
+      ``answered_question_rate``: of those, the share that answer it (``llm.asks.answers``: the
+      question's subject and an answer of the asked type); ``human_questions_with_answer``: people's
+      questions with at least one such answer; ``answer_examples``: the first question → reply pairs
+      with the verdict;
+    - ``addressed_human_questions``: people's questions that addressed a bot of ``profiles`` (@username,
+      a reply to it, its name as a vocative); ``addressed_answered_first``: of which the first bot
+      reply came from an addressed bot;
+    - ``questions``: messages that ask (bots' and people's); ``unanswered_repeats``: questions that
+      ask again what the same author asked earlier in the chat (same question type and subject) and
+      got no answer; ``unanswered_repeat_rate`` their share of ``questions``;
+    - ``near_duplicates``: bot messages that nearly repeat one of the messages before them in the chat
+      (``dedup.near_pairs``, the engine's rule); ``near_duplicate_rate``: per bot message.
     """
     bots = [m for m in messages if m.bot_id is not None]
     n_bots = len(bots)
@@ -154,6 +231,7 @@ def quality_report(messages: Sequence[QualityInput],
     soon = [len({r.bot_id for r in rs if r.created_at is not None and questions[q].created_at is not None
                  and r.created_at - questions[q].created_at <= HUMAN_QUIET_S}) for q, rs in replies.items()]
     return QualityReport(
+        **_answer_measures(messages, profiles), harmony_errors=classes.get("harmony", 0),
         artifact_classes=dict(classes.most_common()),
         mention_rate=mentioned / n_bots if n_bots else 0.0, self_mentions=self_mentions,
         mentions_of_reply_author=of_author,

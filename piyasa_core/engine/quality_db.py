@@ -29,8 +29,7 @@ def quality_for_window(session: Session, start: float, end: float,
         .where(*clauses)
         .order_by(Message.id)
     ).all()
-    bot_ids = {m.bot_id for m, *_ in rows if m.bot_id is not None} | {b for _, b, *_ in rows if b is not None}
-    profiles = load_profiles(session, bot_ids, enabled_only=False)
+    profiles = load_profiles(session, None, enabled_only=False)  # addressed bots may not have spoken
     handles = {bot.id: bot.username for bot in profiles}
 
     def handle(bot_id: int | None, meta: dict | None) -> str | None:
@@ -45,4 +44,4 @@ def quality_for_window(session: Session, start: float, end: float,
             id=m.id, reply_to_id=m.reply_to_id, created_at=sent, hour=local_hour(sent, tz_name),
             username=handle(m.bot_id, m.meta), reply_to_username=handle(target_bot, target_meta) if target_id else None))
     prompts = {bot.id: system_prompt(bot) for bot in profiles if any(i.bot_id == bot.id for i in inputs)}
-    return quality_report(inputs, prompts)
+    return quality_report(inputs, prompts, profiles)

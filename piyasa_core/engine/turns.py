@@ -13,6 +13,8 @@ from functools import lru_cache
 from piyasa_core.config.schema import EngineConfig
 from piyasa_core.engine.addressing import addressed, is_question
 from piyasa_core.engine.types import BotProfile, ChatInfo, HistoryLine, Turn
+from piyasa_core.llm.asks import classify
+from piyasa_core.llm.offline_answer import topic_of
 
 RECENCY_HALF_LIFE_S = 600.0
 SCORED_LINES = 20  # only the newest lines are reply candidates
@@ -112,11 +114,13 @@ def choose_topic(bot: BotProfile, chat: ChatInfo, history: Sequence[HistoryLine]
 
 
 def _topic_in(line: HistoryLine, bot: BotProfile, chat: ChatInfo) -> str | None:
+    """What the line is about: a watched symbol or chat topic it names, else the subject it asks or
+    talks about (``llm.asks``), else the topic it was written on."""
     words = _upper_words(line.text)
     for topic in [*bot.watchlist, *chat.topics]:
         if topic.upper() in words:
             return topic
-    return line.topic
+    return topic_of(classify(line.text)) or line.topic
 
 
 def decide_turn(bot: BotProfile, chat: ChatInfo, history: Sequence[HistoryLine], config: EngineConfig,
@@ -133,8 +137,9 @@ def decide_turn(bot: BotProfile, chat: ChatInfo, history: Sequence[HistoryLine],
         mode = "human_reply" if target.is_human else "reply"
         return _reply_turn(bot, chat, target, mode, config, rng, now, usernames, addressed=True)
     roll = rng.random()
-    if targets and roll < config.reaction_probability:
-        target = targets[0].line
+    calm = [t for t in targets if not classify(t.line.text).is_question]  # a question is answered, not reacted to
+    if calm and roll < config.reaction_probability:
+        target = calm[0].line
         return Turn(bot.id, chat.id, "reaction", _topic_in(target, bot, chat) or choose_topic(bot, chat, history, rng),
                     reply_to=target, due_at=now)
     if targets and roll < config.reaction_probability + config.reply_probability:
@@ -151,8 +156,7 @@ def decide_turn(bot: BotProfile, chat: ChatInfo, history: Sequence[HistoryLine],
 
 def _reply_turn(bot: BotProfile, chat: ChatInfo, target: HistoryLine, mode: str, config: EngineConfig,
                 rng: random.Random, now: float, usernames: dict[int, str], *, addressed: bool) -> Turn:
-    """A reply keeps its target's subject; it threads to the target, so it never @mentions its author
-    as well (that was most of the chat's mentions)."""
-    topic = _topic_in(target, bot, chat)
-    return Turn(bot.id, chat.id, mode, topic or choose_topic(bot, chat, [], rng), reply_to=target,
-                due_at=now, addressed=addressed)
+    """A reply keeps its target's subject (never a random one); it threads to the target, so it never
+    @mentions its author as well (that was most of the chat's mentions)."""
+    return Turn(bot.id, chat.id, mode, _topic_in(target, bot, chat) or "", reply_to=target,
+                due_at=now, addressed=addressed)  # "": a thank-you or a greeting has no topic to add

@@ -11,7 +11,8 @@ KNOWN_SYMBOLS: frozenset[str] = frozenset(ph.STOCK_SECTORS) | frozenset(
     ph.INDICES + ph.FX + ph.CRYPTO + ph.OTHER_SYMBOLS)
 """Every ticker / instrument / institution the composer may write in upper case."""
 
-ALLOWED_UPPER: frozenset[str] = KNOWN_SYMBOLS | frozenset({"TL", "RSI", "TÜFE", "ABD"})
+ALLOWED_UPPER: frozenset[str] = KNOWN_SYMBOLS | frozenset({"TL", "RSI", "TÜFE", "ABD", "BIST", "KAP", "SPK",
+                                                             "TÜİK", "PPK"})
 """Every all-caps token (length ≥ 2) that may appear in composed text (mentions aside)."""
 
 _FORBIDDEN = re.compile(

@@ -18,7 +18,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from piyasa_core.llm import phrases as ph
+from piyasa_core.llm.asks import Ask, classify
 from piyasa_core.llm.daytime import time_phrase_violations
+from piyasa_core.llm.offline_answer import answer_templates, lead_templates, social_templates, topic_of
 from piyasa_core.llm.offline_rules import ALLOWED_UPPER, KNOWN_SYMBOLS, MENTION, acceptable, fragment_ok
 from piyasa_core.llm.turkish import fix_surface
 
@@ -31,8 +33,6 @@ _KIND_GROUPS: dict[str, set[str]] = {"asset": {"stock", "index", "fx", "crypto",
 # ── Text helpers ────────────────────────────────────────────────────────────────────────────────
 _SLOT = re.compile(r"\{([^{}]*)\}")
 _NEEDS = re.compile(r"\{([^{}|]*)\}")
-_THEME_STARTS = {k: re.compile(r"(?<!\w)" + k) for k in ph.THEMES}
-"""A theme word where a word starts, per theme (compiled once; ``k in text`` is checked first)."""
 _QUESTION = re.compile(r"\b(nasıl|neden|niye|hangi)\b|\bm[iıuü]\b|\bne (diyor|dersin|oldu)")
 _SENT_START = re.compile(r"(^|[.!?…]\s+)([a-zçğıöşü])")
 
@@ -171,6 +171,10 @@ class _Ctx:
     stances: list[tuple[str, str, float, str]] = field(default_factory=list)  # display, view, conf, key
     holdings: list[tuple[str, float, str, _Topic]] = field(default_factory=list)
     max_chars: int = 400
+    ask: Ask | None = None  # what the reply target does (None: not a reply)
+    watch: tuple[str, ...] = ()
+    hour: float | None = None
+    topicless: bool = False  # a reply to a message about no subject: no topic, no market talk
 
 
 def _stable_seed(seed: int, *fields: object) -> int:
@@ -214,19 +218,21 @@ def _context(hints: Mapping[str, Any], reply_to: tuple[str, str, bool] | None, s
         mention = None
     market = hints.get("market") if isinstance(hints.get("market"), Mapping) else {}
     watch = [str(w) for w in (hints.get("watchlist") or ()) if str(w).strip()] or list(defaults["watch"])
-    raw_topic = str(hints.get("topic") or "").strip() or rng.choice(watch)
-    name, question, mood = None, False, ""
+    hinted = str(hints.get("topic") or "").strip()
+    raw_topic = hinted or rng.choice(watch)
+    name, question, mood, ask = None, False, "", None
     if reply_to is not None and mode != "new":
         author, text = str(reply_to[0] or ""), str(reply_to[1] or "")
         name = _first_name(author)
         low = _tr_lower(MENTION.sub(" ", text))
-        question = "?" in text
+        ask = classify(text)
+        question = ask.is_question
         ups, downs = sum(w in low for w in ph.UP_WORDS), sum(w in low for w in ph.DOWN_WORDS)
         mood = "up" if ups > downs else "down" if downs > ups else ""
-        found = [t for t in re.findall(r"\w+", MENTION.sub(" ", text)) if t in KNOWN_SYMBOLS]
-        found += [k for k, rx in _THEME_STARTS.items() if k in low and rx.search(low)]
-        if found and rng.random() < 0.75:
-            raw_topic = found[0]
+        raw_topic = topic_of(ask) or raw_topic  # a reply keeps its target's subject, never a random one
+        topicless = not hinted and topic_of(ask) is None
+    else:
+        topicless = False
     topic = _resolve_topic(raw_topic)
     sigs = [str(s).strip() for s in (hints.get("signature_phrases") or ()) if fragment_ok(str(s).strip())]
     emoji = [str(e).strip() for e in (hints.get("emoji") or defaults["emoji"])
@@ -262,7 +268,8 @@ def _context(hints: Mapping[str, Any], reply_to: tuple[str, str, bool] | None, s
         max_chars = 400
     pools = {**ph.P["neutral"], **ph.P[persona]}
     return _Ctx(persona, pools, mode, topic, _quote(topic, market), market, mention, name, question, mood,
-                sigs, emoji, stances, holdings, max(8, max_chars))
+                sigs, emoji, stances, holdings, max(8, max_chars), ask,
+                tuple(w for w in watch if w.upper() in KNOWN_SYMBOLS), _hour(hints.get("hour")), topicless)
 
 
 # ── Template expansion ──────────────────────────────────────────────────────────────────────────
@@ -332,7 +339,9 @@ def _tidy(text: str) -> str:
 def _slots(ctx: _Ctx, rng: random.Random) -> dict[str, Any]:
     """Slot values shared by every fragment of one message."""
     t = ctx.topic
-    slots: dict[str, Any] = {"T": t.short, "TH": t.long, "DRV": t.drivers, "VOC": ctx.pools["voc"]}
+    slots: dict[str, Any] = {"VOC": ctx.pools["voc"]}
+    if not ctx.topicless:
+        slots.update({"T": t.short, "TH": t.long, "DRV": t.drivers})
     if ctx.mode in ("reply", "human_reply", "reaction") or ctx.mention:
         if ctx.mention:
             slots["N"] = "@" + ctx.mention
@@ -341,7 +350,7 @@ def _slots(ctx: _Ctx, rng: random.Random) -> dict[str, Any]:
         else:
             slots["N"] = _cap(rng.choice(ctx.pools["voc1"]))
             slots["N_VOC"] = "1"
-    if ctx.quote:
+    if ctx.quote and not ctx.topicless:
         key, price, pct = ctx.quote
         slots["P"] = _fmt_price(t.kind, key, price, rng)
         slots["CHG"] = _pct(pct)
@@ -353,6 +362,11 @@ def _slots(ctx: _Ctx, rng: random.Random) -> dict[str, Any]:
         zone = "aşırı alım bölgesinde" if rsi >= 70 else "aşırı satım bölgesinde" if rsi <= 30 else "nötr bölgede"
         slots["RSIP"] = (f"{rsi} seviyesinde, {zone}", f"{rsi} ile {zone}", f"{rsi} civarında, yani {zone}")
         slots["YLD"] = "%" + _num(rng.uniform(2.5, 9.5), 1)
+        slots["DIRW"] = ("yükseldi", "artıda") if pct >= 0.15 else ("geriledi", "ekside") if pct <= -0.15 \
+            else ("değişimle yatay", "ile yerinde sayıyor")
+    stocks = tuple(w for w in ctx.watch if w.upper() in ph.STOCK_SECTORS)
+    if stocks:
+        slots["W"] = stocks
     return slots
 
 
@@ -452,11 +466,47 @@ def _reaction(ctx: _Ctx, rng: random.Random, slots: dict[str, Any]) -> str:
     return text
 
 
+def _answer(ctx: _Ctx, rng: random.Random, slots: dict[str, Any]) -> str | None:
+    """The first sentence of a reply to a question: the persona's answer of the asked type, from
+    what it knows about the question's subject (``offline_answer``); None when it knows nothing."""
+    assert ctx.ask is not None
+    for pool in answer_templates(ctx.persona, ctx.ask, ctx.topic.kind):
+        fact = _pick(rng, pool, slots, ctx.topic.kind)
+        if fact:
+            fact = _lower_first(fact).rstrip(".")
+            if rng.random() < 0.55:
+                lead = _expand(rng.choice(lead_templates(ctx.persona, ctx.ask.qtype)), rng, slots)
+                fact = f"{lead}, {fact}"
+            return _move_name(_tidy(f"{slots['N']}, {fact}"), str(slots["N"]), bool(ctx.mention), rng,
+                              "N_VOC" in slots, ph.INTERJECTIONS[ctx.persona])
+    return None
+
+
+def _social(ctx: _Ctx, rng: random.Random, slots: dict[str, Any]) -> list[tuple[str, int]] | None:
+    """Thanks back or a greeting back (nothing about a topic the target never raised)."""
+    assert ctx.ask is not None
+    pool = social_templates(ctx.persona, ctx.ask, ctx.hour)
+    text = _pick(rng, pool, slots, ctx.topic.kind) if pool else None
+    return [(text, 0)] if text else None
+
+
 def _parts(ctx: _Ctx, rng: random.Random, slots: dict[str, Any]) -> list[tuple[str, int]]:
     """Ordered (sentence, priority) fragments; priority 0 must stay, higher numbers drop first."""
     kind, pools = ctx.topic.kind, ctx.pools
     parts: list[tuple[str | None, int]] = []
     mode = ctx.mode
+    if mode in ("reply", "human_reply") and ctx.ask is not None:
+        if ctx.ask.act in ("thanks", "greeting") and (social := _social(ctx, rng, slots)):
+            return social
+        if ctx.ask.is_question:
+            answer = _answer(ctx, rng, slots) or _pick(rng, ph.knowledge.DUNNO.get(ctx.persona, ph.knowledge.DUNNO[
+                "neutral"]), slots, kind)
+            parts.append((answer, 0))
+            parts.append((_stance(ctx, rng, slots, 0.5, 0.0), 4))
+            parts.append((_holding(ctx, rng, slots, 0.4, 0.0), 4))
+            if mode == "human_reply" and rng.random() < 0.35:
+                parts.append((_pick(rng, ph.DISCLAIMER, slots, kind), 5))
+            return [(p, prio) for p, prio in parts if p]
     if mode in ("reply", "human_reply"):
         if mode == "human_reply":
             head = "human"
@@ -471,6 +521,8 @@ def _parts(ctx: _Ctx, rng: random.Random, slots: dict[str, Any]) -> list[tuple[s
             echo = ph.ECHO_Q if ctx.reply_question else {"up": ph.ECHO_UP, "down": ph.ECHO_DOWN}.get(ctx.reply_mood)
             if echo:
                 parts.append((_pick(rng, echo, slots, kind), 6))
+        if ctx.topicless:
+            return [(p, prio) for p, prio in parts if p]
     elif rng.random() < 0.7:
         parts.append((_pick(rng, pools["open"], slots, kind), 1))
     quote_p = {"new": 0.85, "reply": 0.45, "human_reply": 0.6}[mode]
@@ -558,7 +610,7 @@ def _build(ctx: _Ctx, rng: random.Random) -> str:
     if ctx.mode == "reaction":
         return _reaction(ctx, rng, slots)
     parts = _parts(ctx, rng, slots)
-    n_emoji = rng.choices((0, 1, 2), weights=(4, 4, 2) if ctx.persona != "scalper" else (2, 4, 4))[0]
+    n_emoji = rng.choices((0, 1, 2), weights=ph.EMOJI_WEIGHTS.get(ctx.persona, ph.EMOJI_WEIGHTS["neutral"]))[0]
     emojis = rng.sample(ctx.emoji, min(n_emoji, len(ctx.emoji))) if ctx.emoji else []
     suffix = (" " + " ".join(emojis)) if emojis else ""
     if len(suffix) * 4 > ctx.max_chars:

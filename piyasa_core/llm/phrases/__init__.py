@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from piyasa_core.llm.phrases import economist, extras, investor, newbie, scalper
+from piyasa_core.llm.phrases import economist, extras, investor, knowledge, newbie, scalper
 from piyasa_core.llm.phrases.common import (
     DISCLAIMER,
     ECHO_DOWN,
@@ -42,7 +42,7 @@ from piyasa_core.llm.phrases.market import (
     THEMES,
     UP_WORDS,
 )
-from piyasa_core.llm.phrases.tuning import AGREE_P, DEFAULTS, SOFT_LEN
+from piyasa_core.llm.phrases.tuning import AGREE_P, DEFAULTS, EMOJI_WEIGHTS, SOFT_LEN
 
 P: dict[str, dict[str, tuple[str, ...]]] = {
     "investor": investor.POOLS, "scalper": scalper.POOLS, "economist": economist.POOLS, "newbie": newbie.POOLS,
@@ -51,8 +51,8 @@ P: dict[str, dict[str, tuple[str, ...]]] = {
 """Phrase pools by persona, then by section (open, up, down, flat, obs, aside, close, agree, ...)."""
 
 __all__ = [
-    "AGREE_P", "CRYPTO", "DEFAULTS", "DISCLAIMER", "DOWN_WORDS", "DRIVERS", "ECHO_DOWN", "ECHO_Q", "ECHO_UP",
-    "FILLERS", "FX", "HOLDING", "INDICES", "INTERJECTIONS", "MARKET_DOWN", "MARKET_FLAT", "MARKET_LEAD",
+    "AGREE_P", "CRYPTO", "DEFAULTS", "EMOJI_WEIGHTS", "DISCLAIMER", "DOWN_WORDS", "DRIVERS", "ECHO_DOWN", "ECHO_Q", "ECHO_UP",
+    "FILLERS", "FX", "knowledge", "HOLDING", "INDICES", "INTERJECTIONS", "MARKET_DOWN", "MARKET_FLAT", "MARKET_LEAD",
     "MARKET_UP", "MENTION_CLOSE", "OTHER_SYMBOLS", "P", "PROPER", "SIG_WRAP", "SIG_WRAP_Q", "SOFT_LEN",
     "STANCE_FIRM", "STANCE_SOFT", "STOCK_SECTORS", "SYNONYMS", "SYN_GUARDS", "THEMES", "UP_WORDS",
 ]

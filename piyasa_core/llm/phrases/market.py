@@ -73,4 +73,4 @@ UP_WORDS: tuple[str, ...] = ("yüksel", "artı", "yukarı", "yeşil", "alev", "p
 DOWN_WORDS: tuple[str, ...] = ("düş", "eksi", "aşağı", "kırmızı", "sat", "geriled", "kayıp", "zarar", "çök")
 
 PROPER: frozenset[str] = frozenset({"Bitcoin", "Ethereum", "Merkez", "Mehmet", "Ali", "Ayşe", "Zeynep", "Fatma",
-                                    "Can", "Fed"})
+                                    "Can", "Fed", "Borsa", "İstanbul", "Türkiye"})

@@ -9,6 +9,13 @@ SOFT_LEN: dict[str, tuple[int, int]] = {
     "chartist": (120, 220), "retiree": (130, 230), "neutral": (100, 200),
 }
 
+EMOJI_WEIGHTS: dict[str, tuple[int, int, int]] = {
+    "investor": (8, 2, 0), "scalper": (5, 3, 2), "economist": (8, 2, 0), "newbie": (6, 3, 1),
+    "chartist": (7, 3, 0), "retiree": (7, 3, 0), "neutral": (7, 3, 0),
+}
+"""Odds of 0, 1 or 2 emoji in a message: people in a market group write most lines without one; the
+scalper uses them most, the investor and the economist rarely (was 60–80 % of every persona's lines)."""
+
 DEFAULTS: dict[str, dict[str, tuple[str, ...]]] = {
     "investor": {"watch": ("GARAN", "THYAO", "EREGL", "SAHOL"), "emoji": ("📊", "💼", "👍", "🤝")},
     "scalper": {"watch": ("SISE", "KCHOL", "ASELS", "BTCUSDT"), "emoji": ("🚀", "🔥", "⚡", "📈")},

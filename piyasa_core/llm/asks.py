@@ -1,0 +1,184 @@
+"""What a chat message asks, and whether a reply answers it.
+
+``classify`` reads a message as a Turkish market group would: a question of a type (when, how much,
+why, what, how, which, yes/no opinion), a greeting, a thank-you, a piece of news, an opinion or a plain
+statement, and its subject (a concept such as dividends or stop-loss, and an instrument).
+``answers`` is the realism measure built on it: a reply answers a question when it carries the
+question's subject and an answer of the asked type (a date or a period for "when", a figure for "how
+much", a cause for "why", a definition for "what", steps for "how", a named instrument for "which", a
+stated view for a yes/no question). The offline composer and the quality report both use it; the
+evidence patterns are Turkish usage, not the composer's templates, so an LLM's answer is judged alike.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+__all__ = ["ACTS", "QTYPES", "Ask", "answers", "classify", "subject_forms"]
+
+ACTS = ("question", "thanks", "greeting", "news", "opinion", "statement")
+QTYPES = ("when", "how_much", "why", "what", "how", "which", "yesno")
+
+_W = r"(?<![\wçğıöşü])"  # a word starts here (Turkish letters count as word characters)
+
+# concept → what people write for it (lower-case regular expressions, matched where a word starts)
+CONCEPTS: dict[str, tuple[str, ...]] = {
+    "temettü": ("temettü", "kâr payı", "kar payı"),
+    "stop": ("stop(?!aj)", "zarar kes", "zararı kes"),
+    "kaldıraç": ("kaldıraç",),
+    "rsi": ("rs[iı](?![a-zçğıöşü])",),
+    "teknik analiz": ("teknik analiz", "teknik", "grafik", "destek", "direnç"),
+    "halka arz": ("halka arz",),
+    "bilanço": ("bilanço",),
+    "bedelsiz": ("bedelsiz",),
+    "enflasyon": ("enflasyon", "tüfe"),
+    "faiz": ("faiz", "ppk", "politika faizi"),
+    "veri takvimi": ("veri takvimi", "veriler", "veri ne zaman", "açıklanacak veri"),
+    "seans": ("seans", "borsa kaçta", "borsa saat"),
+}
+# instrument → what people write for it
+SYMBOLS: dict[str, tuple[str, ...]] = {
+    "BIST30": ("b[iı]st ?30",),
+    "BIST100": ("b[iı]st ?100", "b[iı]st", "borsa", "endeks"),
+    "USDTRY": ("usdtry", "dolar", "döviz", "kur(?![a-zçğıöşü])", "kuru(?!l|m)", "kurda"),
+    "EURTRY": ("eurtry", "euro", "avro"),
+    "BTCUSDT": ("btcusdt", "bitcoin", "btc", "kripto"),
+    "ETHUSDT": ("ethusdt", "ethereum", "eth"),
+    "XAUUSD": ("xauusd", "altın", "ons(?![a-zçğıöşü])"),
+    "TCMB": ("tcmb", "merkez bankası"),
+}
+STOCKS = ("GARAN", "AKBNK", "YKBNK", "ISCTR", "HALKB", "VAKBN", "THYAO", "PGSUS", "EREGL", "KRDMD", "SAHOL",
+          "KCHOL", "SISE", "ASELS", "SASA", "PETKM", "HEKTS", "TUPRS", "BIMAS", "MGROS", "FROTO", "TOASO",
+          "TCELL", "TTKOM", "KOZAL", "ARCLK", "EKGYO", "ENKAI", "TAVHL")
+
+_QTYPE_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("when", re.compile(_W + r"(ne zaman|hangi (gün|tarih|ay|hafta|saat)|kaçta|saat kaç|ne vakit|kaçında)")),
+    ("why", re.compile(_W + r"(neden|niye|niçin|sebebi ne|nedeni ne|ne oldu|neyin etkisi|ne yüzünden)")),
+    ("how_much", re.compile(_W + r"(ne kadar|kaç|yüzde kaç|fiyatı ne|seviyesi ne|kaça|nereye|nerede|hangi seviye)")),
+    ("what", re.compile(_W + r"(nedir|ne demek|ne işe yarar|ne anlama|nasıl bir şey|ne demektir)"
+                        r"|\bne\s*\?")),
+    ("how", re.compile(_W + r"(nasıl)")),
+    ("which", re.compile(_W + r"(hangi|hangisi)")),
+)
+_YESNO = re.compile(r"\?|" + _W + r"(m[ıiuü]|m[ıiuü]s[ıiuü]n|m[ıiuü]y[ıiuü]z|m[ıiuü]d[ıiuü]r|sence|sizce|"
+                    r"ne dersin|ne dersiniz|ne düşünüyorsun|ne düşünüyorsunuz)(?![\wçğıöşü])")
+_THANKS = re.compile(_W + r"(teşekkür|sağ ol|sağol|eyvallah|eline sağlık|emeğine sağlık|çok makbule|minnettar)")
+_GREETING = re.compile(r"^\W*(günaydın|merhaba|selam|iyi akşamlar|iyi geceler|hayırlı sabahlar|herkese (merhaba|selam"
+                       r"|günaydın|iyi)|hoş bulduk)")
+_NEWS = re.compile(_W + r"(açıklandı|açıkladı|duyurdu|haber|kap'a|kap’a|karar(ı|ını)? (verdi|geldi|açıklandı)|"
+                   r"son dakika|flaş|yükseltti|indirdi|sabit tuttu)")
+_OPINION = re.compile(_W + r"(bence|bana göre|sanırım|galiba|kanaatimce|düşünüyorum|tahminim|beklentim)")
+
+# What an answer of each type carries (Turkish lower case).
+_MONTHS = r"ocak|şubat|mart|nisan|mayıs|haziran|temmuz|ağustos|eylül|ekim|kasım|aralık"
+_DAYS = r"pazartesi|salı|çarşamba|perşembe|cuma|cumartesi|pazar"
+EVIDENCE: dict[str, re.Pattern[str]] = {
+    "when": re.compile(_W + rf"({_MONTHS}|{_DAYS}|ayın|her ay|yılda|takvim|tarih|genel kurul|hafta içi|hafta sonu|"
+                       r"yarın|iş günü|saat \d|\d{1,2}[:.]\d\d|\d+\s*(gün|hafta|ay|yıl)|çeyrek|7/24|sabah|akşam)"),
+    "how_much": re.compile(r"\d"),
+    "why": re.compile(_W + r"(çünkü|nedeni|sebebi|yüzünden|etkisi|etkiliyor|dolayı|kaynaklı|bağlı|tetikle|baskı|"
+                      r"beklenti|fiyatlıyor|sayesinde)"),
+    "what": re.compile(r"[\wçğıöşü]+(d[ıiuü]r|t[ıiuü]r)(?![\wçğıöşü])|" + _W
+                       + r"(demek|denir|anlamına|yani|olan|dediğimiz|kısaca)"),
+    "how": re.compile(_W + r"(önce|sonra|adım|üzerinden|belirle|seç|koy|takip et)|[\wçğıöşü]+(arak|erek)"
+                      r"(?![\wçğıöşü])"),
+    "which": re.compile(r"\b(" + "|".join(STOCKS) + r"|BIST30|BIST100|USDTRY|EURTRY|BTCUSDT|ETHUSDT|XAUUSD)\b"
+                        r"|(?i:bitcoin|ethereum|altın|dolar|euro|temettü hisse|banka hisse|endeks fonu)"),
+    "yesno": re.compile(_W + r"(bence|bana göre|bana kalırsa|kanaatimce|kanımca|fikrimce|evet|hayır|mantıklı|olmaz|almam|alırım|beklerim|tutarım|"
+                        r"satarım|katılıyorum|sanmıyorum|sanırım|düşünüyorum|tavsiye|öneririm|şart|iyi olur|acele etme|"
+                        r"beklemek|erken|geç değil|olur|değer|riskli)"),
+}
+
+
+def tr_lower(text: str) -> str:
+    """Turkish-aware lower case (I → ı, İ → i)."""
+    return text.replace("I", "ı").replace("İ", "i").lower()
+
+
+@lru_cache(maxsize=64)
+def _forms_pattern(forms: tuple[str, ...]) -> re.Pattern[str]:
+    return re.compile(_W + "(" + "|".join(sorted(forms, key=len, reverse=True)) + ")")
+
+
+def subject_forms(subject: str) -> tuple[str, ...]:
+    """The lower-case words that name ``subject`` (a concept key, an instrument or a stock ticker)."""
+    if subject in CONCEPTS:
+        return CONCEPTS[subject]
+    if subject in SYMBOLS:
+        return SYMBOLS[subject]
+    return (re.escape(tr_lower(subject)),)
+
+
+@dataclass(frozen=True)
+class Ask:
+    """What a message does (``act``), the question type when it asks, and what it is about."""
+
+    act: str
+    qtype: str | None = None
+    concept: str | None = None  # temettü, stop, enflasyon, …
+    symbol: str | None = None  # THYAO, USDTRY, BIST30, …
+
+    @property
+    def subject(self) -> str | None:
+        """The concept when there is one (it is what is asked about), else the instrument."""
+        return self.concept or self.symbol
+
+    @property
+    def is_question(self) -> bool:
+        return self.act == "question"
+
+
+def _find_subject(low: str, text: str) -> tuple[str | None, str | None]:
+    concept = next((key for key, forms in CONCEPTS.items() if _forms_pattern(forms).search(low)), None)
+    symbol = next((t for t in STOCKS if re.search(rf"\b{t}\b", text.upper())), None)
+    if symbol is None:
+        # the most specific form wins: "bist30" before "bist", "gram altın" before "altın"
+        hits = [(m.start(), -len(m.group(1)), key) for key, forms in SYMBOLS.items()
+                if (m := _forms_pattern(forms).search(low))]
+        symbol = min(hits)[2] if hits else None
+    return concept, symbol
+
+
+@lru_cache(maxsize=4096)
+def classify(text: str) -> Ask:
+    """Read one chat message (mentions are ignored)."""
+    clean = re.sub(r"@\w+", " ", str(text))
+    low = tr_lower(" ".join(clean.split()))
+    concept, symbol = _find_subject(low, clean)
+    for qtype, pattern in _QTYPE_RULES:
+        if pattern.search(low):
+            return Ask("question", qtype, concept, symbol)
+    if _YESNO.search(low):
+        return Ask("question", "yesno", concept, symbol)
+    if _THANKS.search(low):
+        return Ask("thanks", None, concept, symbol)
+    if _GREETING.search(low) and len(low.split()) <= 8:
+        return Ask("greeting", None, concept, symbol)
+    if _NEWS.search(low) and (concept or symbol):
+        return Ask("news", None, concept, symbol)
+    if _OPINION.search(low):
+        return Ask("opinion", None, concept, symbol)
+    return Ask("statement", None, concept, symbol)
+
+
+def carries_subject(ask: Ask, reply: str) -> bool:
+    """The reply names the question's concept or its instrument (True when the question named none)."""
+    if ask.concept is None and ask.symbol is None:
+        return True
+    low = tr_lower(re.sub(r"@\w+", " ", reply))
+    return any(_forms_pattern(subject_forms(s)).search(low) or (s in STOCKS and re.search(rf"\b{s}\b", reply))
+               for s in (ask.concept, ask.symbol) if s)
+
+
+def answers(question: str, reply: str) -> bool:
+    """``reply`` answers ``question``: the question's subject and evidence of the asked type.
+    False when ``question`` asks nothing."""
+    ask = classify(question)
+    if not ask.is_question or ask.qtype is None:
+        return False
+    body = re.sub(r"@\w+", " ", reply)
+    evidence = EVIDENCE[ask.qtype]
+    found = evidence.search(body if ask.qtype == "which" else tr_lower(body))
+    return bool(found) and carries_subject(ask, reply)
