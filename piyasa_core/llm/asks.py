@@ -57,13 +57,15 @@ _QTYPE_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("when", re.compile(_W + r"(ne zaman|hangi (gün|tarih|ay|hafta|saat)|kaçta|saat kaç|ne vakit|kaçında)")),
     ("why", re.compile(_W + r"(neden|niye|niçin|sebebi ne|nedeni ne|ne oldu|neyin etkisi|ne yüzünden)")),
     ("how_much", re.compile(_W + r"(ne kadar|kaç|yüzde kaç|fiyatı ne|seviyesi ne|kaça|nereye|nerede|hangi seviye)")),
-    ("what", re.compile(_W + r"(nedir|ne demek|ne işe yarar|ne anlama|nasıl bir şey|ne demektir)"
+    ("what", re.compile(_W + r"(nedir|ne demek|ne işe yarar|ne anlama|nasıl bir şey|ne demektir|neyi gösterir|"
+                        r"neyi gösteriyor|ne gösterir|ne anlatır)"
                         r"|\bne\s*\?")),
     ("how", re.compile(_W + r"(nasıl)")),
     ("which", re.compile(_W + r"(hangi|hangisi)")),
 )
 _YESNO = re.compile(r"\?|" + _W + r"(m[ıiuü]|m[ıiuü]s[ıiuü]n|m[ıiuü]y[ıiuü]z|m[ıiuü]d[ıiuü]r|sence|sizce|"
                     r"ne dersin|ne dersiniz|ne düşünüyorsun|ne düşünüyorsunuz)(?![\wçğıöşü])")
+_SENTENCE = re.compile(r"[^.!?…]+[.!?…]*")
 _THANKS = re.compile(_W + r"(teşekkür|sağ ol|sağol|eyvallah|eline sağlık|emeğine sağlık|çok makbule|minnettar)")
 _GREETING = re.compile(r"^\W*(günaydın|merhaba|selam|iyi akşamlar|iyi geceler|hayırlı sabahlar|herkese (merhaba|selam"
                        r"|günaydın|iyi)|hoş bulduk)")
@@ -147,6 +149,11 @@ def classify(text: str) -> Ask:
     clean = re.sub(r"@\w+", " ", str(text))
     low = tr_lower(" ".join(clean.split()))
     concept, symbol = _find_subject(low, clean)
+    asked = [s for s in _SENTENCE.findall(low) if s.rstrip().endswith("?")]
+    if asked:  # "Ne kadar güzel yazdın. RSI neyi gösteriyor?": the type comes from the sentence that asks
+        low = asked[-1]
+        c2, s2 = _find_subject(low, low.upper())
+        concept, symbol = c2 or concept, s2 or symbol
     for qtype, pattern in _QTYPE_RULES:
         if pattern.search(low):
             return Ask("question", qtype, concept, symbol)

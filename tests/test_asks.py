@@ -1,0 +1,62 @@
+"""What a message asks, and whether a reply answers it (llm/asks.py), with the offline composer's answers."""
+
+from __future__ import annotations
+
+import pytest
+
+from piyasa_core.llm.asks import answers, classify
+from piyasa_core.llm.offline_text import compose
+
+
+@pytest.mark.parametrize("text, act, qtype, subject", [
+    ("Temettü ne zaman hesaba yatıyor?", "question", "when", "temettü"),
+    ("Ayşe, SISE'de stop nereye konur?", "question", "how_much", "stop"),
+    ("BIST30 nedir?", "question", "what", "BIST30"),
+    ("Dolar neden yükseldi?", "question", "why", "USDTRY"),
+    ("Sence ASELS alınır mı?", "question", "yesno", "ASELS"),
+    ("Ne kadar güzel yazdın. RSI neyi gösteriyor?", "question", "what", "rsi"),  # the asking sentence decides
+    ("Teşekkürler hocam", "thanks", None, None),
+    ("Günaydın herkese", "greeting", None, None),
+    ("TCMB faizi sabit tuttu", "news", None, "faiz"),
+    ("Stopaj oranı değişmiş", "statement", None, None),  # not a stop-loss
+])
+def test_classify(text: str, act: str, qtype: str | None, subject: str | None) -> None:
+    ask = classify(text)
+    assert (ask.act, ask.qtype, ask.subject) == (act, qtype, subject)
+
+
+@pytest.mark.parametrize("question, reply, ok", [
+    ("Temettü ne zaman hesaba yatıyor?", "İlginç", False),
+    ("Temettü ne zaman hesaba yatıyor?", "hemen anlatayım: temettü hisseleri hızlı hareket eder", False),
+    ("Temettü ne zaman hesaba yatıyor?", "Enflasyon bugün aynen dediğin gibi", False),
+    ("Temettü ne zaman hesaba yatıyor?", "Temettü genelde nisan ile haziran arasında ödenir.", True),
+    ("THYAO kaç TL?", "THYAO şu an 312,50 TL.", True),
+    ("THYAO kaç TL?", "GARAN şu an 135 TL.", False),  # another subject
+    ("Dolar neden yükseldi?", "Dolar bugün yükseldi, nedeni rezervler.", True),
+    ("Bugün piyasa sakin.", "Evet, bence de.", False),  # nothing was asked
+])
+def test_answers(question: str, reply: str, ok: bool) -> None:
+    assert answers(question, reply) is ok
+
+
+MARKET = {"THYAO": {"price": 312.5, "change_pct": -1.8}, "USDTRY": {"price": 41.2, "change_pct": 0.4},
+          "BIST30": {"price": 11500, "change_pct": 1.0}}
+QUESTIONS = ("Temettü ne zaman hesaba yatıyor?", "Stop nasıl koyulur?", "BIST30 nedir?", "Dolar neden yükseldi?",
+             "THYAO kaç TL şu an?", "Sence THYAO alınır mı?", "Enflasyon verisi ne zaman açıklanacak?",
+             "Kaldıraç nedir?", "RSI ne demek?", "Faiz kararı ne zaman?")
+
+
+@pytest.mark.parametrize("persona", ["investor", "scalper", "economist", "newbie"])
+def test_offline_composer_answers_what_it_is_asked(persona: str) -> None:
+    hints = {"persona": persona, "mode": "human_reply", "market": MARKET, "watchlist": ["THYAO", "GARAN"],
+             "hour": 10.5}
+    replies = [compose(hints, ("Deniz Kaya", q, True), seed) for seed, q in enumerate(QUESTIONS)]
+    assert all(answers(q, r) for q, r in zip(QUESTIONS, replies)), list(zip(QUESTIONS, replies))
+
+
+def test_thanks_and_greetings_get_no_topic_and_a_true_greeting() -> None:
+    hints = {"persona": "investor", "mode": "reply", "market": MARKET, "watchlist": ["THYAO"], "hour": 21.0}
+    thanks = compose(hints, ("Ali", "Teşekkürler hocam", False), 1)
+    hello = compose(hints, ("Ali", "Günaydın herkese", False), 1)
+    assert "THYAO" not in thanks and "rica" in thanks.lower()
+    assert "günaydın" not in hello.lower()  # 21:00: no good morning
