@@ -68,10 +68,14 @@ async def run(runs: int, scale: float, redis: str | None, profile: str) -> int:
                   f"  delivered {r['bots']}", flush=True)
             for x in failed:
                 print(f"        failed {x['id']}: {x['detail']}", flush=True)
+            if failed:
+                print(f"        engine outcomes {report['errors']['engine']}; run {report['run']['id']} kept in "
+                      f"{folder}", flush=True)
     finally:
         await supervisor.stop()
-        shutil.rmtree(folder, ignore_errors=True)
-    passed = sum(1 for r in rows if r["passed"])
+        passed = sum(1 for r in rows if r["passed"])
+        if passed == len(rows):
+            shutil.rmtree(folder, ignore_errors=True)
     rates = [r["rate"] for r in rows]
     reasons: dict[str, int] = {}
     for r in rows:

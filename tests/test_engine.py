@@ -234,3 +234,40 @@ async def test_a_text_said_before_the_history_window_is_still_a_duplicate(workdi
                                           engine.seen_keys(chat_id))
     assert verdict.duplicate and verdict.kind == "exact"
     store.dispose()
+
+
+async def test_a_skipped_draft_is_retried_soon_and_a_stuck_bot_gives_its_slot_up(
+        workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A turn whose draft is skipped (a duplicate both times, a rejection) is tried again with a fresh
+    turn within SELF_FOLLOW_UP_RETRY_S, keeping the bot's schedule; a bot whose every draft is skipped
+    tries SKIP_RETRIES more times and then waits for its next planned slot."""
+    from piyasa_core.engine.core import SELF_FOLLOW_UP_RETRY_S, SKIP_RETRIES
+
+    monkeypatch.setenv("PIYASA_ENGINE__HOURLY_MIN", "50")
+    monkeypatch.setenv("PIYASA_ENGINE__HOURLY_MAX", "100")
+    config, store = setup_store()
+    engine = engines(config, store, 120, [], workers=1)[0]
+    await engine.start()
+    stuck = next(b for b in engine.bots.values() if b.persona == "scalper").id
+    calls: dict[int, list[float]] = {}
+    original = engine.pipeline.run
+
+    async def run(bot: Any, *args: Any) -> Any:
+        calls.setdefault(bot.id, []).append(engine.clock.now())
+        if bot.id == stuck or len(calls[bot.id]) == 1:
+            return None  # every draft of the stuck bot, and each other bot's first one, is skipped
+        return await original(bot, *args)
+
+    engine.pipeline.run = run  # type: ignore[method-assign]
+    await run_for([engine], 4.0)  # 8 simulated minutes
+    for bot_id, times in calls.items():
+        gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+        if bot_id == stuck:
+            # slots of 1 + SKIP_RETRIES quick tries, then a full interval to the next slot
+            assert len(times) >= 2 * (1 + SKIP_RETRIES), times
+            quick = [g <= SELF_FOLLOW_UP_RETRY_S + 1 for g in gaps]
+            assert quick[:SKIP_RETRIES] == [True] * SKIP_RETRIES and not quick[SKIP_RETRIES], gaps
+        else:
+            assert gaps and gaps[0] <= SELF_FOLLOW_UP_RETRY_S + 1, (engine.bots[bot_id].name, gaps)
+    assert engine.counts["retried_after_skip"] >= SKIP_RETRIES + len(calls) - 1
+    store.dispose()

@@ -49,6 +49,7 @@ log = logging.getLogger(__name__)
 
 HISTORY_KEEP = 50  # lines kept per chat in the cache (dedup looks this far back; prompts use fewer)
 SELF_FOLLOW_UP_RETRY_S = 8.0
+SKIP_RETRIES = 2  # fresh turns tried after a skipped draft before the bot's slot is given up
 
 
 class Engine:
@@ -88,6 +89,7 @@ class Engine:
         self.usernames: dict[int, str] = {}
         self._heap: list[tuple[float, int]] = []
         self._anchor: dict[int, float] = {}
+        self._skips: Counter[int] = Counter()
         self._locks: dict[int, asyncio.Lock] = {}
         self._inflight = asyncio.Semaphore(max_inflight)
         self._busy = 0
@@ -302,7 +304,15 @@ class Engine:
                     self.counts["waited_self_follow_up"] += 1
                     self._reschedule(bot_id, now + min(SELF_FOLLOW_UP_RETRY_S, pacer.delay(now) / 4))  # the anchor stays: the rate does not drift
                     return
-                await self._deliver(bot, chat, replace(turn, due_at=due), history)
+                sent = await self._deliver(bot, chat, replace(turn, due_at=due), history)
+                if not sent and self._skips[bot_id] < SKIP_RETRIES:
+                    # a skipped draft (duplicate, rejected) would lose the planned message: try another turn
+                    # soon with the anchor kept, a bounded number of times so a stuck bot cannot loop
+                    self._skips[bot_id] += 1
+                    self.counts["retried_after_skip"] += 1
+                    self._reschedule(bot_id, now + min(SELF_FOLLOW_UP_RETRY_S, pacer.delay(now) / 4))
+                    return
+                self._skips[bot_id] = 0
                 self._anchor[bot_id] = pacer.next_due(anchor, self.clock.now())
                 self._reschedule(bot_id, self._anchor[bot_id])
         except Exception:  # one bad message must never stop the worker
@@ -314,10 +324,12 @@ class Engine:
             self._busy -= 1
             self._inflight.release()
 
-    async def _deliver(self, bot: BotProfile, chat: ChatInfo, turn: Turn, history: tuple[HistoryLine, ...]) -> None:
+    async def _deliver(self, bot: BotProfile, chat: ChatInfo, turn: Turn, history: tuple[HistoryLine, ...]) -> bool:
+        """Run one turn through the pipeline; False when nothing was sent (skipped or failed)."""
         sent = await self.pipeline.run(bot, chat, turn, history, self.pacers[bot.id], self.rngs[bot.id])
         if sent is not None:
             self._count_sent(sent)
+        return sent is not None
 
     def _count_sent(self, sent: SentMessage) -> None:
         self.counts["sent"] += 1
