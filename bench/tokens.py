@@ -42,10 +42,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from prompt_content import analyse, chat_messages, summary_lines  # noqa: E402
 from real_tokens import NAMES, TokenizerMissing, prompt_counter  # noqa: E402
 from real_tokens import load as load_tokenizer  # noqa: E402
 
-from piyasa_core.llm.tokens import CHARS_PER_TOKEN_X10  # noqa: E402
+from piyasa_core.llm.tokens import CHARS_PER_TOKEN_X10, CHAT_OVERHEAD_TOKENS, estimate_tokens  # noqa: E402
 
 GOAL = 700
 # 10:05 in Istanbul (as the engine tests): every default persona is inside its active hours
@@ -252,6 +253,8 @@ def main() -> int:
     parser.add_argument("--tokenizer", choices=[*NAMES, "chars4"], default=None,
                         help="what the fake bills with (default: llama3 for groq, o200k_base for openai)")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--show-prompts", type=int, default=0, metavar="N",
+                        help="print N captured prompts (system + user), spread over the run")
     parser.add_argument("--timeout", type=float, default=300.0, help="give up after this many seconds")
     args = parser.parse_args()
     tokenizer_name = args.tokenizer or ("llama3" if args.provider == "groq" else "o200k_base")
@@ -310,6 +313,9 @@ def main() -> int:
         ok = [r for r in requests if r.status == 200]
         chars_prompt = [sum(len(t) for t in message_texts(r.body)) for r in requests]
         chars_completion = [len(fake.texts[k]) for k in sorted(fake.texts)]
+        prompts = [chat_messages(r.body) for r in requests]
+        contents = [analyse(user, estimate_tokens(system) + estimate_tokens(user) + CHAT_OVERHEAD_TOKENS, budget)
+                    for system, user in prompts]
         # the usage the fake put in its answers, and what the client read from them
         fake_prompt = sum(fake.count_prompt_tokens(args.provider, r.body) for r in ok)
         fake_completion = sum(fake.billed.values())
@@ -357,6 +363,11 @@ def main() -> int:
           f"(calls whose draft was discarded are not on any message)")
     print(f"prompt characters per token: {chars_per_token:.2f} (the engine's estimate, llm/tokens.py, assumes "
           f"{CHARS_PER_TOKEN_X10 / 10:.1f}: its prompt estimates must not fall below what is billed)")
+    for line in summary_lines(contents, budget):
+        print(line)
+    for i in range(args.show_prompts):
+        system, user = prompts[i * len(prompts) // max(1, args.show_prompts)] if prompts else ("", "")
+        print(f"── prompt {i + 1} ──\n[system]\n{system}\n[user]\n{user}")
     print(f"{'PASS' if passed else 'FAIL'}: {total_per_msg:.1f} tokens per sent message (goal ≤ {GOAL})")
     print("RESULT " + json.dumps({
         "measure": "P4", "messages_sent": sent, "calls": calls, "calls_per_message": round(calls / per_msg, 3),

@@ -51,3 +51,33 @@ async def test_a_promise_retry_adds_the_first_calls_tokens_to_the_row(workdir: P
     assert first.tokens_out == 30 + 12  # both calls' completions, not only the retry's
     assert first.tokens_in > 0 and len(prompts) == 2
     store.dispose()
+
+
+async def test_an_untimely_greeting_from_a_real_llm_is_redrafted(workdir: Path, fake: FakeLLMServer,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """At 10:05 a provider's "iyi akşamlar" (and a goodbye from a bot that stays) is not sent: the
+    engine asks again with a note, and the row carries both calls' tokens."""
+    for limit in ("RPM", "TPM", "RPD", "TPD"):
+        monkeypatch.setenv(f"PIYASA_LLM__PROVIDERS__GROQ__{limit}", "0")
+    config = make_config(workdir, fake, monkeypatch, active="groq")
+    initialise(config)
+    fake.script("groq", [Scenario("ok", text="Herkese iyi akşamlar, GARAN bugün sakin.", completion_tokens=20),
+                         Scenario("ok", text="GARAN bugün sakin, hacim düşük.", completion_tokens=10)])
+    from piyasa_core.store import open_store
+
+    store = open_store(config)
+    engine = build_engine(config, store, worker_id=0, total=4, pacing=False, seed=3,
+                          clock=SimClock(60, SIM_START))
+    try:
+        await run_for([engine], 0.5)
+    finally:
+        await engine.router.aclose()
+        await engine.cache.aclose()
+        await engine.transport.aclose()
+    with store.engine.connect() as conn:
+        first = conn.execute(select(Message.text, Message.tokens_out)
+                             .where(Message.status == "sent").order_by(Message.id).limit(1)).one()
+    second_prompt = str(fake.requests_for("groq")[1].body)
+    assert engine.counts["retried_untimely"] >= 1 and "akşam" not in first.text
+    assert first.tokens_out == 20 + 10 and "Saate uymayan selam" in second_prompt
+    store.dispose()

@@ -285,3 +285,16 @@ def test_gold_is_named_by_the_price_it_quotes() -> None:
             assert wrong not in text.lower(), text
             if topic == "altın" and "6.923" in text:
                 assert "TL" in text, text
+
+
+def test_goodbyes_only_when_the_bot_leaves() -> None:
+    """Without the ``closing`` hint no message says goodbye; with it, some do (and stay acceptable)."""
+    from piyasa_core.llm.daytime import is_sign_off
+
+    market = {s: {"price": p, "change_pct": 0.8} for s, p in BASE_PRICES.items()}
+    staying = leaving = 0
+    for i, b in enumerate(_bots()[:4] * 50):
+        hints = _hints(b, "new", "BIST", None, market) | {"hour": 11.9}
+        staying += is_sign_off(compose(hints, None, i))
+        leaving += is_sign_off(compose(hints | {"closing": True}, None, i))
+    assert staying == 0 and leaving >= 40, (staying, leaving)

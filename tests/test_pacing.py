@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -48,7 +49,7 @@ def test_active_hours_are_read_in_the_configured_timezone() -> None:
 
 
 def test_cap_holds_over_a_simulated_day_and_active_hours_are_respected() -> None:
-    cfg = EngineConfig(hourly_min=50, hourly_max=60)
+    cfg = EngineConfig(hourly_min=50, hourly_max=60, rhythm=False)  # the cap alone, at a steady pace
     pacer = BotPacer(bot(active_hours=("09:00-12:00", "23:00-01:00"), speed="fastest"), cfg, random.Random(7))
     t = pacer.first_due(at(8))
     due = t
@@ -83,7 +84,7 @@ def test_pace_comes_from_the_persona_not_from_a_threshold() -> None:
     from tests.conftest import REPO
 
     settings = load_config(REPO / "config.toml").settings
-    cfg = EngineConfig(hourly_min=50, hourly_max=100)
+    cfg = EngineConfig(hourly_min=50, hourly_max=100, rhythm=False)  # the rhythm is tested on its own
     pacers = {b.username: BotPacer(bot(username=b.username, speed=b.speed, active_hours=tuple(b.active_hours),
                                        prime_hours=tuple(b.prime_hours)), cfg, random.Random(1))
               for b in settings.bots}
@@ -92,11 +93,13 @@ def test_pace_comes_from_the_persona_not_from_a_threshold() -> None:
         > base["fatma_temettu"]
     assert base == {"mehmet_trader": 75.0, "ayse_scalp": 85.0, "ali_ekonomist": 65.0, "zeynep_newbie": 75.0,
                     "can_chartist": 75.0, "fatma_temettu": 55.0}
-    mehmet = pacers["mehmet_trader"]
-    assert mehmet.target_per_hour(at(10, 30)) == 93.75  # prime 10:00-11:00
+    mehmet, ayse = pacers["mehmet_trader"], pacers["ayse_scalp"]
     assert mehmet.target_per_hour(at(11, 30)) == 75.0
-    assert pacers["ayse_scalp"].target_per_hour(at(10, 30)) == 100.0  # 106.25 capped at hourly_max
-    assert mehmet.planned_messages(at(10), at(11)) == pytest.approx(93.75)
+    # prime 10:00-11:00: 93.75 and 106.25 bent below hourly_max (above 80), the scalper still faster
+    prime = 80 + 20 * math.tanh((93.75 - 80) / 20)
+    assert mehmet.target_per_hour(at(10, 30)) == pytest.approx(prime)
+    assert 100 > ayse.target_per_hour(at(10, 30)) > prime
+    assert mehmet.planned_messages(at(10), at(11)) == pytest.approx(prime)
     assert mehmet.planned_messages(at(11, 30), at(14, 30)) == pytest.approx(75 / 2 + 75 / 2)  # 12-14 inactive
     assert mehmet.active_seconds(at(11, 30), at(14, 30)) == pytest.approx(3600)
     assert mehmet.planned_messages(at(2), at(5)) == 0.0
@@ -175,3 +178,44 @@ def test_turn_rules() -> None:
              for seed in range(400)]
     share = {m: modes.count(m) / len(modes) for m in set(modes)}
     assert 0.55 < share["reply"] < 0.8 and 0.2 < share["new"] < 0.45 and share.get("reaction", 0) < 0.15
+
+
+def test_the_daily_rhythm_plans_busy_opens_and_quiet_nights_and_weekends() -> None:
+    """Wednesday 25 November 2026: the open and the close are busier than midday, lunch and the night
+    quieter; Saturday quieter than a weekday; the morning of the TÜFE release (3 December, 10:00) and a
+    configured decision the busiest; speed still orders the personas at every hour; the floor alarm
+    follows a quiet hour; rhythm = false keeps the steady pace."""
+    cfg = EngineConfig(data_releases=["2026-11-26T14:00"])
+    pacers = {speed: BotPacer(bot(speed=speed), cfg, random.Random(1)) for speed in ("fastest", "medium", "slow")}
+    medium = pacers["medium"]
+    rate = medium.target_per_hour
+    assert rate(at(10, 15)) > rate(at(15)) and rate(at(17, 30)) > rate(at(15))
+    assert rate(at(13)) < rate(at(15)) and rate(at(23, 30)) < rate(at(13))
+    assert rate(at(15, day=28)) < rate(at(15))  # a Saturday
+    assert rate(datetime(2026, 12, 3, 10, 30, tzinfo=IST).timestamp()) > rate(at(10, 15))  # TÜFE morning
+    assert rate(at(14, 30, day=26)) > rate(at(15, day=26))  # the configured release
+    for hour, minute in ((10, 15), (13, 0), (15, 0), (17, 30), (23, 30)):
+        rates = [pacers[s].target_per_hour(at(hour, minute)) for s in ("fastest", "medium", "slow")]
+        assert rates == sorted(rates, reverse=True) and len(set(rates)) == 3 and rates[0] <= cfg.hourly_max
+    # a quiet night hour plans fewer than hourly_min: the floor alarm scales with it
+    night = BotPacer(bot(speed="medium"), cfg, random.Random(1))
+    for k in range(8):
+        night.record_send(at(23, 5, day=25) + 420 * k)
+    assert night.below_floor(at(0, 5, day=26), at(20)) is False
+    steady = BotPacer(bot(speed="medium"), EngineConfig(rhythm=False), random.Random(1))
+    assert steady.target_per_hour(at(10, 15)) == steady.target_per_hour(at(23, 30)) == 15.0
+
+
+def test_a_data_release_that_is_no_date_is_refused() -> None:
+    with pytest.raises(ValueError, match="data_releases"):
+        EngineConfig(data_releases=["next tuesday"])
+
+
+def test_a_bot_may_say_goodbye_only_before_it_leaves_for_a_while() -> None:
+    cfg = EngineConfig(hourly_min=10, hourly_max=20, rhythm=False)
+    pacer = BotPacer(bot(active_hours=("09:00-12:00", "12:30-13:00", "20:00-22:00")), cfg, random.Random(1))
+    interval = HOUR / pacer.target_per_hour(at(11))
+    assert not pacer.closing(at(10)) and not pacer.closing(at(8))  # mid-window; not active at all
+    assert not pacer.closing(at(12) - interval / 2)  # back at 12:30: a half-hour break is no goodbye
+    assert pacer.closing(at(13) - interval / 2)  # next at 20:00
+    assert not BotPacer(bot(), cfg, random.Random(1)).closing(at(23))  # no windows: never leaves

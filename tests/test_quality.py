@@ -129,3 +129,15 @@ def test_answered_questions_addressed_first_and_unanswered_repeats() -> None:
     assert r.questions == 3 and r.unanswered_repeats == 1
     assert r.human_questions_with_answer == 1
     assert [ok for *_, ok in r.answer_examples] == [False, False, True, True, False]
+
+
+def test_a_goodbye_followed_by_more_messages_within_the_hour_is_counted() -> None:
+    msgs = [
+        QualityInput("Şimdilik benden bu kadar, hayırlı seanslar.", 1, 1, id=1, created_at=T0, username="mehmet"),
+        QualityInput("GARAN yine hareketli.", 1, 1, id=2, created_at=T0 + 60, username="mehmet"),
+        QualityInput("Ben kaçtım, kolay gelsin!", 2, 1, id=3, created_at=T0, username="ayse"),
+        QualityInput("Günaydın, ben geldim.", 2, 1, id=4, created_at=T0 + 7200, username="ayse"),
+        QualityInput("Sonra yine sorarım.", 3, 1, id=5, created_at=T0, username="zeynep"),
+    ]
+    r = quality_report(msgs)
+    assert (r.sign_offs, r.sign_off_then_spoke) == (2, 1)  # "sonra yine sorarım" says no goodbye

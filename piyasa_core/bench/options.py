@@ -33,16 +33,18 @@ class Profile:
     hourly_max: int
     min_throughput_per_min: float | None
     target_throughput_per_min: float | None
+    rhythm: bool = True  # the daily rhythm (engine/rhythm.py) applies during the run
 
     @property
     def overrides(self) -> dict[tuple[str | int, ...], Any]:
         """What the run's workers are configured with on top of the configuration."""
-        return {("engine", "hourly_min"): self.hourly_min, ("engine", "hourly_max"): self.hourly_max}
+        return {("engine", "hourly_min"): self.hourly_min, ("engine", "hourly_max"): self.hourly_max,
+                ("engine", "rhythm"): self.rhythm}
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "description": self.description, "hourly_min": self.hourly_min,
                 "hourly_max": self.hourly_max, "min_throughput_per_min": self.min_throughput_per_min,
-                "target_throughput_per_min": self.target_throughput_per_min}
+                "target_throughput_per_min": self.target_throughput_per_min, "rhythm": self.rhythm}
 
 
 def resolve_profile(config: Any, name: str, where: str = "profile") -> Profile:
@@ -56,7 +58,9 @@ def resolve_profile(config: Any, name: str, where: str = "profile") -> Profile:
     if low > high:
         raise BenchInputError(f"{where}: {name!r} gives hourly_min {low} above hourly_max {high} "
                               "([benchmark.profiles] with [engine])")
-    return Profile(name, given.description, low, high, given.min_throughput_per_min, given.target_throughput_per_min)
+    rhythm = engine.rhythm if given.rhythm is None else given.rhythm
+    return Profile(name, given.description, low, high, given.min_throughput_per_min, given.target_throughput_per_min,
+                   rhythm)
 
 
 @dataclass(frozen=True)
@@ -69,7 +73,7 @@ class BenchOptions:
     start_at: str = "10:00"  # where the simulated clock starts ("HH:MM" today, ISO date and time, "" now)
     trigger: str = "cli"
     warmup: float = 60.0  # simulated seconds the workers run before the measured window opens
-    profile: Profile = field(default_factory=lambda: Profile("seed", "", 50, 100, 4.0, 6.0))
+    profile: Profile = field(default_factory=lambda: Profile("seed", "", 50, 100, 4.0, 6.0, False))
     provider: str = OFFLINE  # the active provider the run generates with
     extra: dict[str, Any] = field(default_factory=dict)
 

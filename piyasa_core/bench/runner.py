@@ -281,7 +281,7 @@ class BenchmarkRun:
         assert self.sim_begin is not None
         profile = self.options.profile
         engine = self.host.config.settings.engine.model_copy(
-            update={"hourly_min": profile.hourly_min, "hourly_max": profile.hourly_max})
+            update={"hourly_min": profile.hourly_min, "hourly_max": profile.hourly_max, "rhythm": profile.rhythm})
         with session_scope(self.host.store.sessions) as session:
             bots = [b for b in load_profiles(session) if set(b.chat_ids) & set(self.scope.chat_ids)]  # type: ignore[union-attr]
         return plan_bots(bots, engine, self.host.total, self.sim_begin, end)

@@ -80,7 +80,8 @@ def conversation_line(q: dict[str, Any]) -> str:
             f"{fmt(q.get('unanswered_repeat_rate'))}, near duplicates {fmt(q.get('near_duplicate_rate'))}, bot-to-bot "
             f"replies {fmt(q.get('bot_to_bot_reply_rate'))}, mentions {fmt(q.get('mention_rate'))} (self "
             f"{q.get('self_mentions', 0)}), harmony errors {q.get('harmony_errors', 0)}, time-phrase violations "
-            f"{q.get('time_phrase_violations', 0)}")
+            f"{q.get('time_phrase_violations', 0)}, goodbyes {q.get('sign_offs', 0)} (spoke again within the hour "
+            f"{q.get('sign_off_then_spoke', 0)})")
 
 
 def render_markdown(report: dict[str, Any]) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -179,6 +180,18 @@ class EngineConfig(Section):
     market_seed: int = 0
     rss_feeds: list[str] = Field(default_factory=list)
     rss_refresh: Duration = Field(600.0, gt=0)
+    rhythm: bool = True  # busier at the BIST open/close and after data releases, quiet at night and weekends
+    data_releases: list[str] = Field(default_factory=list)  # "YYYY-MM-DDTHH:MM" beyond the monthly TÜFE
+
+    @field_validator("data_releases")
+    @classmethod
+    def _releases(cls, value: list[str]) -> list[str]:
+        for item in value:
+            try:
+                datetime.fromisoformat(item.strip())
+            except ValueError:
+                raise ValueError(f"{item!r} is not a date and time like 2026-12-11T14:00") from None
+        return value
 
     @field_validator("timezone")
     @classmethod
@@ -207,6 +220,7 @@ class BenchProfile(Section):
     description: str = ""
     hourly_min: int | None = Field(None, ge=0)  # None: [engine] hourly_min
     hourly_max: int | None = Field(None, ge=1)  # None: [engine] hourly_max
+    rhythm: bool | None = None  # None: [engine] rhythm
     min_throughput_per_min: float | None = Field(None, ge=0)  # None: no throughput criterion
     target_throughput_per_min: float | None = Field(None, ge=0)
 
@@ -214,9 +228,11 @@ class BenchProfile(Section):
 def _default_profiles() -> dict[str, BenchProfile]:
     return {
         "seed": BenchProfile(description="the older system's 10-minute test (SESSION_7_RESUME.md): 50–100 "
-                                         "messages per bot per hour, at least 4.0 and a target of 6.0 msg/min",
+                                         "messages per bot per hour, at least 4.0 and a target of 6.0 msg/min, at a "
+                                         "steady pace (no daily rhythm: a fixed msg/min threshold would "
+                                         "then depend on the hour and the day the test is run)",
                              hourly_min=50, hourly_max=100, min_throughput_per_min=4.0,
-                             target_throughput_per_min=6.0),
+                             target_throughput_per_min=6.0, rhythm=False),
         "everyday": BenchProfile(description="the community's own pace ([engine] hourly_min / hourly_max); "
                                              "judged by pace, lateness and the rest, with no throughput threshold"),
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 import re
 from collections import deque
@@ -10,7 +11,9 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from piyasa_core.config.schema import EngineConfig
+from piyasa_core.engine.rhythm import Rhythm
 from piyasa_core.engine.types import BotProfile
+from piyasa_core.llm.daytime import SIGN_OFF_QUIET_S
 
 HOUR = 3600.0
 # Where a persona's pace sits inside the [hourly_min, hourly_max] band, by its speed (personas.md:
@@ -18,6 +21,9 @@ HOUR = 3600.0
 # spread come from the personas and the configured band alone.
 SPEED_POSITION = {"fastest": 0.9, "fast": 0.7, "medium": 0.5, "slow": 0.3, "slowest": 0.1}
 PRIME_BOOST = 1.25  # a persona's prime hours: a quarter more, never above hourly_max
+# Rates above this share of hourly_max are bent smoothly towards it instead of cut at it, so a
+# boosted scalper stays faster than a boosted investor (a hard cap would make them equal).
+SOFT_CAP_KNEE = 0.8
 MIN_RATE = 0.1  # messages per hour: a zero band still leaves a finite delay
 TYPING_CHARS_PER_S = {"fastest": 9.0, "fast": 8.0, "medium": 6.5, "slow": 5.0, "slowest": 4.0}
 # A person who posts every 36 s cannot spend a minute typing each message: typing takes at most a
@@ -63,6 +69,7 @@ class BotPacer:
         self.active = [Window.parse(w) for w in bot.active_hours]
         self.prime = [Window.parse(w) for w in bot.prime_hours]
         self.sent: deque[float] = deque()
+        self.rhythm = Rhythm(self.zone, config.data_releases) if config.rhythm else None
 
     # ── hours ──────────────────────────────────────────────────────────────────────────────────
     def _minute(self, t: float) -> float:
@@ -88,6 +95,15 @@ class BotPacer:
                 return epoch
         return t  # no window ever active (validated configs cannot get here)
 
+    def closing(self, t: float) -> bool:
+        """This is the bot's last message for a while: its next one (a mean interval on) falls
+        outside its active hours and the bot stays away ``SIGN_OFF_QUIET_S`` at least. Only then
+        may it say goodbye."""
+        if not self.pacing or not self.active or not self.is_active(t):
+            return False
+        after = t + HOUR / self.target_per_hour(t)
+        return not self.is_active(after) and self.next_active(after) >= t + SIGN_OFF_QUIET_S
+
     # ── rate ───────────────────────────────────────────────────────────────────────────────────
     def base_per_hour(self) -> float:
         """The persona's rate outside prime hours: its speed's position in the hourly band."""
@@ -95,10 +111,20 @@ class BotPacer:
         position = SPEED_POSITION.get(self.bot.speed, SPEED_POSITION["medium"])
         return max(MIN_RATE, cfg.hourly_min + position * (cfg.hourly_max - cfg.hourly_min))
 
+    def activity(self, t: float) -> float:
+        """The group's rhythm at ``t`` (1.0 when ``[engine] rhythm`` is off)."""
+        return self.rhythm.activity(t) if self.rhythm is not None else 1.0
+
     def target_per_hour(self, t: float) -> float:
-        """The planned rate at ``t`` (inside active hours): the base, raised in prime hours."""
-        rate = self.base_per_hour() * (PRIME_BOOST if self.in_prime(t) else 1.0)
-        return max(MIN_RATE, min(rate, float(self.config.hourly_max)))
+        """The planned rate at ``t`` (inside active hours): the base, raised in prime hours, times
+        the group's rhythm; never above hourly_max (approached smoothly, so the order of the
+        personas' paces holds at every hour)."""
+        rate = self.base_per_hour() * (PRIME_BOOST if self.in_prime(t) else 1.0) * self.activity(t)
+        cap = float(self.config.hourly_max)
+        knee = SOFT_CAP_KNEE * cap
+        if rate > knee:
+            rate = knee + (cap - knee) * math.tanh((rate - knee) / (cap - knee))
+        return max(MIN_RATE, min(rate, cap))
 
     def _active_spans(self, begin: float, end: float, step: float) -> list[tuple[float, float]]:
         """(middle, length) of the ``step``-long pieces of ``[begin, end)`` inside active hours."""
@@ -147,10 +173,11 @@ class BotPacer:
         return self.sent_last_hour(t) >= self.config.hourly_max
 
     def below_floor(self, t: float, running_since: float) -> bool:
-        """The floor alarm: active for a full hour and still under ``hourly_min`` messages."""
+        """The floor alarm: active for a full hour and still under ``hourly_min`` messages (scaled
+        down by the rhythm in a quiet hour, which plans fewer on purpose)."""
         if t - running_since < HOUR or not self.is_active(t - HOUR) or not self.is_active(t):
             return False
-        return self.sent_last_hour(t) < self.config.hourly_min
+        return self.sent_last_hour(t) < self.config.hourly_min * min(1.0, self.activity(t - HOUR / 2))
 
     def next_due(self, previous_due: float, now: float) -> float:
         """When to speak next: previous due + delay (so work time does not slow the rate), moved

@@ -22,6 +22,7 @@ from piyasa_core.engine.types import (
     Turn,
 )
 from piyasa_core.llm.asks import classify
+from piyasa_core.llm.daytime import is_sign_off, time_phrase_violations
 from piyasa_core.llm.router import RequestRejected
 from piyasa_core.llm.tokens import CHAT_OVERHEAD_TOKENS, estimate_tokens
 from piyasa_core.llm.types import ChatRequest, Completion, ReplyTarget
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PROMISE_RETRY_NOTE = " Kazanç vaadi ya da kesinlik bildiren ifade kullanma."
+UNTIMELY_NOTE = " Saate uymayan selam ya da vedalaşma kullanma; sohbette kalıyorsun."
 PARAPHRASE_NOTE = " Aynı şeyi daha önce söyleyen oldu; farklı bir açıdan, farklı kelimelerle yaz."
 
 
@@ -62,7 +64,8 @@ class MessagePipeline:
         return self.engine.counts
 
     async def _draft(self, bot: BotProfile, turn: Turn, history: tuple[HistoryLine, ...], rng: random.Random,
-                     note: str = "", seed_offset: int = 0) -> tuple[str | None, Completion | None, str]:
+                     note: str = "", seed_offset: int = 0, closing: bool = False,
+                     ) -> tuple[str | None, Completion | None, str]:
         """One generation + post-processing. Returns (text, completion, rejection reason)."""
         engine = self.engine
         cfg = engine.config.settings.engine
@@ -71,9 +74,10 @@ class MessagePipeline:
         system = await engine.system_prompt(bot)
         user = build_user_prompt(bot, turn, history[-cfg.history_lines:], market, engine.memories.get(bot.id, ()),
                                  token_budget=cfg.prompt_token_budget, system_tokens=estimate_tokens(system),
-                                 moment=describe_moment(now, cfg.timezone))
+                                 moment=describe_moment(now, cfg.timezone), closing=closing)
         seed = rng.getrandbits(31) + seed_offset
-        hints = hints_for(bot, turn, market, seed, max_chars=cfg.max_message_chars, hour=local_hour(now, cfg.timezone))
+        hour = local_hour(now, cfg.timezone)
+        hints = hints_for(bot, turn, market, seed, max_chars=cfg.max_message_chars, hour=hour, closing=closing)
         reply = turn.reply_to
         request = ChatRequest(
             system=system, user=user.text + note,
@@ -89,6 +93,8 @@ class MessagePipeline:
         if result.rejected:
             return None, completion, result.reason or "rejected"
         text = result.text
+        if time_phrase_violations(text, hour) or (not closing and is_sign_off(text)):
+            return None, completion, "untimely"  # "iyi akşamlar" at 10:00, a goodbye and then more messages
         if turn.mention and f"@{turn.mention}".lower() not in text.lower():
             text = f"@{turn.mention} {text}"
         return text, completion, ""
@@ -97,11 +103,13 @@ class MessagePipeline:
                   pacer: BotPacer, rng: random.Random) -> SentMessage | None:
         """Generate and deliver one message for ``turn``; None when it was skipped."""
         engine = self.engine
-        text, completion, why = await self._draft(bot, turn, history, rng)
-        if text is None and why.startswith("promise"):
-            self.counts["retried_promise"] += 1
+        closing = pacer.closing(engine.clock.now())
+        text, completion, why = await self._draft(bot, turn, history, rng, closing=closing)
+        if text is None and why.startswith(("promise", "untimely")):
+            self.counts["retried_" + why.split(":")[0].replace(" ", "_")] += 1
             first = completion
-            text, completion, why = await self._draft(bot, turn, history, rng, PROMISE_RETRY_NOTE, 7919)
+            note = PROMISE_RETRY_NOTE if why.startswith("promise") else UNTIMELY_NOTE
+            text, completion, why = await self._draft(bot, turn, history, rng, note, 7919, closing)
             if completion is not None and first is not None:
                 completion = with_tokens_of(completion, first)  # the row carries every call it cost
         if text is None or completion is None:
@@ -112,7 +120,7 @@ class MessagePipeline:
         verdict = self.dedup.check(text, recent, seen)
         if verdict.duplicate:
             self.counts[f"duplicate_{verdict.kind}"] += 1
-            text, completion2, why = await self._draft(bot, turn, history, rng, PARAPHRASE_NOTE, 104729)
+            text, completion2, why = await self._draft(bot, turn, history, rng, PARAPHRASE_NOTE, 104729, closing)
             if text is None or completion2 is None or self.dedup.check(text, recent, seen).duplicate:
                 self.counts["skipped_duplicate"] += 1
                 return None

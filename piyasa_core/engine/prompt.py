@@ -225,9 +225,12 @@ def _own_last(bot: BotProfile, history: Sequence[HistoryLine], shown: Sequence[H
     return f"Son mesajın (tekrarlama): {clip(mine.text, 120)}"
 
 
-def _tail(turn: Turn, moment: str = "", own_last: str = "") -> list[str]:
+CLOSING_LINE = "Bu mesajdan sonra bir süre yazmayacaksın; istersen kısaca vedalaş."
+
+
+def _tail(turn: Turn, moment: str = "", own_last: str = "", closing: bool = False) -> list[str]:
     """The required closing lines: the clock, the bot's own last message, reply target, topic and
-    task (+ mention)."""
+    task (+ mention, + may say goodbye when ``closing``)."""
     lines = [x for x in (moment, own_last) if x]
     mention = (turn.mention or "").strip().lstrip("@")
     if turn.reply_to is not None:
@@ -245,6 +248,8 @@ def _tail(turn: Turn, moment: str = "", own_last: str = "") -> list[str]:
     if turn.topic:  # a reply to a thank-you or a greeting has no topic to bring in
         lines.append(f"Konu: {turn.topic}")
     lines.append(task)
+    if closing:
+        lines.append(CLOSING_LINE)
     return lines
 
 
@@ -258,7 +263,7 @@ def _render(blocks: Sequence[str], history: Sequence[str], tail: Sequence[str]) 
 
 def build_user_prompt(bot: BotProfile, turn: Turn, history: Sequence[HistoryLine], market: MarketSnapshot,
                       memories: Sequence[str] = (), token_budget: int = 600,
-                      system_tokens: int | None = None, moment: str = "") -> UserPrompt:
+                      system_tokens: int | None = None, moment: str = "", closing: bool = False) -> UserPrompt:
     """The user prompt fitted to ``token_budget`` (system + user + the chat template's overhead).
 
     ``history`` is oldest → newest. What is kept, in priority order: the tail (clock and session,
@@ -281,7 +286,7 @@ def build_user_prompt(bot: BotProfile, turn: Turn, history: Sequence[HistoryLine
         lines = [_history_line(ln, clip if i < n - 1 else _LINE_CHARS)
                  for i, ln in enumerate(shown[len(shown) - n:])] if n else []
         own = _own_last(bot, history, shown[len(shown) - n:] if n else ())
-        return _render([blocks[k] for k in _BLOCK_ORDER if k in names], lines, _tail(turn, moment, own))
+        return _render([blocks[k] for k in _BLOCK_ORDER if k in names], lines, _tail(turn, moment, own, closing))
 
     def fits(names: Sequence[str], n: int, clip: int) -> bool:
         return len(render(names, n, clip)) <= budget
@@ -320,11 +325,13 @@ def build_prompt(bot: BotProfile, turn: Turn, history: Sequence[HistoryLine], ma
 
 # ── Offline hints ───────────────────────────────────────────────────────────────────────────────
 def hints_for(bot: BotProfile, turn: Turn, market: MarketSnapshot, seed: int, max_chars: int = 400,
-              hour: float | None = None) -> dict[str, Any]:
+              hour: float | None = None, closing: bool = False) -> dict[str, Any]:
     """Structured hints for the offline composer (see ``piyasa_core.llm.offline_text.compose``);
-    ``hour``: the local hour of day on the simulated clock (time-of-day phrases must be true)."""
+    ``hour``: the local hour of day on the simulated clock (time-of-day phrases must be true);
+    ``closing``: the bot leaves after this message (only then may it say goodbye)."""
     return {
         "hour": hour,
+        "closing": closing,
         "persona": bot.persona,
         "bot_name": bot.name,
         "username": bot.username,

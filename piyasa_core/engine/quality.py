@@ -18,7 +18,7 @@ from piyasa_core.engine.postprocess import EMOJI_RE, artifacts, tr_lower
 from piyasa_core.engine.turns import HUMAN_QUIET_S
 from piyasa_core.engine.types import BotProfile, HistoryLine
 from piyasa_core.llm.asks import answers, classify
-from piyasa_core.llm.daytime import time_phrase_violations
+from piyasa_core.llm.daytime import SIGN_OFF_QUIET_S, is_sign_off, time_phrase_violations
 
 __all__ = ["QualityInput", "QualityReport", "inputs_from_history", "quality_report"]
 
@@ -82,6 +82,8 @@ class QualityReport:
     near_duplicates: int = 0
     near_duplicate_rate: float = 0.0
     harmony_errors: int = 0
+    sign_offs: int = 0
+    sign_off_then_spoke: int = 0
     answer_examples: tuple[tuple[str, str, bool], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
@@ -183,6 +185,8 @@ def quality_report(messages: Sequence[QualityInput],
     - ``questions``: messages that ask (bots' and people's); ``unanswered_repeats``: questions that
       ask again what the same author asked earlier in the chat (same question type and subject) and
       got no answer; ``unanswered_repeat_rate`` their share of ``questions``;
+    - ``sign_offs``: bot messages that say goodbye (``llm.daytime.is_sign_off``); ``sign_off_then_spoke``:
+      of those, the ones whose bot wrote again in the chat within ``SIGN_OFF_QUIET_S`` (an hour);
     - ``near_duplicates``: bot messages that nearly repeat one of the messages before them in the chat
       (``dedup.near_pairs``, the engine's rule); ``near_duplicate_rate``: per bot message.
     """
@@ -230,8 +234,13 @@ def quality_report(messages: Sequence[QualityInput],
             replies[m.reply_to_id].append(m)  # type: ignore[index]
     soon = [len({r.bot_id for r in rs if r.created_at is not None and questions[q].created_at is not None
                  and r.created_at - questions[q].created_at <= HUMAN_QUIET_S}) for q, rs in replies.items()]
+    offs = [m for m in bots if m.created_at is not None and is_sign_off(m.text)]
+    spoke_again = sum(1 for m in offs if any(
+        o.bot_id == m.bot_id and o.chat_id == m.chat_id and o.created_at is not None
+        and 0 < o.created_at - m.created_at < SIGN_OFF_QUIET_S for o in bots))  # type: ignore[operator]
     return QualityReport(
         **_answer_measures(messages, profiles), harmony_errors=classes.get("harmony", 0),
+        sign_offs=len(offs), sign_off_then_spoke=spoke_again,
         artifact_classes=dict(classes.most_common()),
         mention_rate=mentioned / n_bots if n_bots else 0.0, self_mentions=self_mentions,
         mentions_of_reply_author=of_author,

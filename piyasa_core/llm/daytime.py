@@ -16,6 +16,18 @@ PHRASES: tuple[tuple[str, re.Pattern[str], tuple[float, float]], ...] = (
 )
 
 
+# Goodbyes: true only when the writer then stays away for a while (SIGN_OFF_QUIET_S at least)
+SIGN_OFF = re.compile(r"benden bu kadar|şimdilik bu kadar|bugünlük bu kadar|sağlıcakla kalın|esen kalın|görüşürüz"
+                      r"|görüşmek üzere|\bkaçtım\b|\bkaçıyorum\b|ben çıkıyorum|ekrandan kalkıyorum|ayrılmam gerekiyor"
+                      r"|kalkmam lazım|sonra yazarım|yine yazarım|iyi geceler|hayırlı geceler")
+SIGN_OFF_QUIET_S = 3600.0
+
+
+def is_sign_off(text: str) -> bool:
+    """The message says goodbye ("Şimdilik benden bu kadar", "Ben kaçtım", "İyi geceler", …)."""
+    return bool(SIGN_OFF.search(tr_lower(text)))
+
+
 def tr_lower(text: str) -> str:
     return text.replace("I", "ı").replace("İ", "i").lower()
 

@@ -19,9 +19,10 @@ from typing import Any
 
 from piyasa_core.llm import phrases as ph
 from piyasa_core.llm.asks import Ask, classify
-from piyasa_core.llm.daytime import time_phrase_violations
+from piyasa_core.llm.daytime import is_sign_off, time_phrase_violations
 from piyasa_core.llm.offline_answer import answer_templates, lead_templates, social_templates, topic_of
 from piyasa_core.llm.offline_rules import ALLOWED_UPPER, KNOWN_SYMBOLS, MENTION, acceptable, fragment_ok
+from piyasa_core.llm.phrases.signoff import SIGN_OFF
 from piyasa_core.llm.turkish import fix_surface
 
 __all__ = ["ALLOWED_UPPER", "KNOWN_SYMBOLS", "MODES", "compose"]
@@ -175,6 +176,7 @@ class _Ctx:
     watch: tuple[str, ...] = ()
     hour: float | None = None
     topicless: bool = False  # a reply to a message about no subject: no topic, no market talk
+    closing: bool = False  # the bot's last message before it leaves for a while: it may say goodbye
 
 
 def _stable_seed(seed: int, *fields: object) -> int:
@@ -269,7 +271,8 @@ def _context(hints: Mapping[str, Any], reply_to: tuple[str, str, bool] | None, s
     pools = {**ph.P["neutral"], **ph.P[persona]}
     return _Ctx(persona, pools, mode, topic, _quote(topic, market), market, mention, name, question, mood,
                 sigs, emoji, stances, holdings, max(8, max_chars), ask,
-                tuple(w for w in watch if w.upper() in KNOWN_SYMBOLS), _hour(hints.get("hour")), topicless)
+                tuple(w for w in watch if w.upper() in KNOWN_SYMBOLS), _hour(hints.get("hour")), topicless,
+                bool(hints.get("closing")))
 
 
 # ── Template expansion ──────────────────────────────────────────────────────────────────────────
@@ -553,6 +556,8 @@ def _parts(ctx: _Ctx, rng: random.Random, slots: dict[str, Any]) -> list[tuple[s
         parts.append((_pick(rng, pools["close"], slots, kind), 4))
     if mode == "new" and ctx.mention:
         parts.append((_pick(rng, ph.MENTION_CLOSE, slots, kind), 0))
+    elif ctx.closing and mode != "reaction" and rng.random() < 0.6:
+        parts.append((_pick(rng, SIGN_OFF.get(ctx.persona, SIGN_OFF["neutral"]), slots, kind), 2))
     clean = [(p, prio) for p, prio in parts if p]
     fillers = ph.FILLERS.get(ctx.persona, ph.FILLERS["neutral"])
     for i in range(1, len(clean)):
@@ -643,7 +648,8 @@ def compose(hints: Mapping[str, Any], reply_to: tuple[str, str, bool] | None, se
     ``hints``: persona, bot_name, username, signature_phrases, emoji, watchlist, topic, mode
     ("new" | "reply" | "reaction" | "human_reply"), mention, market {symbol: {price, change_pct}},
     stances, holdings, max_chars (default 400), hour (local hour of day: time-of-day phrases must be
-    true then; absent: not checked). ``reply_to``: (author display name, text, is_human).
+    true then; absent: not checked), closing (the bot leaves after this message: only then may it
+    say goodbye). ``reply_to``: (author display name, text, is_human).
     """
     ctx = _context(hints, reply_to, seed)
     hour = _hour(hints.get("hour"))
@@ -654,6 +660,6 @@ def compose(hints: Mapping[str, Any], reply_to: tuple[str, str, bool] | None, se
                                          reply_text, attempt))
         text = fix_surface(_build(ctx, rng))
         if acceptable(text, ctx.max_chars, ctx.mention, ctx.mode) and \
-                (hour is None or not time_phrase_violations(text, hour)):
+                (hour is None or not time_phrase_violations(text, hour)) and (ctx.closing or not is_sign_off(text)):
             return text
     return _fallback(ctx)

@@ -86,10 +86,8 @@ POOLS: dict[str, tuple[str, ...]] = {
         "{Herkese|Hepinize} {bereketli|hayırlı|sakin} {günler|bir gün}.",
         "{Merak eden|Sorusu olan} {sorsun|yazsın}, {bildiğim kadarıyla|elimden geldiğince} {anlatırım|cevaplarım}.",
         "{Tavsiye değil|Yatırım tavsiyesi değildir}, {kendi tecrübem|sadece gözlemim}.",
-        "{Bugünlük|Şimdilik} benden bu kadar, {hayırlı|bereketli} {seanslar|işlemler}.",
         "{Sorusu olan|Aklına bir şey takılan} {gençler|arkadaşlar} {çekinmesin|yazsın}.",
         "{Plansız|Aceleyle} {yatırım|işlem} {olmaz|yapılmaz}, {bunu|şunu} {unutmayın|aklınızdan çıkarmayın}.",
-        "{Sağlıcakla kalın|Esen kalın}, {akşam|yarın} yine {bakarız|konuşuruz}.",
     ),
     "agree": (
         "{N}, {haklısın|doğru söylüyorsun|katılıyorum}, {T} konusunda {ben de aynı fikirdeyim|benim gözlemim de bu yönde}.",
