@@ -15,7 +15,7 @@ from typing import Any
 
 HISTORY_HEAD = "Sohbet (eskiden yeniye):"
 # the closing lines of every prompt (engine/prompt.py ``_tail``): where the history ends
-TAIL_STARTS = ("Şimdi:", "Son mesajın", "Sohbetteki son mesajın", "Yanıtlayacağın mesaj", "Konu:", "Görev:")
+TAIL_STARTS = ("Şimdi:", "Son mesaj", "Sohbetteki son mesajın", "Yanıtlayacağın mesaj", "Konu:", "Görev:")
 GOAL_SHARE = 0.95
 GOAL_HISTORY = 6
 

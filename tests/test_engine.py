@@ -88,6 +88,37 @@ async def test_human_mention_is_answered_first_by_the_owner(workdir: Path, monke
     store.dispose()
 
 
+async def test_a_persons_question_is_answered_although_the_first_drafts_are_skipped(workdir: Path) -> None:
+    """A reply job whose first two drafts are skipped (duplicates of what was said) is answered by the
+    third, a fresh draft each time; the person is not left without an answer."""
+    from piyasa_core.engine.core import SKIP_RETRIES
+
+    config, store = setup_store()
+    events: list[Any] = []
+    ali = engines(config, store, 60, events)[3]
+    await ali.start()
+    with session_scope(store.sessions) as session:
+        chat_id = session.scalar(select(Chat.id))
+        human_id = repo.store_human_message(session, chat_id=chat_id, text="@ali_ekonomist enflasyon ne olur?",
+                                            human_name="Deniz", username="deniz_k", created_at=ali.clock.now())
+    drafts: list[str] = []
+    original = ali.pipeline.run
+
+    async def run(bot: Any, chat: Any, turn: Any, *args: Any) -> Any:
+        if turn.mode != "human_reply":
+            return None  # nothing else is said, so only the job's drafts count
+        drafts.append(turn.reply_to.text)
+        return None if len(drafts) <= SKIP_RETRIES else await original(bot, chat, turn, *args)
+
+    ali.pipeline.run = run  # type: ignore[method-assign]
+    await ali.cache.bump(f"history:{chat_id}")
+    ali.submit_reply_job(ReplyJob(bot_id=3, chat_id=chat_id, message_id=human_id))
+    await run_for([ali], 1.5)
+    answers = [m for m in sent(events) if m.reply_to_id == human_id]
+    assert len(drafts) == 1 + SKIP_RETRIES and len(answers) == 1
+    store.dispose()
+
+
 class RecordingTransport:
     """A stand-in for Telegram: records every delivery; can block or refuse."""
 

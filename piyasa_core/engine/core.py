@@ -368,7 +368,11 @@ class Engine:
                             reply_to=target, due_at=self.clock.now(), job_id=str(job.message_id),
                             addressed=job.addressed)
                 self.counts["jobs"] += 1
-                await self._deliver(bot, chat, turn, history)
+                for attempt in range(1 + SKIP_RETRIES):  # a person's question must not go unanswered for a
+                    if attempt:                          # skipped draft: try fresh drafts, a bounded number
+                        self.counts["retried_after_skip"] += 1
+                    if await self._deliver(bot, chat, turn, history):
+                        break
         except Exception:
             log.exception("worker %d: reply job %s failed", self.worker_id, job)
             self.counts["errors"] += 1

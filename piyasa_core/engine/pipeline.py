@@ -74,13 +74,13 @@ class MessagePipeline:
         system = await engine.system_prompt(bot)
         user = build_user_prompt(bot, turn, history[-cfg.history_lines:], market, engine.memories.get(bot.id, ()),
                                  token_budget=cfg.prompt_token_budget, system_tokens=estimate_tokens(system),
-                                 moment=describe_moment(now, cfg.timezone), closing=closing)
+                                 moment=describe_moment(now, cfg.timezone), closing=closing, note=note)
         seed = rng.getrandbits(31) + seed_offset
         hour = local_hour(now, cfg.timezone)
         hints = hints_for(bot, turn, market, seed, max_chars=cfg.max_message_chars, hour=hour, closing=closing)
         reply = turn.reply_to
         request = ChatRequest(
-            system=system, user=user.text + note,
+            system=system, user=user.text,
             max_tokens=engine.provider_max_tokens(turn.mode), temperature=engine.provider_temperature(),
             hints=hints, estimated_prompt_tokens=user.system_tokens + user.estimated_tokens + CHAT_OVERHEAD_TOKENS,
             reply_to=ReplyTarget(reply.author, reply.text, reply.is_human) if reply else None)

@@ -26,8 +26,8 @@ FORBIDDEN_WORDS: tuple[str, ...] = ("garanti", "kesin")
 """Words the bots must never write; they appear in the system prompt only inside the prohibition."""
 
 MODE_TEXT: dict[str, str] = {
-    "new": "Görev: bu konuda sohbete yeni bir mesajla katıl; kimseye yanıt verme, kendi gözlemini yaz.",
-    "reply": "Görev: yanıtlayacağın mesaja cevap ver; katıl ya da itiraz et, kendi bakışını ekle.",
+    "new": "Görev: bu konuda yeni bir mesaj yaz, kendi gözlemini söyle.",
+    "reply": "Görev: bu mesaja cevap ver; katıl ya da itiraz et, kendi bakışını ekle.",
     "reaction": "Görev: yalnızca çok kısa bir tepki ver: 1-2 emoji ya da birkaç kelime, cümle kurma.",
     "human_reply": "Görev: bir grup üyesi sana soruyor; sorusunu doğrudan, açık ve yardımsever biçimde yanıtla.",
     "human_group": "Görev: bir grup üyesi gruba sordu (sana özel değil); konun olduğu için kısaca, bildiğin kadarıyla "
@@ -41,7 +41,10 @@ for a person's question to the group that this bot was chosen to answer (it was 
 HISTORY_FLOOR = 6
 """The newest history lines every prompt keeps (clipped shorter if need be) before any context block."""
 _LINE_CHARS = 200  # one history line is clipped to this many characters at most
-_TARGET_CHARS = 300
+_TARGET_CHARS = 200
+_VIEW_CHARS = 60  # a stance's view and a holding's note, clipped: the blocks must fit beside six lines
+_NOTE_CHARS = 30
+_NEWEST_MIN_CHARS = 100  # the newest history line is clipped 40 characters longer than the older ones, not below this
 
 
 
@@ -99,7 +102,7 @@ def system_prompt(bot: BotProfile) -> str:
         _level(emo.get("energy"), ("sakin", "", "çok enerjik")),
         _level(emo.get("optimism"), ("temkinli", "dengeli", "iyimser"), (0.4, 0.65)),
         _level(emo.get("humor"), ("ciddi", "arada esprili", "ironik"), (0.25, 0.45)),
-    ) if w and w not in tone]
+    ) if w and w not in tone and w not in bot.bio]
     mood = ", ".join(w for w in words if w)
     parts = [f"Sen {bot.name}{_copula(bot.name)} (@{bot.username}), borsa sohbet grubundasın."]
     if bot.bio:
@@ -110,12 +113,12 @@ def system_prompt(bot: BotProfile) -> str:
     if bot.watchlist:
         parts.append("İzlediğin: " + ", ".join(bot.watchlist) + ".")
     if bot.signature_phrases:
-        parts.append("Ara sıra kullan: " + ", ".join(f"“{p}”" for p in bot.signature_phrases) + ".")
+        parts.append("Ara sıra: " + ", ".join(f"“{p}”" for p in bot.signature_phrases) + ".")
     if bot.emoji:
-        parts.append("Emoji seyrek: çoğu mesajda hiç, olursa bir tane, sonda: " + " ".join(bot.emoji))
-    rules = ("Doğal, gündelik Türkçe, 1-3 cümle. Vaat ve kesinlik yok: “garanti”, “kesin” deme. "
-             "İngilizce, markdown, hashtag yok. Sembolleri listedeki gibi büyük yaz. "
-             "Yapay zekâ olduğunu söyleme, başa adını yazma.")
+        parts.append("Emoji nadiren, en çok bir: " + " ".join(bot.emoji))
+    # only what changes behaviour: each rule here is one the post-processor would otherwise have to fix
+    rules = ("Gündelik Türkçe, 1-3 cümle; vaat yok, “garanti”, “kesin” deme. İngilizce, markdown, hashtag yok. "
+             "Yapay zekâ olduğunu söyleme, adını yazma.")
     return " ".join(parts) + "\n" + rules
 
 
@@ -173,19 +176,21 @@ def _market_quotes(bot: BotProfile, topic: str, market: MarketSnapshot, limit: i
     return quotes[:limit]
 
 
-def _blocks(bot: BotProfile, turn: Turn, market: MarketSnapshot, memories: Sequence[str]) -> list[tuple[str, str]]:
-    """Context blocks in display order as (name, line)."""
+def _blocks(bot: BotProfile, turn: Turn, market: MarketSnapshot, memories: Sequence[str],
+            per: int = 2) -> list[tuple[str, str]]:
+    """Context blocks in display order as (name, line); ``per`` stances and holdings at most (the
+    ones about the turn's topic first)."""
     out: list[tuple[str, str]] = []
-    stances = sorted(bot.stances, key=lambda s: not _same_topic(s.topic, turn.topic))[:2]
+    stances = sorted(bot.stances, key=lambda s: not _same_topic(s.topic, turn.topic))[:per]
     if stances:
         out.append(("stances", "Görüşlerin: " + "; ".join(
-            f"{s.topic}: {s.view} (%{round(float(s.confidence) * 100)})" for s in stances)))
+            f"{s.topic}: {clip(s.view, _VIEW_CHARS)} (%{round(float(s.confidence) * 100)})" for s in stances)))
     if bot.holdings:
         items = []
-        for h in bot.holdings[:3]:
+        for h in sorted(bot.holdings, key=lambda h: not _same_topic(h.symbol, turn.topic))[:per]:
             sym = canonical_symbol(h.symbol) or h.symbol
             q = market.quote(sym)
-            extra = [h.note] if h.note else []
+            extra = [clip(h.note, _NOTE_CHARS)] if h.note and per > 1 else []
             if q and h.avg_price > 0 and 0.1 < q.price / h.avg_price < 10:
                 pnl = (q.price / h.avg_price - 1) * 100
                 extra.insert(0, f"şu an {'+' if pnl >= 0 else '-'}%{tr_number(abs(pnl), 0 if abs(pnl) >= 10 else 1)}")
@@ -208,7 +213,7 @@ _BLOCK_ORDER = ("stances", "holdings", "memories", "market", "headlines")
 _KEEP_ORDER = ("stances", "holdings", "market")
 """Context blocks added after the newest history lines, in this order; then more history, then the rest."""
 _REST_ORDER = ("headlines", "memories")
-_MIN_LINE_CHARS = 60  # history lines are clipped down to this before fewer than HISTORY_FLOOR lines are kept
+_MIN_LINE_CHARS = 50  # history lines are clipped down to this before fewer than HISTORY_FLOOR lines are kept
 
 
 def _history_line(line: HistoryLine, limit: int = _LINE_CHARS) -> str:
@@ -221,14 +226,14 @@ def _own_last(bot: BotProfile, history: Sequence[HistoryLine], shown: Sequence[H
     if mine is None:
         return ""
     if any(ln.id == mine.id for ln in shown):
-        return "Sohbetteki son mesajın senin; onu tekrarlama, yeni bir şey söyle."
-    return f"Son mesajın (tekrarlama): {clip(mine.text, 120)}"
+        return "Son mesaj senin; tekrarlama."
+    return f"Son mesajın (tekrarlama): {clip(mine.text, 90)}"
 
 
 CLOSING_LINE = "Bu mesajdan sonra bir süre yazmayacaksın; istersen kısaca vedalaş."
 
 
-def _tail(turn: Turn, moment: str = "", own_last: str = "", closing: bool = False) -> list[str]:
+def _tail(turn: Turn, moment: str = "", own_last: str = "", closing: bool = False, note: str = "") -> list[str]:
     """The required closing lines: the clock, the bot's own last message, reply target, topic and
     task (+ mention, + may say goodbye when ``closing``)."""
     lines = [x for x in (moment, own_last) if x]
@@ -247,6 +252,8 @@ def _tail(turn: Turn, moment: str = "", own_last: str = "", closing: bool = Fals
             task += f" Mesajında @{mention} etiketini bir kez kullan."
     if turn.topic:  # a reply to a thank-you or a greeting has no topic to bring in
         lines.append(f"Konu: {turn.topic}")
+    if note.strip():
+        task += " " + note.strip()  # a retry's instruction belongs to the task
     lines.append(task)
     if closing:
         lines.append(CLOSING_LINE)
@@ -263,14 +270,15 @@ def _render(blocks: Sequence[str], history: Sequence[str], tail: Sequence[str]) 
 
 def build_user_prompt(bot: BotProfile, turn: Turn, history: Sequence[HistoryLine], market: MarketSnapshot,
                       memories: Sequence[str] = (), token_budget: int = 600,
-                      system_tokens: int | None = None, moment: str = "", closing: bool = False) -> UserPrompt:
+                      system_tokens: int | None = None, moment: str = "", closing: bool = False,
+                      note: str = "") -> UserPrompt:
     """The user prompt fitted to ``token_budget`` (system + user + the chat template's overhead).
 
     ``history`` is oldest → newest. What is kept, in priority order: the tail (clock and session,
     the bot's own last message, the reply target, topic and task), the newest ``HISTORY_FLOOR``
-    history lines (older ones clipped shorter, down to 60 characters, before fewer lines are kept; the
-    newest stays whole), stances,
-    holdings, market, then older history lines, then headlines and memories. If even the tail and
+    history lines, stances and holdings (older lines clipped shorter, down to 50 characters, the newest
+    to 40 more but not below 100, then one stance and one holding, before a block is dropped; the
+    blocks before a line), market, then older history lines, then headlines and memories. If even the tail and
     the newest line are over budget the prompt is returned anyway with them.
     """
     sys_tokens = estimate_tokens(system_prompt(bot)) if system_tokens is None else int(system_tokens)
@@ -279,28 +287,51 @@ def build_user_prompt(bot: BotProfile, turn: Turn, history: Sequence[HistoryLine
     shown = [ln for ln in history if target_id is None or ln.id != target_id]
     target_in_history = len(shown) != len(history)
     blocks = dict(_blocks(bot, turn, market, memories))
+    compact = dict(_blocks(bot, turn, market, memories, per=1))
     budget = chars_within(token_budget - sys_tokens - CHAT_OVERHEAD_TOKENS)
 
     def render(names: Sequence[str], n: int, clip: int) -> str:
-        # older lines are clipped to ``clip``; the newest is always whole (up to _LINE_CHARS)
-        lines = [_history_line(ln, clip if i < n - 1 else _LINE_CHARS)
+        # older lines are clipped to ``clip``; the newest to 40 more (at least _NEWEST_MIN_CHARS)
+        newest = min(_LINE_CHARS, max(clip + 40, _NEWEST_MIN_CHARS))
+        lines = [_history_line(ln, clip if i < n - 1 else newest)
                  for i, ln in enumerate(shown[len(shown) - n:])] if n else []
         own = _own_last(bot, history, shown[len(shown) - n:] if n else ())
-        return _render([blocks[k] for k in _BLOCK_ORDER if k in names], lines, _tail(turn, moment, own, closing))
+        return _render([blocks[k] for k in _BLOCK_ORDER if k in names], lines, _tail(turn, moment, own, closing, note))
 
     def fits(names: Sequence[str], n: int, clip: int) -> bool:
         return len(render(names, n, clip)) <= budget
 
-    n, clip = min(HISTORY_FLOOR, len(shown)), _LINE_CHARS
-    while n and not fits((), n, clip):
-        if clip > _MIN_LINE_CHARS:
-            clip = max(_MIN_LINE_CHARS, int(clip * 0.8))
+    def widest(names: Sequence[str], n: int) -> int | None:
+        """The longest clip (older lines) at which ``n`` lines and ``names`` fit; None if none does."""
+        clip = _LINE_CHARS
+        while not fits(names, n, clip):
+            if clip == _MIN_LINE_CHARS:
+                return None
+            clip = max(_MIN_LINE_CHARS, int(clip * 0.85))
+        return clip
+
+    # the newest HISTORY_FLOOR lines first, then stances and holdings: older lines are clipped down to
+    # _MIN_LINE_CHARS, then one stance and one holding are kept, before either is dropped
+    n = min(HISTORY_FLOOR, len(shown))
+    chosen: list[str] = [k for k in _KEEP_ORDER[:2] if k in blocks]
+    clip = widest(chosen, n)
+    for name, step in (("holdings", "one"), ("stances", "one"), ("holdings", "drop"), ("stances", "drop")):
+        if clip is not None:
+            break
+        if name in chosen and step == "one" and compact[name] != blocks[name]:
+            blocks[name] = compact[name]
+        elif name in chosen and step == "drop":
+            chosen.remove(name)
         else:
-            n -= 1
-    if not n and shown:
-        n = 1  # infeasible budget: the newest line stays anyway
-    chosen: list[str] = []
-    for name in _KEEP_ORDER:
+            continue
+        clip = widest(chosen, n)
+    while clip is None and n > 1:
+        n -= 1
+        clip = widest((), n)
+    if clip is None:
+        clip = _MIN_LINE_CHARS  # infeasible budget: the newest line and the tail stay anyway
+        n = 1 if shown else 0
+    for name in _KEEP_ORDER[2:]:
         if name in blocks and fits([*chosen, name], n, clip):
             chosen.append(name)
     while n < len(shown) and fits(chosen, n + 1, clip):
