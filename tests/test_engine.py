@@ -283,13 +283,16 @@ async def test_a_skipped_draft_is_retried_soon_and_a_stuck_bot_gives_its_slot_up
     await engine.start()
     stuck = next(b for b in engine.bots.values() if b.persona == "scalper").id
     calls: dict[int, list[float]] = {}
+    targets: list[int | None] = []  # the stuck bot's reply targets, try by try
     original = engine.pipeline.run
 
-    async def run(bot: Any, *args: Any) -> Any:
+    async def run(bot: Any, chat: Any, turn: Any, *args: Any) -> Any:
         calls.setdefault(bot.id, []).append(engine.clock.now())
+        if bot.id == stuck:
+            targets.append(turn.reply_to.id if turn.reply_to is not None else None)
         if bot.id == stuck or len(calls[bot.id]) == 1:
             return None  # every draft of the stuck bot, and each other bot's first one, is skipped
-        return await original(bot, *args)
+        return await original(bot, chat, turn, *args)
 
     engine.pipeline.run = run  # type: ignore[method-assign]
     await run_for([engine], 5.0)  # 5 simulated minutes
@@ -303,4 +306,7 @@ async def test_a_skipped_draft_is_retried_soon_and_a_stuck_bot_gives_its_slot_up
         else:
             assert gaps and gaps[0] < half, (engine.bots[bot_id].name, gaps, half)
     assert engine.counts["retried_after_skip"] >= SKIP_RETRIES + len(calls) - 1
+    for start in range(0, len(targets), 1 + SKIP_RETRIES):  # a retry never goes back to a skipped target
+        burst = [t for t in targets[start:start + 1 + SKIP_RETRIES] if t is not None]
+        assert len(burst) == len(set(burst)), targets
     store.dispose()

@@ -219,3 +219,18 @@ def test_a_bot_may_say_goodbye_only_before_it_leaves_for_a_while() -> None:
     assert not pacer.closing(at(12) - interval / 2)  # back at 12:30: a half-hour break is no goodbye
     assert pacer.closing(at(13) - interval / 2)  # next at 20:00
     assert not BotPacer(bot(), cfg, random.Random(1)).closing(at(23))  # no windows: never leaves
+
+
+def test_the_plan_leaves_out_the_hours_a_bot_is_alone_in_its_chats() -> None:
+    """Zeynep (08:00–23:00) alone from 18:00 to 20:00: she does not follow herself up, so the plan asks
+    nothing of her then (a 12-hour everyday run held her to 190.6 messages and she sent 157)."""
+    from piyasa_core.bench.plan import plan_bots
+
+    cfg = EngineConfig(rhythm=False)
+    zeynep = bot(id=4, username="zeynep_newbie", speed="medium", active_hours=("08:00-23:00",))
+    ayse = bot(id=2, username="ayse_scalp", speed="fast", active_hours=("09:00-18:00",))
+    elsewhere = bot(id=5, username="can", chat_ids=(2,), active_hours=("18:00-20:00",))
+    plans = {p.username: p for p in plan_bots([zeynep, ayse, elsewhere], cfg, 4, at(17), at(21))}
+    assert plans["zeynep_newbie"].planned == pytest.approx(15.0)  # 17:00–18:00 only; 18–21 alone
+    assert plans["ayse_scalp"].planned == pytest.approx(16.98, abs=0.01)  # 17 bent under the cap of 20
+    assert plans["can"].planned == 0.0  # alone in its own chat

@@ -50,12 +50,19 @@ class BotPlan:
 
 
 def plan_bots(bots: list[BotProfile], engine: EngineConfig, workers: int, begin: float, end: float) -> list[BotPlan]:
-    """Every bot's plan for ``[begin, end)`` (the engine's own pacer, no randomness involved)."""
+    """Every bot's plan for ``[begin, end)`` (the engine's own pacer, no randomness involved); a bot
+    plans nothing while no other bot of its chats is active (it does not talk to itself)."""
+    pacers = {bot.id: BotPacer(bot, engine, random.Random(0)) for bot in bots}
     out = []
     for bot in bots:
-        pacer = BotPacer(bot, engine, random.Random(0))
+        pacer = pacers[bot.id]
+        others = [pacers[b.id] for b in bots if b.id != bot.id and set(b.chat_ids) & set(bot.chat_ids)]
+
+        def company(t: float, others: list[BotPacer] = others) -> bool:
+            return any(o.is_active(t) for o in others)
+
         out.append(BotPlan(bot.id, bot.name, bot.username, bot.persona, bot.speed, owner_modulo(bot.id, workers),
-                           pacer.planned_messages(begin, end), pacer.base_per_hour(),
+                           pacer.planned_messages(begin, end, company=company), pacer.base_per_hour(),
                            pacer.active_seconds(begin, end)))
     return out
 

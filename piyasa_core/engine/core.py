@@ -9,7 +9,7 @@ import logging
 import os
 import random
 import time
-from collections import Counter, deque
+from collections import Counter, defaultdict, deque
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -90,6 +90,7 @@ class Engine:
         self._heap: list[tuple[float, int]] = []
         self._anchor: dict[int, float] = {}
         self._skips: Counter[int] = Counter()
+        self._avoid: defaultdict[int, set[int]] = defaultdict(set)  # reply targets whose drafts were skipped
         self._locks: dict[int, asyncio.Lock] = {}
         self._inflight = asyncio.Semaphore(max_inflight)
         self._busy = 0
@@ -298,6 +299,8 @@ class Engine:
                     self._reschedule(bot_id, now + 3600)
                     return
                 history = await self.history(chat)
+                if self._avoid[bot_id]:  # a retry after a skipped draft: not the same target again
+                    history = tuple(line for line in history if line.id not in self._avoid[bot_id])
                 turn = decide_turn(bot, chat, history, self.config.settings.engine, rng, now, self.usernames,
                                    allow_self_follow_up=not self.pacing)
                 if turn is None:
@@ -309,10 +312,13 @@ class Engine:
                     # a skipped draft (duplicate, rejected) would lose the planned message: try another turn
                     # soon with the anchor kept, a bounded number of times so a stuck bot cannot loop
                     self._skips[bot_id] += 1
+                    if turn.reply_to is not None:
+                        self._avoid[bot_id].add(turn.reply_to.id)
                     self.counts["retried_after_skip"] += 1
                     self._reschedule(bot_id, now + min(SELF_FOLLOW_UP_RETRY_S, pacer.delay(now) / 4))
                     return
                 self._skips[bot_id] = 0
+                self._avoid[bot_id].clear()
                 self._anchor[bot_id] = pacer.next_due(anchor, self.clock.now())
                 self._reschedule(bot_id, self._anchor[bot_id])
         except Exception:  # one bad message must never stop the worker

@@ -6,6 +6,7 @@ import math
 import random
 import re
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -136,10 +137,14 @@ class BotPacer:
             t += span
         return out
 
-    def planned_messages(self, begin: float, end: float, step: float = 10.0) -> float:
+    def planned_messages(self, begin: float, end: float, step: float = 10.0,
+                         company: Callable[[float], bool] | None = None) -> float:
         """How many messages the configured pace plans in ``[begin, end)``: the planned rate over the
-        active part of the span (what the benchmark holds each bot's delivered count against)."""
-        return sum(self.target_per_hour(mid) * span / HOUR for mid, span in self._active_spans(begin, end, step))
+        active part of the span (what the benchmark holds each bot's delivered count against).
+        ``company(t)``: someone else is there to talk to at ``t``; a bot alone in its chats plans
+        nothing then (it never follows itself up, engine/turns.py)."""
+        return sum(self.target_per_hour(mid) * span / HOUR for mid, span in self._active_spans(begin, end, step)
+                   if company is None or company(mid))
 
     def active_seconds(self, begin: float, end: float, step: float = 10.0) -> float:
         """Seconds of ``[begin, end)`` inside the bot's active hours."""
