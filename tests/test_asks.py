@@ -19,6 +19,8 @@ from piyasa_core.llm.offline_text import compose
     ("Günaydın herkese", "greeting", None, None),
     ("TCMB faizi sabit tuttu", "news", None, "faiz"),
     ("Stopaj oranı değişmiş", "statement", None, None),  # not a stop-loss
+    ("Mehmet, ne demek, bol kazançlar!", "statement", None, None),  # "you're welcome", no question
+    ("Bedelsiz ne demek", "question", "what", "bedelsiz"),
 ])
 def test_classify(text: str, act: str, qtype: str | None, subject: str | None) -> None:
     ask = classify(text)

@@ -66,6 +66,7 @@ _QTYPE_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
 _YESNO = re.compile(r"\?|" + _W + r"(m[ıiuü]|m[ıiuü]s[ıiuü]n|m[ıiuü]y[ıiuü]z|m[ıiuü]d[ıiuü]r|sence|sizce|"
                     r"ne dersin|ne dersiniz|ne düşünüyorsun|ne düşünüyorsunuz)(?![\wçğıöşü])")
 _SENTENCE = re.compile(r"[^.!?…]+[.!?…]*")
+_WELCOME = re.compile(r"^\W*(?:[^\W\d_]+,\s*)?(?:ne demek|rica ederim)\s*[,.!]")
 _THANKS = re.compile(_W + r"(teşekkür|sağ ol|sağol|eyvallah|eline sağlık|emeğine sağlık|çok makbule|minnettar)")
 _GREETING = re.compile(r"^\W*(günaydın|merhaba|selam|iyi akşamlar|iyi geceler|hayırlı sabahlar|herkese (merhaba|selam"
                        r"|günaydın|iyi)|hoş bulduk)")
@@ -154,6 +155,8 @@ def classify(text: str) -> Ask:
         low = asked[-1]
         c2, s2 = _find_subject(low, low.upper())
         concept, symbol = c2 or concept, s2 or symbol
+    elif _WELCOME.search(low):  # "Ne demek, bol kazançlar!" answers a thank-you; it asks nothing
+        return Ask("statement", None, concept, symbol)
     for qtype, pattern in _QTYPE_RULES:
         if pattern.search(low):
             return Ask("question", qtype, concept, symbol)
