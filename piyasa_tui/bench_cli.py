@@ -19,7 +19,8 @@ from piyasa_core.bench.options import BenchOptions, resolve_options
 from piyasa_core.errors import PiyasaError
 
 FLAGS = {"duration": "--duration", "time_scale": "--time-scale", "sample_every": "--sample-every",
-         "out": "--out", "formats": "--format", "start_at": "--start-at", "warmup": "--warmup", "profile": "--profile"}
+         "out": "--out", "formats": "--format", "start_at": "--start-at", "warmup": "--warmup", "profile": "--profile",
+         "human_every": "--human-every"}
 
 
 class BenchFailed(PiyasaError):
@@ -43,7 +44,11 @@ def add_parser(commands: Any, add_common: Any) -> None:
                        help="sampling interval in simulated time (default: [benchmark] sample_every)")
     bench.add_argument("--profile", default=None, metavar="NAME",
                        help="the pace the bots run at and the throughput thresholds: seed (the older system's "
-                            "test, 50–100 per bot per hour) or everyday ([engine] pace); default: [benchmark] profile")
+                            "test, 50–100 per bot per hour), everyday ([engine] pace) or humans (everyday with a person's "
+                            "question every 5 minutes); default: [benchmark] profile")
+    bench.add_argument("--human-every", default=None, metavar="DURATION",
+                       help="a person asks the group a question this often (simulated), some by name or "
+                            "@username; 'off' for none (default: the profile's human_every)")
     bench.add_argument("--start-at", default=None, metavar="WHEN",
                        help="where the simulated clock starts: HH:MM today, YYYY-MM-DDTHH:MM, or '' for now "
                             "(default: [benchmark] start_at)")
@@ -62,7 +67,7 @@ def run_bench(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     given = {"duration": args.duration, "time_scale": args.time_scale, "sample_every": args.sample_every,
              "start_at": args.start_at, "out": args.out, "formats": args.format, "warmup": args.warmup,
-             "profile": args.profile}
+             "profile": args.profile, "human_every": args.human_every}
     opts = resolve_options(config, {k: v for k, v in given.items() if v is not None}, trigger="cli",
                            label=lambda key: FLAGS.get(key, key))
     from piyasa_core.store.bootstrap import initialise

@@ -11,7 +11,7 @@ import jsonschema
 import piyasa_core.bench
 
 REPORT_KEYS = {"schema", "run", "totals", "pace", "latency", "capacity", "tokens", "cache", "errors", "restarts",
-               "duplicates", "quality", "criteria", "passed", "samples"}
+               "duplicates", "quality", "people", "criteria", "passed", "samples"}
 SCHEMA_PATH = Path(piyasa_core.bench.__file__).with_name("schema.json")
 
 

@@ -21,6 +21,9 @@ from piyasa_core.llm.offline_text import compose
     ("Stopaj oranı değişmiş", "statement", None, None),  # not a stop-loss
     ("Mehmet, ne demek, bol kazançlar!", "statement", None, None),  # "you're welcome", no question
     ("Bedelsiz ne demek", "question", "what", "bedelsiz"),
+    ("@ayse_scalp senin fikrin ne?", "question", "yesno", None),  # an opinion asked, not a definition
+    ("Gram altın bugün kaç TL?", "question", "how_much", "altın"),  # the quoted gram gold, in TL
+    ("Ons altın kaç dolar?", "question", "how_much", "XAUUSD"),
 ])
 def test_classify(text: str, act: str, qtype: str | None, subject: str | None) -> None:
     ask = classify(text)
@@ -42,10 +45,11 @@ def test_answers(question: str, reply: str, ok: bool) -> None:
 
 
 MARKET = {"THYAO": {"price": 312.5, "change_pct": -1.8}, "USDTRY": {"price": 41.2, "change_pct": 0.4},
-          "BIST30": {"price": 11500, "change_pct": 1.0}}
+          "BIST30": {"price": 11500, "change_pct": 1.0}, "altın": {"price": 7090.65, "change_pct": 0.4}}
 QUESTIONS = ("Temettü ne zaman hesaba yatıyor?", "Stop nasıl koyulur?", "BIST30 nedir?", "Dolar neden yükseldi?",
              "THYAO kaç TL şu an?", "Sence THYAO alınır mı?", "Enflasyon verisi ne zaman açıklanacak?",
-             "Kaldıraç nedir?", "RSI ne demek?", "Faiz kararı ne zaman?")
+             "Kaldıraç nedir?", "RSI ne demek?", "Faiz kararı ne zaman?", "Faiz kararı borsayı nasıl etkiler?",
+             "Gram altın bugün kaç TL?")
 
 
 @pytest.mark.parametrize("persona", ["investor", "scalper", "economist", "newbie"])

@@ -26,7 +26,8 @@ def by_id(o: Observed, t: Thresholds | None = None, *, final: bool = True) -> di
 
 def test_a_run_on_its_plan_passes() -> None:
     c = by_id(observed())
-    assert all(v["status"] == "pass" for k, v in c.items() if k != "throughput_target"), c
+    assert all(v["status"] == "pass" for k, v in c.items() if k not in ("throughput_target", "human_questions")), c
+    assert c["human_questions"]["status"] == "not_configured"  # nobody asked
     assert c["throughput_target"]["status"] == "fail" and not c["throughput_target"]["required"]  # 5.8 < 6.0
     assert passed(evaluate(observed(), Thresholds(), final=True))
 
@@ -99,3 +100,23 @@ def test_headroom_names_its_bound() -> None:
     assert room["bounds"]["groq requests/min"] == pytest.approx(30 / 360, abs=0.01)
     assert room["bound"] == "groq requests/min" and room["value"] < 1  # the run asked more than the provider gives
     assert headroom({}, 10.0, 0, {}, {}, {})["value"] is None
+
+
+def people(**changes: int) -> dict[str, int]:
+    base = {"asked": 6, "answered": 6, "answered_well": 5, "addressed": 3, "addressed_first": 3, "most_bots_10min": 2}
+    base.update(changes)
+    return base
+
+
+def test_peoples_questions_fail_unanswered_swarmed_or_answered_first_by_another_bot() -> None:
+    ok = by_id(observed(people=people()))["human_questions"]
+    assert ok["status"] == "pass" and ok["detail"].startswith("6 of 6 answered (5 with an answer")
+    for bad, words in ((people(answered=5), "5 of 6 answered"), (people(most_bots_10min=3), "at most 3 bot(s)"),
+                       (people(addressed_first=2), "first in 2 of 3"), (people(asked=0, answered=0), "0 of 0")):
+        c = by_id(observed(people=bad))["human_questions"]
+        assert c["status"] == "fail" and words in c["detail"], c
+        assert not passed(evaluate(observed(people=bad), Thresholds(), final=True))
+    live = by_id(observed(people=people(answered=5)), final=False)["human_questions"]
+    assert live["status"] == "pending"  # the answer may still come
+    assert by_id(observed(people=people(most_bots_10min=3)), Thresholds(max_bots_per_human_question=3))[
+        "human_questions"]["status"] == "pass"

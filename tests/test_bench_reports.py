@@ -197,6 +197,7 @@ def make_report(*, groq: bool = False, run_id: str = "20251031T100000Z-ab12", ra
                     "unanswered_repeats": 1, "unanswered_repeat_rate": 0.2, "near_duplicates": 1,
                     "near_duplicate_rate": 0.02, "harmony_errors": 0, "sign_offs": 1, "sign_off_then_spoke": 0,
                     "answer_examples": [["BIST30 nedir?", "BIST30, en büyük 30 şirketin endeksidir.", True]]},
+        "people": {"every_s": None, "asked": 0, "questions": []},
         "criteria": criteria,
         "passed": (state == "completed" and rate >= 4 and pace <= 0.15) if passed is None else passed,
         "samples": samples,

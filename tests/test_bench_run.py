@@ -305,3 +305,31 @@ def test_duplicates_are_counted_with_the_engines_key(workdir: Path) -> None:
     assert counted.duplicate_texts == 1 and counted.resent_rows == 0
     assert counted.duplicate_examples[0]["kind"] == "same text" and len(counted.duplicate_examples[0]["message_ids"]) == 2
     store.dispose()
+
+
+def test_people_ask_during_a_run_and_their_answers_are_judged(workdir: Path) -> None:
+    """The humans profile: a person asks every 5 simulated minutes; the engine's own addressing picks
+    who answers; the report lists each question with its replies and judges them."""
+    result = run_cli("bench", "--profile", "humans", "--duration", "20m", "--time-scale", "60", "--start-at", START,
+                     "--format", "json,md", cwd=workdir)
+    run_dir = only_run_dir(workdir / "data" / "bench")
+    report = json.loads((run_dir / "report.json").read_text(encoding="utf-8"))
+    validate_report(report)
+    people = report["people"]
+    assert people["every_s"] == 300.0 and people["asked"] == 4, people  # 2.5, 7.5, 12.5, 17.5 min; none in the last 2
+    texts = [q["text"] for q in people["questions"]]
+    assert texts[0].startswith(("Mehmet, ", "Ayşe, ", "Ali, ", "Zeynep, ")) and texts[1].startswith("Stop loss")
+    assert texts[2].startswith("@") and " THYAO şu an kaç TL?" in texts[2]
+    c = criteria(report)["human_questions"]
+    q = report["quality"]
+    assert q["human_questions"] == 4 and c["value"] == q["max_bots_per_human_question_10min"]
+    for asked in people["questions"]:
+        assert asked["replies"], asked  # every question got an answer ...
+        if asked["addressed"]:  # ... first from the bot it addressed
+            assert asked["replies"][0]["bot"] == asked["addressed"] and asked["answering"] == [asked["addressed"]]
+        assert len({r["bot"] for r in asked["replies"] if r["after_s"] < 600}) <= 2
+    assert c["status"] == "pass", c
+    answers = sum(b["answers_to_people"] for b in report["pace"]["bots"])
+    assert answers >= 4 and all(b["expected"] >= b["planned"] for b in report["pace"]["bots"])
+    assert "## People's questions" in (run_dir / "report.md").read_text(encoding="utf-8")
+    assert result.returncode == (0 if report["passed"] else 1), result.stdout + result.stderr

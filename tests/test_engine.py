@@ -310,3 +310,34 @@ async def test_a_skipped_draft_is_retried_soon_and_a_stuck_bot_gives_its_slot_up
         burst = [t for t in targets[start:start + 1 + SKIP_RETRIES] if t is not None]
         assert len(burst) == len(set(burst)), targets
     store.dispose()
+
+
+async def test_memories_are_seeded_from_config_shown_and_grown_from_answers(workdir: Path) -> None:
+    """`init` seeds each bot's configured memories; the engine loads them, the prompt shows them, and an
+    answered question becomes one more (kept across a re-sync, which only touches the seeded ones)."""
+    from piyasa_core.store.models import Memory
+    from piyasa_core.store.seed import SEED_MEMORY, sync_from_config
+
+    config, store = setup_store()
+    with session_scope(store.sessions) as session:
+        seeded = {(m.bot_id, m.content) for m in session.scalars(select(Memory).where(Memory.kind == SEED_MEMORY))}
+    ali_cfg = next(b for b in config.settings.bots if b.username == "ali_ekonomist")
+    assert ali_cfg.memories and all((3, text) in seeded for text in ali_cfg.memories)
+    events: list[Any] = []
+    ali = engines(config, store, 60, events)[3]
+    await ali.start()
+    assert ali.memories[3][0] == ali_cfg.memories[0]
+    with session_scope(store.sessions) as session:
+        chat_id = session.scalar(select(Chat.id))
+        human_id = repo.store_human_message(session, chat_id=chat_id, text="@ali_ekonomist enflasyon ne zaman?",
+                                            human_name="Deniz", username="deniz_k", created_at=ali.clock.now())
+    ali.submit_reply_job(ReplyJob(bot_id=3, chat_id=chat_id, message_id=human_id))
+    await run_for([ali], 1.5)
+    assert any(m.reply_to_id == human_id for m in sent(events))
+    grown = ali.memories[3][0]
+    assert grown.startswith("bir grup üyesi enflasyon sordu, sen yanıtladın: "), ali.memories[3]
+    with session_scope(store.sessions) as session:
+        kinds = sorted(m.kind for m in session.scalars(select(Memory).where(Memory.bot_id == 3)))
+        report = sync_from_config(session, config.settings)
+    assert kinds == ["conversation", SEED_MEMORY] and not report.changed
+    store.dispose()

@@ -162,6 +162,19 @@ def test_reply_scoring() -> None:
     assert 3 not in [s.line.id for s in score_targets(me, answered, now)]
 
 
+def test_a_bots_question_to_another_bot_is_left_to_that_bot_for_ten_minutes() -> None:
+    me = bot()  # mehmet_trader
+    now = at(15)
+    history = [line(1, "İlk yatırımım bir BIST30 fonu. @ayse_scalp senin fikrin ne?", now - 30, 4, "Zeynep Yeni",
+                    "zeynep_newbie"),
+               line(2, "@ayse_scalp GARAN bugün güzel gidiyor.", now - 20, 3, "Ali Hoca", "ali_ekonomist"),
+               line(3, "@mehmet_trader sen ne dersin?", now - 10, 4, "Zeynep Yeni", "zeynep_newbie")]
+    ids = [s.line.id for s in score_targets(me, history, now)]
+    assert 1 not in ids  # asked of Ayşe
+    assert 2 in ids and 3 in ids  # a tag without a question is open; a question to this bot is its own
+    assert 1 in [s.line.id for s in score_targets(me, history, now + 600)]  # later anyone may join
+
+
 def test_turn_rules() -> None:
     me = bot()
     chat = ChatInfo(1, "c", "C", topics=("BIST",))

@@ -40,11 +40,13 @@ class Thresholds:
     max_lateness_p95: float = 30.0
     max_duplicates: int = 0
     min_l2_hit_rate: float = 0.20
+    max_bots_per_human_question: int = 2
 
     @classmethod
     def from_config(cls, bench: Any, profile: Any) -> Thresholds:
         return cls(profile.min_throughput_per_min, profile.target_throughput_per_min, bench.max_pace_deviation,
-                   bench.workers_required, bench.max_lateness_p95, bench.max_duplicates, bench.min_l2_hit_rate)
+                   bench.workers_required, bench.max_lateness_p95, bench.max_duplicates, bench.min_l2_hit_rate,
+                   bench.max_bots_per_human_question)
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,8 @@ class Observed:
     worker_pace: list[PaceRow] = field(default_factory=list)
     lateness_p95: float | None = None
     lateness_count: int = 0
+    people: dict[str, int] | None = None  # people's questions (asked, answered, addressed, addressed_first,
+    # most_bots_10min) when the run posted some; None: no person asked (the criterion is not configured)
 
 
 def _at_least(value: float | None, threshold: float) -> Status:
@@ -99,6 +103,23 @@ def _pace(cid: str, name: str, rows: list[PaceRow], t: Thresholds) -> Criterion:
               f"{worst.excess * 100:.0f} % beyond {PHASE_SLACK:g} message of slack); "
               + ", ".join(f"{r.label} {r.delivered}/{r.planned:.1f}" for r in planned))
     return Criterion(cid, name, status, round(worst.excess, 4), t.max_pace_deviation, "<=", detail)
+
+
+def _people(o: Observed, t: Thresholds, final: bool) -> Criterion:
+    name = "People's questions answered"
+    if o.people is None:
+        return Criterion("human_questions", name, "not_configured", None, t.max_bots_per_human_question, "<=",
+                         "no person asked anything (the profile's human_every, --human-every)")
+    p = o.people
+    asked, answered, addressed, first = p["asked"], p["answered"], p["addressed"], p["addressed_first"]
+    most = p["most_bots_10min"]
+    ok = asked > 0 and answered == asked and first == addressed and most <= t.max_bots_per_human_question
+    status: Status = "pass" if ok else "fail" if final else "pending"
+    return Criterion("human_questions", name, status, most, t.max_bots_per_human_question, "<=",
+                     f"{answered} of {asked} answered ({p.get('answered_well', 0)} with an answer of the asked "
+                     f"type and subject); the addressed bot first in {first} of {addressed}; at most "
+                     f"{most} bot(s) answered one within 10 simulated minutes (at most "
+                     f"{t.max_bots_per_human_question}, [benchmark] max_bots_per_human_question)")
 
 
 def evaluate(o: Observed, t: Thresholds, *, final: bool) -> list[Criterion]:
@@ -145,6 +166,7 @@ def evaluate(o: Observed, t: Thresholds, *, final: bool) -> list[Criterion]:
     out.append(Criterion("no_crash", "No worker crashed", "pass" if o.crashes == 0 else "fail", o.crashes, 0, "<=",
                          "no crash" if o.crashes == 0 else
                          f"{o.crashes} crash(es) of worker(s) {', '.join(map(str, o.crashed_workers))}"))
+    out.append(_people(o, t, final))
     if not final:
         out = [c if c.status != "fail" or c.id in ("no_crash", "duplicates") else
                Criterion(c.id, c.name, "pending", c.value, c.threshold, c.op, c.detail, c.required) for c in out]

@@ -56,6 +56,21 @@ class Window:
         return clauses
 
 
+def is_answer_to_person(meta: dict[str, Any] | None) -> bool:
+    """A message the engine sent for a person's post (a reply job), outside the bot's schedule."""
+    return bool(meta) and meta.get("mode") == "human_reply"  # type: ignore[union-attr]
+
+
+def answers_per_bot(engine: Engine, window: Window) -> dict[int, int]:
+    """Each bot's answers to people so far (a live sample)."""
+    counts: Counter[int] = Counter()
+    with engine.connect() as conn:
+        for bot_id, meta in conn.execute(select(Message.bot_id, Message.meta).where(*window.sent_in())):
+            if is_answer_to_person(meta):
+                counts[int(bot_id)] += 1
+    return dict(counts)
+
+
 def sent_per_worker(engine: Engine, window: Window) -> list[int]:
     """Messages the transport accepted, per worker id 0..workers-1 (a sample: one cheap query)."""
     counts = [0] * window.workers
@@ -78,6 +93,7 @@ class Tally:
     per_worker: list[int] = field(default_factory=list)
     per_bot: dict[str, int] = field(default_factory=dict)
     per_bot_id: dict[int, int] = field(default_factory=dict)
+    answers_per_bot_id: dict[int, int] = field(default_factory=dict)  # replies to a person's post (reply jobs)
     per_chat: dict[str, int] = field(default_factory=dict)
     llm_latency_s: dict[str, Any] = field(default_factory=dict)
     llm_latency_by_provider: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -114,6 +130,7 @@ def tally(engine: Engine, window: Window) -> Tally:
     out = Tally(per_worker=[0] * window.workers)
     per_bot: Counter[str] = Counter()
     per_bot_id: Counter[int] = Counter()
+    answers: Counter[int] = Counter()
     per_chat: Counter[str] = Counter()
     llm: list[float] = []
     llm_by: dict[str, list[float]] = defaultdict(list)
@@ -155,6 +172,8 @@ def tally(engine: Engine, window: Window) -> Tally:
             llm.append(float(gen_s))
             llm_by[provider or "unknown"].append(float(gen_s))
         meta = meta or {}
+        if is_answer_to_person(meta):
+            answers[bot_id] += 1
         due = meta.get("due_at")
         if sent is not None and isinstance(due, (int, float)):
             e2e.append(max(0.0, sent - float(due)))
@@ -190,6 +209,7 @@ def tally(engine: Engine, window: Window) -> Tally:
                                           "texts": [messages[earlier][1], messages[later][1]]})
     out.per_bot = dict(sorted(per_bot.items()))
     out.per_bot_id = dict(sorted(per_bot_id.items()))
+    out.answers_per_bot_id = dict(sorted(answers.items()))
     out.per_chat = dict(sorted(per_chat.items()))
     out.llm_latency_s = percentiles(llm)
     out.llm_latency_by_provider = {name: percentiles(values) for name, values in sorted(llm_by.items())}

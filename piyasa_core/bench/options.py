@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,7 @@ class Profile:
     min_throughput_per_min: float | None
     target_throughput_per_min: float | None
     rhythm: bool = True  # the daily rhythm (engine/rhythm.py) applies during the run
+    human_every: float | None = None  # simulated seconds between people's questions (bench/humans.py); None: none
 
     @property
     def overrides(self) -> dict[tuple[str | int, ...], Any]:
@@ -44,7 +45,8 @@ class Profile:
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "description": self.description, "hourly_min": self.hourly_min,
                 "hourly_max": self.hourly_max, "min_throughput_per_min": self.min_throughput_per_min,
-                "target_throughput_per_min": self.target_throughput_per_min, "rhythm": self.rhythm}
+                "target_throughput_per_min": self.target_throughput_per_min, "rhythm": self.rhythm,
+                "human_every_s": self.human_every}
 
 
 def resolve_profile(config: Any, name: str, where: str = "profile") -> Profile:
@@ -60,7 +62,7 @@ def resolve_profile(config: Any, name: str, where: str = "profile") -> Profile:
                               "([benchmark.profiles] with [engine])")
     rhythm = engine.rhythm if given.rhythm is None else given.rhythm
     return Profile(name, given.description, low, high, given.min_throughput_per_min, given.target_throughput_per_min,
-                   rhythm)
+                   rhythm, given.human_every)
 
 
 @dataclass(frozen=True)
@@ -141,11 +143,12 @@ def resolve_options(config: Any, given: dict[str, Any], *, trigger: str,
     ``provider``: the active provider (the supervisor's, which the operator may have switched)."""
     bench = config.settings.benchmark
     known = {"duration", "time_scale", "sample_every", "out", "out_dir", "format", "formats", "start_at", "warmup",
-             "profile", "action"}
+             "profile", "human_every", "action"}
     unknown = sorted(set(given) - known)
     if unknown:
         raise BenchInputError(f"benchmark: unknown option {', '.join(map(repr, unknown))}; "
-                              f"known: duration, time_scale, sample_every, out, formats, start_at, warmup, profile")
+                              f"known: duration, time_scale, sample_every, out, formats, start_at, warmup, profile, "
+                              "human_every")
     duration = _duration(label("duration"), given["duration"]) if given.get("duration") is not None \
         else bench.duration
     scale = _number(label("time_scale"), given["time_scale"]) if given.get("time_scale") is not None \
@@ -172,6 +175,12 @@ def resolve_options(config: Any, given: dict[str, Any], *, trigger: str,
         else bench.warmup
     profile = resolve_profile(config, str(given["profile"]) if given.get("profile") is not None else bench.profile,
                               label("profile"))
+    if given.get("human_every") is not None:
+        every_q = str(given["human_every"]).strip().lower()
+        human = None if every_q in ("0", "off", "none") else _duration(label("human_every"), given["human_every"])
+        if human is not None and human > duration:
+            raise BenchInputError(f"{label('human_every')}: {human:g} s is longer than the run ({duration:g} s)")
+        profile = replace(profile, human_every=human)
     active = provider or config.settings.llm.active
     check_scale(label("time_scale"), scale, active)
     return BenchOptions(duration=duration, time_scale=scale, sample_every=every, out_dir=out, formats=formats,

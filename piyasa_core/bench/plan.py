@@ -67,13 +67,26 @@ def plan_bots(bots: list[BotProfile], engine: EngineConfig, workers: int, begin:
     return out
 
 
-def pace_rows(plans: list[BotPlan], delivered: dict[int, int], workers: int) -> tuple[list[PaceRow], list[PaceRow]]:
-    """(per bot, per worker) planned against delivered."""
-    bots = [PaceRow(p.name, p.planned, delivered.get(p.bot_id, 0)) for p in plans]
+def expected(plan: BotPlan, answers: int, hourly_max: int) -> float:
+    """What the bot should have sent: its plan, plus its answers to people (outside its schedule), but
+    no more than its hourly cap allows over its active time (answers count towards the cap, so a bot
+    at its cap answers a person in place of a scheduled turn)."""
+    if answers <= 0:
+        return plan.planned
+    return max(plan.planned, min(plan.planned + answers, hourly_max * plan.active_s / HOUR))
+
+
+def pace_rows(plans: list[BotPlan], delivered: dict[int, int], workers: int, answers: dict[int, int] | None = None,
+              hourly_max: int = 0) -> tuple[list[PaceRow], list[PaceRow]]:
+    """(per bot, per worker) expected (:func:`expected`) against delivered."""
+    answers = answers or {}
+    want = {p.bot_id: expected(p, answers.get(p.bot_id, 0), hourly_max) for p in plans}
+    bots = [PaceRow(p.name, want[p.bot_id], delivered.get(p.bot_id, 0)) for p in plans]
     per_worker = []
     for w in range(workers):
         mine = [p for p in plans if p.worker == w]
-        per_worker.append(PaceRow(f"w{w}", sum(p.planned for p in mine), sum(delivered.get(p.bot_id, 0) for p in mine)))
+        per_worker.append(PaceRow(f"w{w}", sum(want[p.bot_id] for p in mine),
+                                  sum(delivered.get(p.bot_id, 0) for p in mine)))
     return bots, per_worker
 
 

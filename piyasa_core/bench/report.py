@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from piyasa_core.bench.options import BenchOptions
-from piyasa_core.bench.plan import PHASE_SLACK, per_hour
+from piyasa_core.bench.plan import PHASE_SLACK, expected, per_hour
 from piyasa_core.bench.scope import run_cache_prefix
 from piyasa_core.secrets import mask_url, redact
 
@@ -84,16 +84,20 @@ def pace_section(run: BenchmarkRun, counted: Any, elapsed: float) -> dict[str, A
     bots = []
     for plan in run.plans:
         delivered = counted.per_bot_id.get(plan.bot_id, 0)
+        answers = counted.answers_per_bot_id.get(plan.bot_id, 0)
+        want = expected(plan, answers, run.options.profile.hourly_max)
         bots.append({
             "bot": plan.name, "username": plan.username, "persona": plan.persona, "speed": plan.speed,
             "worker": plan.worker, "base_per_hour": round(plan.base_per_hour, 2),
             "planned": round(plan.planned, 2), "delivered": delivered,
             "planned_per_hour": _rate(plan.planned, plan.active_s), "delivered_per_hour": _rate(delivered, plan.active_s),
-            "active_s": round(plan.active_s, 1),
-            "deviation": None if plan.planned <= 0 else round((delivered - plan.planned) / plan.planned, 4)})
+            "active_s": round(plan.active_s, 1), "answers_to_people": answers,
+            "expected": round(want, 2),
+            "deviation": None if want <= 0 else round((delivered - want) / want, 4)})
     workers = []
     for w in range(run.host.total):
-        planned = sum(p.planned for p in run.plans if p.worker == w)
+        planned = sum(expected(p, counted.answers_per_bot_id.get(p.bot_id, 0), run.options.profile.hourly_max)
+                      for p in run.plans if p.worker == w)
         delivered = sum(counted.per_bot_id.get(p.bot_id, 0) for p in run.plans if p.worker == w)
         workers.append({"worker": w, "bots": sorted(p.name for p in run.plans if p.worker == w),
                         "planned": round(planned, 2), "delivered": delivered,
@@ -101,6 +105,20 @@ def pace_section(run: BenchmarkRun, counted: Any, elapsed: float) -> dict[str, A
     profile = run.options.profile
     return {"profile": profile.name, "hourly_min": profile.hourly_min, "hourly_max": profile.hourly_max,
             "window_s": round(elapsed, 3), "slack_messages": PHASE_SLACK, "bots": bots, "workers": workers}
+
+
+def people_section(run: BenchmarkRun, end: float) -> dict[str, Any]:
+    """The people's questions the run posted, each with the bots' replies to it (who, how soon, what)."""
+    from piyasa_core.bench.humans import replies_to
+
+    asked = run.asker.asked if run.asker is not None else []
+    every = run.options.profile.human_every
+    replies = replies_to(run.host.store.engine, [q.message_id for q in asked if q.message_id is not None], end)
+    return {"every_s": every, "asked": len(asked),
+            "questions": [{**q.to_dict(), "at": iso(q.at),
+                           "replies": [{"bot": who, "after_s": round(at - q.at, 1), "text": text}
+                                       for who, at, text in replies.get(q.message_id or -1, [])]}
+                          for q in asked]}
 
 
 def _rate(count: float, seconds: float) -> float | None:
@@ -112,18 +130,13 @@ def build_report(run: BenchmarkRun, final: dict[str, Any]) -> dict[str, Any]:
     """The whole report as plain JSON data."""
     from piyasa_core.bench.capacity import cache_figures, cpu_used, headroom
     from piyasa_core.bench.measures import coefficient_of_variation
-    from piyasa_core.engine.quality_db import quality_for_window
-    from piyasa_core.store.db import session_scope
-
     host, opts = run.host, run.options
     counted = final["tally"]
     elapsed = final["elapsed_sim"]
     begin = run.sim_begin or 0.0
     scope = run.scope
     assert scope is not None
-    with session_scope(host.store.sessions) as session:
-        quality = quality_for_window(session, begin, begin + elapsed, scope.chat_ids,
-                                     host.config.settings.engine.timezone).to_dict()  # tally's window
+    quality = final["quality"]
     warm = run.warm_cache()
     cold = run.cache_at_open
     total = run.cache.totals()
@@ -183,6 +196,7 @@ def build_report(run: BenchmarkRun, final: dict[str, Any]) -> dict[str, Any]:
                        "examples": counted.duplicate_examples, "near": counted.near_duplicates,
                        "near_examples": counted.near_examples},
         "quality": quality,
+        "people": people_section(run, begin + elapsed),
         "criteria": [c.to_dict() for c in final["criteria"]],
         "passed": bool(final["passed"]),
         "samples": run.samples,

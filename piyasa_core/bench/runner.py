@@ -19,7 +19,8 @@ from typing import Any, Protocol
 
 from piyasa_core.bench.capacity import DeltaTally, worker_cpu
 from piyasa_core.bench.criteria import Criterion, Observed, Thresholds, evaluate, passed
-from piyasa_core.bench.measures import Tally, Window, sent_per_worker, tally
+from piyasa_core.bench.humans import HumanAsker
+from piyasa_core.bench.measures import Tally, Window, answers_per_bot, sent_per_worker, tally
 from piyasa_core.bench.options import BenchOptions
 from piyasa_core.bench.plan import BotPlan, PaceRow, pace_rows, plan_bots
 from piyasa_core.bench.scope import RunScope, close_scope, drop_cache_keys, open_scope, run_cache_prefix
@@ -52,6 +53,7 @@ class BenchHost(Protocol):
                         anchor: float | None = None) -> None: ...
     async def set_simulation(self, running: bool) -> dict[str, Any]: ...
     def notice(self, level: str, text: str) -> None: ...
+    def route_job(self, job: Any) -> None: ...
 
 
 def sim_start_for(start_at: str, tz_name: str, now: float | None = None) -> float:
@@ -123,6 +125,7 @@ class BenchmarkRun:
         self._requests0: dict[str, int] = {}
         self._crashed: set[int] = set()
         self._window: Window | None = None
+        self.asker: HumanAsker | None = None
         self.wall_started = time.time()
 
     # ── control ────────────────────────────────────────────────────────────────────────────────
@@ -272,6 +275,7 @@ class BenchmarkRun:
         self._errors0 = {p.name: dict(p.errors) for p in snap.providers}
         self._requests0 = {p.name: p.requests_today for p in snap.providers}
         self.plans = self._plan(self.sim_begin + self.options.duration)
+        self.asker = self._asker() if self.options.profile.human_every else None
 
     def _plan(self, end: float) -> list[BotPlan]:
         """Each bot's planned messages from the window's start to ``end`` (the profile's pace)."""
@@ -285,6 +289,18 @@ class BenchmarkRun:
         with session_scope(self.host.store.sessions) as session:
             bots = [b for b in load_profiles(session) if set(b.chat_ids) & set(self.scope.chat_ids)]  # type: ignore[union-attr]
         return plan_bots(bots, engine, self.host.total, self.sim_begin, end)
+
+    def _asker(self) -> HumanAsker:
+        from piyasa_core.engine.repo import load_profiles
+        from piyasa_core.store.db import session_scope
+
+        assert self.sim_begin is not None and self.scope is not None and self.options.profile.human_every
+        with session_scope(self.host.store.sessions) as session:
+            bots = [b for b in load_profiles(session) if set(b.chat_ids) & set(self.scope.chat_ids)]
+        chats = dict(zip(self.scope.chat_ids, self.scope.chat_keys))
+        return HumanAsker(self.host.store.engine, bots, chats, self.host.config.settings.engine,
+                          self.options.profile.human_every, self.sim_begin, self.sim_begin + self.options.duration,
+                          self.host.route_job)
 
     async def _until_ready(self) -> None:
         deadline = time.monotonic() + READY_TIMEOUT
@@ -305,12 +321,12 @@ class BenchmarkRun:
         k = 1
         while not self.cancelled:
             target = self.sim_begin + min(k * opts.sample_every, opts.duration)
-            wait = (target - self.host.sim_now()) / opts.time_scale
-            if wait > 0:
-                try:
-                    await asyncio.wait_for(self._cancel.wait(), wait)
-                except asyncio.TimeoutError:
-                    pass
+            asker = self.asker
+            while asker is not None and asker.next_at <= min(target, asker.last_at) and not self.cancelled:
+                await self._wait_until(asker.next_at)  # a person's question falls between two samples
+                if not self.cancelled:
+                    await asyncio.to_thread(self._ask)
+            await self._wait_until(target)
             if self.cancelled:
                 break
             await asyncio.to_thread(self._take_sample)
@@ -319,6 +335,25 @@ class BenchmarkRun:
             k += 1
         if self.cancelled:
             await asyncio.to_thread(self._take_sample)
+
+    async def _wait_until(self, sim_t: float) -> None:
+        wait = (sim_t - self.host.sim_now()) / self.options.time_scale
+        if wait > 0:
+            try:
+                await asyncio.wait_for(self._cancel.wait(), wait)
+            except asyncio.TimeoutError:
+                pass
+
+    def _ask(self) -> None:
+        assert self.asker is not None
+        try:
+            asked = self.asker.ask(self.host.sim_now())
+        except Exception as exc:  # noqa: BLE001 - a question that could not be posted is reported, not fatal
+            self.asker.next_at += self.asker.every
+            self.host.notice("warning", f"benchmark {self.id}: posting a person's question failed: {exc}")
+            return
+        log.info("benchmark %s: %s asked in %s: %s (answering: %s)", self.id, asked.asker, asked.chat, asked.text,
+                 ", ".join(asked.answering) or "the engine's choice")
 
     def _take_sample(self) -> None:
         assert self._window is not None and self.sim_begin is not None
@@ -347,7 +382,9 @@ class BenchmarkRun:
         }
         self.samples.append(sample)
         partial = self._plan(self.sim_begin + elapsed)  # the plan so far, for the live view
-        bots, workers = pace_rows(partial, self._delivered_per_bot(), self.host.total)
+        answers = answers_per_bot(self.host.store.engine, self._window) if self.asker is not None else {}
+        bots, workers = pace_rows(partial, self._delivered_per_bot(), self.host.total, answers,
+                                  self.options.profile.hourly_max)
         self.live = evaluate(self._observed(per_worker, elapsed, None, bots, workers, None), self.thresholds,
                              final=False)
 
@@ -380,7 +417,7 @@ class BenchmarkRun:
         return {k: v - self.cache_at_open.get(k, 0) for k, v in total.items()}
 
     def _observed(self, per_worker: list[int], elapsed: float, duplicates: int | None, bots: list[PaceRow],
-                  workers: list[PaceRow], counted: Tally | None) -> Observed:
+                  workers: list[PaceRow], counted: Tally | None, quality: dict[str, Any] | None = None) -> Observed:
         warm = self.warm_cache()
         late = counted.lateness_sim_s if counted is not None else {}
         return Observed(
@@ -389,7 +426,18 @@ class BenchmarkRun:
             l2_hits=int(warm.get("l2_hits", 0)), l2_misses=int(warm.get("l2_misses", 0)),
             crashes=max(len(self._crashed), self._crash_restarts(self.host.snapshot())),
             crashed_workers=sorted(self._crashed), bot_pace=bots, worker_pace=workers,
-            lateness_p95=late.get("p95"), lateness_count=int(late.get("count") or 0))
+            lateness_p95=late.get("p95"), lateness_count=int(late.get("count") or 0),
+            people=self._people(quality))
+
+    def _people(self, quality: dict[str, Any] | None) -> dict[str, int] | None:
+        if self.asker is None or not self.asker.asked:
+            return None
+        q = quality or {}
+        return {"asked": len(self.asker.asked), "answered": int(q.get("human_questions_answered", 0)),
+                "answered_well": int(q.get("human_questions_with_answer", 0)),
+                "addressed": int(q.get("addressed_human_questions", 0)),
+                "addressed_first": int(q.get("addressed_answered_first", 0)),
+                "most_bots_10min": int(q.get("max_bots_per_human_question_10min", 0))}
 
     def _observe(self, *, final: bool) -> dict[str, Any]:
         """The final measures: the run's rows counted in the database, criteria judged."""
@@ -397,9 +445,21 @@ class BenchmarkRun:
         counted = tally(self.host.store.engine, replace(self._window, end=self.sim_end))
         elapsed = self.elapsed_sim()
         self.plans = self._plan(self.sim_begin + elapsed)  # a cancelled run is judged on what it ran
-        bots, workers = pace_rows(self.plans, counted.per_bot_id, self.host.total)
-        criteria = evaluate(self._observed(counted.per_worker, elapsed, counted.duplicates, bots, workers, counted),
-                            self.thresholds, final=final)
+        bots, workers = pace_rows(self.plans, counted.per_bot_id, self.host.total, counted.answers_per_bot_id,
+                                  self.options.profile.hourly_max)
+        quality = self._quality(elapsed)
+        criteria = evaluate(self._observed(counted.per_worker, elapsed, counted.duplicates, bots, workers, counted,
+                                           quality), self.thresholds, final=final)
         self.live = criteria
         return {"tally": counted, "criteria": criteria, "passed": passed(criteria) and not self.cancelled,
-                "elapsed_sim": elapsed, "bot_pace": bots, "worker_pace": workers}
+                "elapsed_sim": elapsed, "bot_pace": bots, "worker_pace": workers, "quality": quality}
+
+    def _quality(self, elapsed: float) -> dict[str, Any]:
+        """The quality report over the tally's window, in the run's chats."""
+        from piyasa_core.engine.quality_db import quality_for_window
+        from piyasa_core.store.db import session_scope
+
+        assert self.sim_begin is not None and self.scope is not None
+        with session_scope(self.host.store.sessions) as session:
+            return quality_for_window(session, self.sim_begin, self.sim_begin + elapsed, self.scope.chat_ids,
+                                      self.host.config.settings.engine.timezone).to_dict()

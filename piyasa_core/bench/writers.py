@@ -84,6 +84,23 @@ def conversation_line(q: dict[str, Any]) -> str:
             f"{q.get('sign_off_then_spoke', 0)})")
 
 
+def people_lines(people: dict[str, Any] | None) -> list[str]:
+    """The people's questions and the bots' replies, for the markdown report."""
+    if not people or not people.get("questions"):
+        return []
+    lines = ["", "## People's questions", "",
+             f"A person asked every {fmt((people.get('every_s') or 0) / 60, 1)} simulated minutes "
+             f"({people['asked']} questions).", ""]
+    for q in people["questions"]:
+        addressed = f"@{q['addressed']}" if q["addressed"] else "the group"
+        lines.append(f"- {q['at'][11:16]} UTC, {cell(q['chat'])}, {cell(q['asker'])} to {addressed}: "
+                     f"“{cell(q['text'])}”")
+        lines += [f"  - {r['bot']} after {r['after_s']:g} s: “{cell(r['text'])}”" for r in q["replies"]]
+        if not q["replies"]:
+            lines.append("  - no reply")
+    return lines
+
+
 def render_markdown(report: dict[str, Any]) -> str:
     run, totals = report["run"], report["totals"]
     lines = [
@@ -120,12 +137,15 @@ def render_markdown(report: dict[str, Any]) -> str:
               f"Planned from each persona's pace ({pace['hourly_min']}–{pace['hourly_max']} per hour, by speed, "
               f"prime hours a quarter higher) over {pace['window_s'] / 60:.1f} simulated minutes; a count may "
               f"differ by {pace['slack_messages']:g} message before it deviates.", "",
-              "| Bot | persona | speed | worker | planned | delivered | planned/h | delivered/h | deviation |",
-              "|---|---|---|---|---|---|---|---|---|"]
+              "Answers to people come on top of the plan, within the hourly cap (*expected*).", "",
+              "| Bot | persona | speed | worker | planned | answers to people | expected | delivered | planned/h | "
+              "delivered/h | deviation |",
+              "|---|---|---|---|---|---|---|---|---|---|---|"]
     lines += [f"| {cell(b['bot'])} | {b['persona']} | {b['speed']} | {b['worker']} | {fmt(b['planned'], 1)} | "
+              f"{b.get('answers_to_people', 0)} | {fmt(b.get('expected', b['planned']), 1)} | "
               f"{b['delivered']} | {fmt(b['planned_per_hour'], 1)} | {fmt(b['delivered_per_hour'], 1)} | "
               f"{signed_pct(b['deviation'])} |" for b in pace["bots"]]
-    lines += ["", "| Worker | bots | planned | delivered | deviation |", "|---|---|---|---|---|"]
+    lines += ["", "| Worker | bots | expected | delivered | deviation |", "|---|---|---|---|---|"]
     lines += [f"| {w['worker']} | {cell(', '.join(w['bots']) or '–')} | {fmt(w['planned'], 1)} | {w['delivered']} | "
               f"{signed_pct(w['deviation'])} |" for w in pace["workers"]]
     lines += ["", "## Latency", "", "| Measure | count | p50 | p90 | p95 | p99 | max |", "|---|---|---|---|---|---|---|"]
@@ -177,7 +197,8 @@ def render_markdown(report: dict[str, Any]) -> str:
                                     or "–"),
               "- " + conversation_line(q),
               "- emoji per bot: " + (", ".join(f"{k} {v:.0%}" for k, v in (q.get("emoji_rate_by_bot") or {}).items())
-                                     or "–"), ""]
+                                     or "–")]
+    lines += people_lines(report.get("people")) + [""]
     return "\n".join(lines)
 
 

@@ -223,6 +223,7 @@ class BenchProfile(Section):
     rhythm: bool | None = None  # None: [engine] rhythm
     min_throughput_per_min: float | None = Field(None, ge=0)  # None: no throughput criterion
     target_throughput_per_min: float | None = Field(None, ge=0)
+    human_every: Duration | None = Field(None, gt=0)  # a person's question this often (simulated); None: none
 
 
 def _default_profiles() -> dict[str, BenchProfile]:
@@ -235,6 +236,9 @@ def _default_profiles() -> dict[str, BenchProfile]:
                              target_throughput_per_min=6.0, rhythm=False),
         "everyday": BenchProfile(description="the community's own pace ([engine] hourly_min / hourly_max); "
                                              "judged by pace, lateness and the rest, with no throughput threshold"),
+        "humans": BenchProfile(description="the community's own pace with a person asking the group a question "
+                                           "every 5 simulated minutes (some by name or @username); judged also on "
+                                           "how they are answered", human_every=300.0),
     }
 
 
@@ -250,6 +254,7 @@ class BenchmarkConfig(Section):
     max_lateness_p95: Duration = Field(30.0, gt=0)
     max_duplicates: int = Field(0, ge=0)
     min_l2_hit_rate: float = Field(0.20, ge=0, le=1)
+    max_bots_per_human_question: int = Field(2, ge=1)  # answers to a person's question within 10 minutes
     out_dir: str = ""
     profiles: dict[str, BenchProfile] = Field(default_factory=_default_profiles)
 
@@ -322,6 +327,15 @@ class BotConfig(Section):
     chats: list[str] | None = None
     stances: list[StanceConfig] = Field(default_factory=list)
     holdings: list[HoldingConfig] = Field(default_factory=list)
+    memories: list[str] = Field(default_factory=list)  # what the bot remembers from the start (seeded by init)
+
+    @field_validator("memories")
+    @classmethod
+    def _memories(cls, value: list[str]) -> list[str]:
+        for i, text in enumerate(value):
+            if not text.strip() or len(text) > 200:
+                raise ValueError(f"item {i} has {len(text.strip())} characters; each memory needs 1–200")
+        return [" ".join(text.split()) for text in value]
 
     @field_validator("active_hours", "prime_hours")
     @classmethod

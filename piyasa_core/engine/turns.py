@@ -61,6 +61,8 @@ def score_targets(bot: BotProfile, history: Sequence[HistoryLine], now: float) -
         to_me = mentions_bot(line, bot, author.get(line.reply_to_id) if line.reply_to_id else None)
         if line.is_human and not to_me and not _open_to_others(line, replies[line.id], now):
             continue
+        if not to_me and not line.is_human and _asks_another(line, bot, now):
+            continue
         score, reasons = 1.0, []
         if line.is_human:
             score += 3.0
@@ -80,6 +82,19 @@ def score_targets(bot: BotProfile, history: Sequence[HistoryLine], now: float) -
         scored.append(ScoredTarget(line, score, tuple(reasons)))
     scored.sort(key=lambda s: (-s.score, -s.line.created_at))
     return scored
+
+
+_TAG = re.compile(r"@(\w+)")
+
+
+def _asks_another(line: HistoryLine, bot: BotProfile, now: float) -> bool:
+    """A bot's question that tags another bot is left to that bot for ``HUMAN_QUIET_S`` (two others
+    answering a question put to a third read wrong, and drafted at once on two workers they can
+    even be the same sentence)."""
+    if now - line.created_at >= HUMAN_QUIET_S or "@" not in line.text:
+        return False
+    tagged = {name.lower() for name in _TAG.findall(line.text)} - {(line.username or "").lower()}
+    return bool(tagged) and bot.username.lower() not in tagged and is_question(line.text)
 
 
 def _open_to_others(line: HistoryLine, replies: int, now: float) -> bool:

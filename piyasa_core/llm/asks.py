@@ -46,7 +46,8 @@ SYMBOLS: dict[str, tuple[str, ...]] = {
     "EURTRY": ("eurtry", "euro", "avro"),
     "BTCUSDT": ("btcusdt", "bitcoin", "btc", "kripto"),
     "ETHUSDT": ("ethusdt", "ethereum", "eth"),
-    "XAUUSD": ("xauusd", "altın", "ons(?![a-zçğıöşü])"),
+    "XAUUSD": ("xauusd", "ons altın", "ons(?![a-zçğıöşü])"),
+    "altın": ("gram altın", "altın"),  # the quoted gold is gram gold in TL (engine/market.py); the ounce is XAUUSD
     "TCMB": ("tcmb", "merkez bankası"),
 }
 STOCKS = ("GARAN", "AKBNK", "YKBNK", "ISCTR", "HALKB", "VAKBN", "THYAO", "PGSUS", "EREGL", "KRDMD", "SAHOL",
@@ -57,6 +58,9 @@ _QTYPE_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("when", re.compile(_W + r"(ne zaman|hangi (gün|tarih|ay|hafta|saat)|kaçta|saat kaç|ne vakit|kaçında)")),
     ("why", re.compile(_W + r"(neden|niye|niçin|sebebi ne|nedeni ne|ne oldu|neyin etkisi|ne yüzünden)")),
     ("how_much", re.compile(_W + r"(ne kadar|kaç|yüzde kaç|fiyatı ne|seviyesi ne|kaça|nereye|nerede|hangi seviye)")),
+    # "senin fikrin ne?" asks an opinion, not a definition
+    ("yesno", re.compile(_W + r"(fikrin|fikriniz|görüşün|görüşünüz|yorumun|yorumunuz|tahminin|tahmininiz)"
+                         r"\s+(ne|nedir|nasıl)(?![\wçğıöşü])")),
     ("what", re.compile(_W + r"(nedir|ne demek|ne işe yarar|ne anlama|nasıl bir şey|ne demektir|neyi gösterir|"
                         r"neyi gösteriyor|ne gösterir|ne anlatır)"
                         r"|\bne\s*\?")),
@@ -85,8 +89,9 @@ EVIDENCE: dict[str, re.Pattern[str]] = {
                       r"beklenti|fiyatlıyor|sayesinde)"),
     "what": re.compile(r"[\wçğıöşü]+(d[ıiuü]r|t[ıiuü]r)(?![\wçğıöşü])|" + _W
                        + r"(demek|denir|anlamına|yani|olan|dediğimiz|kısaca)"),
-    "how": re.compile(_W + r"(önce|sonra|adım|üzerinden|belirle|seç|koy|takip et)|[\wçğıöşü]+(arak|erek)"
-                      r"(?![\wçğıöşü])"),
+    # "nasıl etkiler?" is answered by what happens when: "faiz artınca …", "… etkilenir"
+    "how": re.compile(_W + r"(önce|sonra|adım|üzerinden|belirle|seç|koy|takip et|etkilenir|etkiler)"
+                      r"|[\wçğıöşü]+(arak|erek|ınca|ince|unca|ünce)(?![\wçğıöşü])"),
     "which": re.compile(r"\b(" + "|".join(STOCKS) + r"|BIST30|BIST100|USDTRY|EURTRY|BTCUSDT|ETHUSDT|XAUUSD)\b"
                         r"|(?i:bitcoin|ethereum|altın|dolar|euro|temettü hisse|banka hisse|endeks fonu)"),
     "yesno": re.compile(_W + r"(bence|bana göre|bana kalırsa|kanaatimce|kanımca|fikrimce|evet|hayır|mantıklı|olmaz|almam|alırım|beklerim|tutarım|"

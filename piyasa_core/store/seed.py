@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from piyasa_core.config.schema import BotConfig, ChatConfig, Settings
-from piyasa_core.store.models import Bot, Chat, Holding, Stance
+from piyasa_core.store.models import Bot, Chat, Holding, Memory, Stance
 
 
 @dataclass
@@ -113,6 +113,7 @@ def sync_from_config(session: Session, settings: Settings) -> SyncReport:
             changed = True
         changed |= _sync_stances(row, bot_cfg)
         changed |= _sync_holdings(row, bot_cfg)
+        changed |= _sync_memories(session, row, bot_cfg)
         if created:
             report.created.append(label)
         elif changed:
@@ -154,3 +155,23 @@ def _sync_holdings(row: Bot, bot_cfg: BotConfig) -> bool:
     wanted = {h.symbol: {"avg_price": float(h.avg_price), "size": float(h.size), "note": h.note}
               for h in bot_cfg.holdings}
     return _sync_children(row.holdings, wanted, "symbol", Holding)
+
+
+SEED_MEMORY = "seed"
+"""Memories from config.toml (``memories``); those the engine keeps as it talks are ``conversation``."""
+
+
+def _sync_memories(session: Session, row: Bot, bot_cfg: BotConfig) -> bool:
+    """Make the bot's seeded memories match its ``memories`` list; what it remembered since stays."""
+    have = {m.content: m for m in session.scalars(
+        select(Memory).where(Memory.bot_id == row.id, Memory.kind == SEED_MEMORY))}
+    changed = False
+    for content, memory in have.items():
+        if content not in bot_cfg.memories:
+            session.delete(memory)
+            changed = True
+    for content in bot_cfg.memories:
+        if content not in have:
+            session.add(Memory(bot_id=row.id, kind=SEED_MEMORY, content=content, importance=0.9))
+            changed = True
+    return changed

@@ -41,6 +41,8 @@ FACTS: dict[str, dict[str, tuple[str, ...]]] = {
         "yesno": ("bence zarar kes kullanmak şart, hele kısa vadede; koymayan er geç büyük bir kayıp yaşar.",),
     },
     "kaldıraç": {
+        "how": ("kaldıraçlı işlemde teminatın kadar değil, katları kadar pozisyon açarsın; küçük bir ters hareket teminatı "
+                "eritir, o yüzden düşük oran ve zarar kes şart.",),
         "what": ("kaldıraç, kendi paranın katları kadar pozisyon açmak demektir; kazancı da kaybı da aynı oranda "
                  "büyütür.",),
         "yesno": ("bence yeni başlayan kaldıraç kullanmamalı; 10 kat kaldıraçta %10'luk ters hareket parayı sıfırlar.",),
@@ -72,11 +74,15 @@ FACTS: dict[str, dict[str, tuple[str, ...]]] = {
         "how": ("önce net kâra ve satış büyümesine bak, sonra borçluluğu ve nakit akışını karşılaştır.",),
     },
     "bedelsiz": {
+        "how": ("bedelsizde şirket iç kaynaklarını sermayeye ekler, yeni hisseler hak kullanım günü hesabına kendiliğinden "
+                "geçer, fiyat da oranında düzeltilir.",),
         "what": ("bedelsiz, şirketin iç kaynaklarını sermayeye ekleyip ortaklara ücretsiz hisse vermesi demektir; "
                  "şirketin değeri değişmez, hisse sayısı artar.",),
         "when": ("bedelsiz SPK onayından sonra dağıtılır; onay süreci genelde birkaç ay sürer.",),
     },
     "enflasyon": {
+        "how": ("enflasyon yüksek gelirse faiz indirimi gecikir, kur ve altın yukarı, borsa baskı altına girer; beklentinin "
+                "altında gelirse tersi olur.",),
         "when": ("TÜFE her ayın 3'ünde saat 10:00'da TÜİK tarafından açıklanır; 3'ü hafta sonuna denk gelirse ilk iş "
                  "günü gelir.",),
         "what": ("enflasyon, fiyatların genel seviyesindeki artıştır; bizde TÜİK'in açıkladığı TÜFE ile ölçülür.",),
@@ -86,6 +92,8 @@ FACTS: dict[str, dict[str, tuple[str, ...]]] = {
         "yesno": ("bence enflasyon düşüşü sürer ama yavaş; hizmet fiyatları inmeden hızlanmaz.",),
     },
     "faiz": {
+        "how": ("faiz artınca mevduat ve tahvil cazipleşir, borsadan para çıkar, en çok bankalar ve borçlu şirketler "
+                "etkilenir; indirim beklentisi ise endeksi destekler.",),
         "when": ("PPK yılda 8 kez toplanır; karar toplantı günü saat 14:00'te açıklanır, takvim TCMB'nin sitesinde.",),
         "what": ("politika faizi, TCMB'nin bankalara bir hafta vadeli borç verdiği orandır; mevduat ve kredi faizleri "
                  "buna göre şekillenir.",),
@@ -136,6 +144,8 @@ FACTS: dict[str, dict[str, tuple[str, ...]]] = {
         "yesno": ("bence {T} için kısa vadede {DRV} belirleyici, uzun vadede şirket kârları.",),
     },
     "fx": {
+        "how": ("döviz almak için bankanın ya da aracı kurumun uygulamasından alış yapılır; alış-satış makası ve vergiler "
+                "maliyete eklenir.",),
         "how_much": ("{T} şu an {P}, bugün %{CHG} {DIRW}.",),
         "why": ("{T} bugün %{CHG} {DIRW}; bence nedeni {DRV}, TCMB'nin duruşu da belirleyici.",),
         "when": ("döviz piyasası 7/24 işler ama asıl hareket hafta içi gündüz olur; TCMB kararları 14:00'te gelir.",),
@@ -143,6 +153,8 @@ FACTS: dict[str, dict[str, tuple[str, ...]]] = {
         "yesno": ("bence {T} tarafında sert sıçrama beklemiyorum, ama {DRV} bozulursa fikrim değişir.",),
     },
     "crypto": {
+        "how": ("kripto için lisanslı bir borsada hesap açıp TL yatırarak alınır; büyük tutarları borsada değil kendi "
+                "cüzdanında tutmak daha güvenli.",),
         "how_much": ("{T} şu an {P}, son 24 saatte %{CHG} {DIRW}.",),
         "why": ("{T} bugün %{CHG} {DIRW}; bence nedeni {DRV}.",),
         "when": ("kripto 7/24 işlem görür, hafta sonu da açık; ama hacim hafta içi ABD seansında artar.",),
@@ -150,6 +162,8 @@ FACTS: dict[str, dict[str, tuple[str, ...]]] = {
         "yesno": ("bence {T} çok oynak; girilecekse küçük tutarla ve zarar kes emriyle girilir.",),
     },
     "gold": {
+        "how": ("gram altın bankanın uygulamasından ya da kuyumcudan alınır; uygulamada makas dar, fizikide işçilik "
+                "eklenir.",),
         "how_much": ("{T} şu an {P}, bugün %{CHG} {DIRW}.",),
         "why": ("altın bugün %{CHG} {DIRW}; bence nedeni {DRV}, kur da gram fiyatı etkiliyor.",),
         "what": ("gram altın, ons fiyatının dolar/TL ile çevrilmiş hâlidir; bir ons 31,1 gram eder.",),
