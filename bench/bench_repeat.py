@@ -4,6 +4,11 @@ key starts one (its own chats, the workers restarted on its clock), on one super
 Prints every run's figures and, for the runs that failed, which criteria failed and why.
 
     .venv/bin/python bench/bench_repeat.py [--runs 20] [--time-scale 60] [--profile seed] [--redis URL]
+        [--start-at 2026-11-25T10:00,2026-11-25T19:30,...]
+
+Each run also prints its conversation figures (harmony errors, false time-of-day phrases, mentions,
+answered questions, people's questions when the profile has them); ``--start-at`` takes a comma list
+of clock starts, used in turn, so the runs cover several hours and days.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ def l2_text(rate: float | None) -> str:
     return "not configured" if rate is None else f"{rate * 100:.1f} %"
 
 
-async def run(runs: int, scale: float, redis: str | None, profile: str) -> int:
+async def run(runs: int, scale: float, redis: str | None, profile: str, starts: list[str]) -> int:
     import multiprocess.resource_tracker
 
     from piyasa_core.bench.options import resolve_options
@@ -49,8 +54,10 @@ async def run(runs: int, scale: float, redis: str | None, profile: str) -> int:
     rows = []
     try:
         for i in range(runs):
-            opts = resolve_options(config, {"time_scale": scale, "formats": "json", "profile": profile},
-                                   trigger="bench")
+            given = {"time_scale": scale, "formats": "json", "profile": profile}
+            if starts:
+                given["start_at"] = starts[i % len(starts)]
+            opts = resolve_options(config, given, trigger="bench")
             result = await BenchmarkRun(supervisor, opts).run()
             report = result.report
             c = {x["id"]: x for x in report["criteria"]}
@@ -60,12 +67,19 @@ async def run(runs: int, scale: float, redis: str | None, profile: str) -> int:
                          "duplicates": c["duplicates"]["value"], "near": report["duplicates"]["near"],
                          "l2": c["l2_hit_rate"]["value"], "failed": failed,
                          "bots": {b["username"]: b["delivered"] for b in report["pace"]["bots"]},
-                         "planned": {b["username"]: b["planned"] for b in report["pace"]["bots"]}})
+                         "planned": {b["username"]: b["planned"] for b in report["pace"]["bots"]},
+                         "quality": report["quality"], "people": c.get("human_questions", {})})
             r = rows[-1]
             print(f"run {i + 1:2d}: {'PASS' if r['passed'] else 'FAIL'}  {r['rate']:.2f} msg/min  worst pace "
                   f"{r['pace'] * 100:.1f} % beyond slack  lateness p95 {r['late']:.2f} s  duplicates {r['duplicates']} "
                   f"(near {r['near']})  L2 {l2_text(r['l2'])}"
                   f"  delivered {r['bots']}", flush=True)
+            q = r["quality"]
+            people = r["people"].get("detail", "") if r["people"].get("status") != "not_configured" else "none asked"
+            print(f"        at {opts.start_at}: harmony errors {q['harmony_errors']}, time-phrase violations "
+                  f"{q['time_phrase_violations']}, mentions {q['mention_rate']:.2f} (self {q['self_mentions']}), "
+                  f"answered {q['answered_question_rate']:.2f} of {q['question_replies']} question replies; people: "
+                  f"{people}", flush=True)
             for x in failed:
                 print(f"        failed {x['id']}: {x['detail']}", flush=True)
             if failed:
@@ -86,12 +100,23 @@ async def run(runs: int, scale: float, redis: str | None, profile: str) -> int:
           f"max {max(r['pace'] for r in rows) * 100:.1f} %; lateness p95 max {max(r['late'] for r in rows):.2f} s; "
           f"duplicates total {sum(r['duplicates'] for r in rows)}, near {sum(r['near'] for r in rows)}; "
           f"failures by criterion {reasons or 'none'}")
+    quality = [r["quality"] for r in rows]
+    replies = sum(q["question_replies"] for q in quality)
+    answered = sum(q["answered_question_rate"] * q["question_replies"] for q in quality)
+    print(f"conversation over {len(rows)} runs: harmony errors {sum(q['harmony_errors'] for q in quality)}, "
+          f"time-phrase violations {sum(q['time_phrase_violations'] for q in quality)}, self-mentions "
+          f"{sum(q['self_mentions'] for q in quality)}, mention rate max {max(q['mention_rate'] for q in quality):.3f}, "
+          f"answered {answered / replies if replies else 0:.3f} of {replies} question replies; people's questions "
+          f"{sum(q['human_questions'] for q in quality)}, answered {sum(q['human_questions_answered'] for q in quality)}, "
+          f"most bots on one in 10 min {max(q['max_bots_per_human_question_10min'] for q in quality)}")
     print("RESULT " + json.dumps({
         "measure": "P2", "runs": len(rows), "passed": passed, "time_scale": scale, "redis": bool(redis),
         "profile": profile, "throughput_min": round(min(rates), 3), "throughput_median": round(statistics.median(rates), 3),
         "throughput_max": round(max(rates), 3), "pace_excess_max": round(max(r["pace"] for r in rows), 4),
         "lateness_p95_max": round(max(r["late"] for r in rows), 3), "duplicates": sum(r["duplicates"] for r in rows),
-        "near_duplicates": sum(r["near"] for r in rows), "failures": reasons}))
+        "near_duplicates": sum(r["near"] for r in rows), "failures": reasons,
+        "harmony_errors": sum(q["harmony_errors"] for q in quality),
+        "time_phrase_violations": sum(q["time_phrase_violations"] for q in quality)}))
     return 0 if passed == len(rows) else 1
 
 
@@ -100,9 +125,12 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--time-scale", type=float, default=60.0)
     parser.add_argument("--redis", default=None, help="Redis URL for the L2 cache (default: none)")
-    parser.add_argument("--profile", default="seed", help="benchmark profile (seed or everyday)")
+    parser.add_argument("--profile", default="seed", help="benchmark profile (seed, everyday or humans)")
+    parser.add_argument("--start-at", default="", help="comma-separated clock starts, used in turn (default: "
+                                                       "[benchmark] start_at)")
     args = parser.parse_args()
-    return asyncio.run(run(args.runs, args.time_scale, args.redis, args.profile))
+    starts = [s.strip() for s in args.start_at.split(",") if s.strip()]
+    return asyncio.run(run(args.runs, args.time_scale, args.redis, args.profile, starts))
 
 
 if __name__ == "__main__":
