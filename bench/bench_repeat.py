@@ -4,7 +4,7 @@ key starts one (its own chats, the workers restarted on its clock), on one super
 Prints every run's figures and, for the runs that failed, which criteria failed and why.
 
     .venv/bin/python bench/bench_repeat.py [--runs 20] [--time-scale 60] [--profile seed] [--redis URL]
-        [--start-at 2026-11-25T10:00,2026-11-25T19:30,...]
+        [--duration 10m] [--start-at 2026-11-25T10:00,2026-11-25T19:30,...]
 
 Each run also prints its conversation figures (harmony errors, false time-of-day phrases, mentions,
 answered questions, people's questions when the profile has them); ``--start-at`` takes a comma list
@@ -31,7 +31,8 @@ def l2_text(rate: float | None) -> str:
     return "not configured" if rate is None else f"{rate * 100:.1f} %"
 
 
-async def run(runs: int, scale: float, redis: str | None, profile: str, starts: list[str]) -> int:
+async def run(runs: int, scale: float, redis: str | None, profile: str, starts: list[str],
+              duration: str | None = None) -> int:
     import multiprocess.resource_tracker
 
     from piyasa_core.bench.options import resolve_options
@@ -57,6 +58,8 @@ async def run(runs: int, scale: float, redis: str | None, profile: str, starts: 
             given = {"time_scale": scale, "formats": "json", "profile": profile}
             if starts:
                 given["start_at"] = starts[i % len(starts)]
+            if duration:
+                given["duration"] = duration
             opts = resolve_options(config, given, trigger="bench")
             result = await BenchmarkRun(supervisor, opts).run()
             report = result.report
@@ -128,9 +131,11 @@ def main() -> int:
     parser.add_argument("--profile", default="seed", help="benchmark profile (seed, everyday or humans)")
     parser.add_argument("--start-at", default="", help="comma-separated clock starts, used in turn (default: "
                                                        "[benchmark] start_at)")
+    parser.add_argument("--duration", default=None, help="simulated duration of each run (default: [benchmark] "
+                                                         "duration, 10m)")
     args = parser.parse_args()
     starts = [s.strip() for s in args.start_at.split(",") if s.strip()]
-    return asyncio.run(run(args.runs, args.time_scale, args.redis, args.profile, starts))
+    return asyncio.run(run(args.runs, args.time_scale, args.redis, args.profile, starts, args.duration))
 
 
 if __name__ == "__main__":

@@ -120,3 +120,18 @@ def test_peoples_questions_fail_unanswered_swarmed_or_answered_first_by_another_
     assert live["status"] == "pending"  # the answer may still come
     assert by_id(observed(people=people(most_bots_10min=3)), Thresholds(max_bots_per_human_question=3))[
         "human_questions"]["status"] == "pass"
+
+
+def test_a_worker_whose_bots_planned_nothing_is_not_required_to_produce() -> None:
+    """At 12:30 Mehmet (worker 1) is off his active hours: 3 producing workers of 4 are all there can be;
+    a worker that had a plan and sent nothing still fails, and so does a one-worker run."""
+    rows = [PaceRow("w0", 3.2, 3), PaceRow("w1", 0.0, 0), PaceRow("w2", 3.3, 4), PaceRow("w3", 2.8, 3)]
+    lunch = by_id(observed(per_worker=[3, 0, 4, 3], worker_pace=rows))
+    assert lunch["parallel_workers"]["status"] == "pass" and lunch["parallel_workers"]["threshold"] == 3
+    assert "worker(s) 1 had nothing planned" in lunch["parallel_workers"]["detail"]
+    assert lunch["all_workers_produced"]["status"] == "pass"
+    silent = by_id(observed(per_worker=[3, 0, 0, 3], worker_pace=rows))
+    assert silent["parallel_workers"]["status"] == "fail" and silent["all_workers_produced"]["status"] == "fail"
+    assert "no message from worker(s) 2" in silent["all_workers_produced"]["detail"]
+    one = by_id(observed(per_worker=[12], worker_pace=[PaceRow("w0", 12.0, 12)]))
+    assert one["parallel_workers"]["status"] == "fail" and one["parallel_workers"]["threshold"] == 4
