@@ -61,3 +61,25 @@ def test_a_question_that_fits_nobody_still_gets_one_answer_not_from_the_newcomer
     for text in ("Bugün ne yapıyorsunuz?", "Naber millet, keyifler nasıl?", "Hafta sonu planı var mı?"):
         chosen = answerers(text, BOTS)
         assert len(chosen) == 1 and chosen != [ZEYNEP.id]
+
+
+def test_a_question_to_the_group_goes_to_the_bots_around_now() -> None:
+    """At 08:30 only Zeynep (08:00-23:00) is around: she answers, not Ali who comes at 10:00; at 10:30
+    the best fit answers again; at 04:00 nobody is around and the best fit is still chosen."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from piyasa_core.telegram.inbound import Inbound, reply_jobs
+
+    hours = {1: ("09:00-12:00",), 2: ("09:00-18:00",), 3: ("10:00-13:00",), 4: ("08:00-23:00",)}
+    bots = [BotProfile(b.id, b.username, b.name, b.persona, watchlist=b.watchlist, active_hours=hours[b.id],
+                       chat_ids=(1,)) for b in BOTS]
+
+    def who(hh: int, mm: int) -> list[int]:
+        t = datetime(2026, 11, 25, hh, mm, tzinfo=ZoneInfo("Europe/Istanbul")).timestamp()
+        item = Inbound(chat_id=1, text="Enflasyon verisi ne zaman açıklanıyor?", human_name="Deniz", created_at=t)
+        return [j.bot_id for j in reply_jobs(item, 7, bots, None, tz_name="Europe/Istanbul")]
+
+    assert who(8, 30) == [ZEYNEP.id]
+    assert who(10, 30) == [ALI.id]
+    assert who(4, 0) == [ALI.id]

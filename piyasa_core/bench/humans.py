@@ -88,6 +88,7 @@ class HumanAsker:
         self.next_at = begin + every / 2
         self.last_at = end - min(every, 120.0)  # a question needs time to be answered inside the window
         self.route = route
+        self.tz_name = config.timezone
         self.asked: list[AskedQuestion] = []
         self._turn = 0  # which bot an addressed question goes to next
 
@@ -108,7 +109,8 @@ class HumanAsker:
         text = address(mode, words, bot)
         asker = ASKERS[n % len(ASKERS)]
         with self.engine.begin() as conn:
-            stored = post_as_human(conn, chat_id=chat_id, text=text, human_name=asker, created_at=now, bots=self.bots)
+            stored = post_as_human(conn, chat_id=chat_id, text=text, human_name=asker, created_at=now, bots=self.bots,
+                                   tz_name=self.tz_name)
         names = {b.id: b.username for b in self.bots}
         for job in stored.jobs:
             self.route(job)

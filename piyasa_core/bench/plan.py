@@ -5,6 +5,7 @@ measured window. The balance criteria hold each delivered count against this pla
 from __future__ import annotations
 
 import random
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from piyasa_core.config.schema import EngineConfig
@@ -47,11 +48,15 @@ class BotPlan:
     planned: float  # messages in the window
     base_per_hour: float  # the persona's pace outside prime hours
     active_s: float  # simulated seconds of the window inside its active hours
+    alone_planned: float = 0.0  # what its pace would plan in the spans it is alone in its chats
+    people_alone: int = 0  # people's posts in those spans: each gives it company for one turn
 
 
-def plan_bots(bots: list[BotProfile], engine: EngineConfig, workers: int, begin: float, end: float) -> list[BotPlan]:
+def plan_bots(bots: list[BotProfile], engine: EngineConfig, workers: int, begin: float, end: float,
+              people_at: Sequence[float] = ()) -> list[BotPlan]:
     """Every bot's plan for ``[begin, end)`` (the engine's own pacer, no randomness involved); a bot
-    plans nothing while no other bot of its chats is active (it does not talk to itself)."""
+    plans nothing while no other bot of its chats is active (it does not talk to itself), except that
+    a person's post (``people_at``) in such a span lets it take one turn after it."""
     pacers = {bot.id: BotPacer(bot, engine, random.Random(0)) for bot in bots}
     out = []
     for bot in bots:
@@ -61,19 +66,27 @@ def plan_bots(bots: list[BotProfile], engine: EngineConfig, workers: int, begin:
         def company(t: float, others: list[BotPacer] = others) -> bool:
             return any(o.is_active(t) for o in others)
 
+        def alone(t: float, company: Callable[[float], bool] = company) -> bool:
+            return not company(t)
+
+        people = sum(1 for t in people_at if begin <= t < end and pacer.is_active(t) and alone(t))
         out.append(BotPlan(bot.id, bot.name, bot.username, bot.persona, bot.speed, owner_modulo(bot.id, workers),
                            pacer.planned_messages(begin, end, company=company), pacer.base_per_hour(),
-                           pacer.active_seconds(begin, end)))
+                           pacer.active_seconds(begin, end),
+                           pacer.planned_messages(begin, end, company=alone) if people else 0.0, people))
     return out
 
 
 def expected(plan: BotPlan, answers: int, hourly_max: int) -> float:
-    """What the bot should have sent: its plan, plus its answers to people (outside its schedule), but
-    no more than its hourly cap allows over its active time (answers count towards the cap, so a bot
+    """What the bot should have sent: its plan (with a turn per person's post while it is alone, at
+    most what its pace plans there), plus its answers to people (outside its schedule), but
+    no more than its hourly cap allows over its active time (a whole cap for a window up to an hour) (answers count towards the cap, so a bot
     at its cap answers a person in place of a scheduled turn)."""
+    planned = plan.planned + min(plan.people_alone, plan.alone_planned)
     if answers <= 0:
-        return plan.planned
-    return max(plan.planned, min(plan.planned + answers, hourly_max * plan.active_s / HOUR))
+        return planned
+    cap = hourly_max * max(1.0, plan.active_s / HOUR)  # a window under an hour still holds a whole rolling hour
+    return max(planned, min(planned + answers, cap))
 
 
 def pace_rows(plans: list[BotPlan], delivered: dict[int, int], workers: int, answers: dict[int, int] | None = None,

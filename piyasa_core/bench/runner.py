@@ -288,7 +288,8 @@ class BenchmarkRun:
             update={"hourly_min": profile.hourly_min, "hourly_max": profile.hourly_max, "rhythm": profile.rhythm})
         with session_scope(self.host.store.sessions) as session:
             bots = [b for b in load_profiles(session) if set(b.chat_ids) & set(self.scope.chat_ids)]  # type: ignore[union-attr]
-        return plan_bots(bots, engine, self.host.total, self.sim_begin, end)
+        people = [q.at for q in self.asker.asked] if self.asker is not None else []
+        return plan_bots(bots, engine, self.host.total, self.sim_begin, end, people)
 
     def _asker(self) -> HumanAsker:
         from piyasa_core.engine.repo import load_profiles

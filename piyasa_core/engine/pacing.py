@@ -57,6 +57,15 @@ class Window:
         return minute_of_day >= self.start or minute_of_day < self.end  # crosses midnight
 
 
+def active_at(bot: BotProfile, t: float, tz_name: str) -> bool:
+    """Inside one of the bot's active windows at simulated ``t`` (always, when it has none)."""
+    if not bot.active_hours:
+        return True
+    local = datetime.fromtimestamp(t, ZoneInfo(tz_name))
+    minute = local.hour * 60 + local.minute + local.second / 60
+    return any(Window.parse(w).contains(minute) for w in bot.active_hours)
+
+
 class BotPacer:
     """Decides when a bot may speak next; all times are simulated epoch seconds."""
 

@@ -13,6 +13,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from piyasa_core.engine.addressing import addressed, answerers, is_question
+from piyasa_core.engine.pacing import active_at
 from piyasa_core.engine.types import BotProfile, ReplyJob
 from piyasa_core.store.models import Chat, Message
 
@@ -53,21 +54,24 @@ def addressed_bots(item: Inbound, bots: Sequence[BotProfile], reply_to_bot_id: i
 
 
 def reply_jobs(item: Inbound, message_id: int, bots: Sequence[BotProfile], reply_to_bot_id: int | None,
-               bot_user_ids: dict[int, int] | None = None) -> tuple[ReplyJob, ...]:
+               bot_user_ids: dict[int, int] | None = None, tz_name: str | None = None) -> tuple[ReplyJob, ...]:
     """The addressed bots answer; a question that addressed nobody goes to the one or two bots whose
-    persona and watchlist fit it best (the others may join later, on their own turns)."""
+    persona and watchlist fit it best among those inside their active hours (``tz_name`` given; all of
+    them when nobody is around), the others may join later, on their own turns."""
     wanted = addressed_bots(item, bots, reply_to_bot_id, bot_user_ids)
     if wanted:
         return tuple(ReplyJob(bot_id, item.chat_id, message_id) for bot_id in wanted)
     if not is_question(item.text):
         return ()
     members = [bot for bot in bots if item.chat_id in bot.chat_ids]
+    if tz_name is not None:  # the group's question goes to those around now, when anyone is
+        members = [b for b in members if active_at(b, item.created_at, tz_name)] or members
     return tuple(ReplyJob(bot_id, item.chat_id, message_id, addressed=False)
                  for bot_id in answerers(item.text, members))
 
 
 def store_inbound(conn: Connection, item: Inbound, bots: Sequence[BotProfile],
-                  bot_user_ids: dict[int, int] | None = None) -> Stored:
+                  bot_user_ids: dict[int, int] | None = None, tz_name: str | None = None) -> Stored:
     """Insert the message unless this (chat, Telegram message id) is already stored; jobs only for
     the insert that won, so a message several bot tokens received is answered once."""
     reply_to_id, reply_to_bot = item.reply_to_id, None
@@ -89,7 +93,7 @@ def store_inbound(conn: Connection, item: Inbound, bots: Sequence[BotProfile],
     message_id = conn.execute(stmt.returning(Message.id)).scalar()
     if message_id is None:
         return Stored(None, ())
-    return Stored(int(message_id), reply_jobs(item, int(message_id), bots, reply_to_bot, bot_user_ids))
+    return Stored(int(message_id), reply_jobs(item, int(message_id), bots, reply_to_bot, bot_user_ids, tz_name))
 
 
 def apply_edit(conn: Connection, chat_id: int, telegram_message_id: int, text: str) -> bool:
@@ -123,9 +127,10 @@ def mentioned_in(entities: Iterable[tuple[str, str]]) -> tuple[str, ...]:
 
 def post_as_human(conn: Connection, *, chat_id: int, text: str, human_name: str, created_at: float,
                   bots: Sequence[BotProfile], username: str | None = None,
-                  reply_to_id: int | None = None) -> Stored:
+                  reply_to_id: int | None = None, tz_name: str | None = None) -> Stored:
     """The operator writes into a chat as a person (console path: no Telegram at all)."""
     if not text.strip():
         raise ValueError("the message is empty")
     return store_inbound(conn, Inbound(chat_id=chat_id, text=text.strip(), human_name=human_name,
-                                       created_at=created_at, username=username, reply_to_id=reply_to_id), bots)
+                                       created_at=created_at, username=username, reply_to_id=reply_to_id), bots,
+                         tz_name=tz_name)

@@ -48,8 +48,9 @@ class UpdateReceiver:
 
     def __init__(self, store: Store, bots: Sequence[BotProfile], tokens: dict[int, Secret], *,
                  route: Callable[[ReplyJob], None], base_url: str = "", poll_timeout: float = 25.0,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, tz_name: str | None = None) -> None:
         self.store = store
+        self.tz_name = tz_name  # the group's questions go to bots inside their active hours
         self.bots = [b for b in bots if b.id in tokens]
         self.tokens = tokens
         self.route = route
@@ -162,7 +163,7 @@ class UpdateReceiver:
             mentioned_usernames=tuple(t.lstrip("@") for e, t in entities.items() if e.type == "mention"),
             mentioned_user_ids=tuple(e.user.id for e in entities if e.type == "text_mention" and e.user))
         with self.store.engine.begin() as conn:
-            stored = store_inbound(conn, item, self.bots, self.bot_user_ids)
+            stored = store_inbound(conn, item, self.bots, self.bot_user_ids, self.tz_name)
         if stored.message_id is None:
             self.counts["duplicates"] += 1
             return

@@ -135,7 +135,7 @@ class Supervisor:
         tg = self.config.settings.telegram
         tokens = tokens_for(self.config, [(b.id, b.username, b.token_env) for b in bots])
         receiver = UpdateReceiver(self.store, bots, tokens, route=self.route_job, base_url=tg.api_base_url,
-                                  poll_timeout=tg.poll_timeout)
+                                  poll_timeout=tg.poll_timeout, tz_name=self.config.settings.engine.timezone)
         self.receiver = receiver
         if tg.mode == "webhook":
             secret = self.config.secret(tg.webhook_secret_env)
@@ -385,7 +385,7 @@ class Supervisor:
             raise ValueError(f"unknown chat {chat!r}; known: {', '.join(chats)}")
         with self.store.engine.begin() as conn:
             return post_as_human(conn, chat_id=chats[chat].id, text=text, human_name=name,
-                                 created_at=self.sim_now(), bots=bots)
+                                 created_at=self.sim_now(), bots=bots, tz_name=self.config.settings.engine.timezone)
 
     # ── events ─────────────────────────────────────────────────────────────────────────────────
     def notice(self, level: str, text: str) -> None:
