@@ -44,7 +44,7 @@ def test_answers_to_people_come_on_top_of_the_plan_within_the_hourly_cap() -> No
 
 def test_a_person_gives_a_bot_alone_in_its_chats_company_for_one_turn() -> None:
     """08:30-09:00: Zeynep is alone (the others start at 09:00) and plans nothing; three people's posts
-    in that half hour let her take a turn after each, at most what her pace plans there."""
+    in that half hour give her company for one message each: her answer, or else a turn of her own."""
     from datetime import datetime
     from zoneinfo import ZoneInfo
 
@@ -62,5 +62,6 @@ def test_a_person_gives_a_bot_alone_in_its_chats_company_for_one_turn() -> None:
     posts = [begin + 150, begin + 450, begin + 750]
     asked = {p.username: p for p in plan_bots([zeynep, mehmet], cfg, 4, begin, begin + 1800, posts)}["zeynep_newbie"]
     assert asked.people_alone == 3 and 0 < asked.alone_planned
-    assert expected(asked, 0, 20) == min(3, asked.alone_planned)
-    assert expected(asked, 3, 20) == min(3, asked.alone_planned) + 3
+    assert expected(asked, 0, 20) == min(3, asked.alone_planned)  # three turns of her own
+    assert expected(asked, 3, 20) == 3  # she answered all three: the answers were those messages
+    assert expected(asked, 5, 20) == 5

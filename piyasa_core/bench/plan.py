@@ -78,15 +78,17 @@ def plan_bots(bots: list[BotProfile], engine: EngineConfig, workers: int, begin:
 
 
 def expected(plan: BotPlan, answers: int, hourly_max: int) -> float:
-    """What the bot should have sent: its plan (with a turn per person's post while it is alone, at
-    most what its pace plans there), plus its answers to people (outside its schedule), but
-    no more than its hourly cap allows over its active time (a whole cap for a window up to an hour) (answers count towards the cap, so a bot
-    at its cap answers a person in place of a scheduled turn)."""
-    planned = plan.planned + min(plan.people_alone, plan.alone_planned)
-    if answers <= 0:
-        return planned
-    cap = hourly_max * max(1.0, plan.active_s / HOUR)  # a window under an hour still holds a whole rolling hour
-    return max(planned, min(planned + answers, cap))
+    """What the bot should have sent: its plan, plus its answers to people (outside its schedule), but
+    no more than its hourly cap allows over its active time (a whole cap for a window up to an hour;
+    answers count towards the cap, so a bot at its cap answers a person in place of a scheduled turn).
+    Alone in its chats a bot plans nothing, but each person's post there gives it company for one
+    message: its answer, or else one scheduled turn (at most what its pace plans there); so the posts
+    it had alone count as at least that many messages, its answers included."""
+    extra = max(answers, min(plan.people_alone, plan.alone_planned))
+    if extra <= 0:
+        return plan.planned
+    cap = hourly_max * max(1.0, plan.active_s / HOUR)
+    return max(plan.planned, min(plan.planned + extra, cap))
 
 
 def pace_rows(plans: list[BotPlan], delivered: dict[int, int], workers: int, answers: dict[int, int] | None = None,
