@@ -133,6 +133,7 @@ class LLMConfig(Section):
     default_retry_after: Duration = Field(10.0, gt=0)
     max_budget_wait: Duration = Field(30.0, ge=0)
     budget_margin: Duration = Field(0.5, ge=0)
+    people_reserve: float = Field(0.1, ge=0, lt=1)  # share of the day's affordable messages kept for people
     providers: dict[ProviderName, ProviderConfig] = Field(default_factory=_default_providers)
 
     @model_validator(mode="after")

@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import heapq
 import logging
+import math
 import os
 import random
 import time
@@ -26,6 +27,7 @@ from piyasa_core.engine.outbox import Outbox
 from piyasa_core.engine.pacing import BotPacer
 from piyasa_core.engine.pipeline import MessagePipeline
 from piyasa_core.engine.prompt import system_prompt
+from piyasa_core.engine.quota import QuotaPlanner
 from piyasa_core.engine.sharding import owns
 from piyasa_core.engine.turns import choose_chat, decide_turn
 from piyasa_core.engine.types import (
@@ -102,6 +104,8 @@ class Engine:
         self._tasks: set[asyncio.Task[Any]] = set()
         self.started_at = 0.0
         self.pipeline = MessagePipeline(self)
+        self.quota: QuotaPlanner | None = None  # set at start (it needs every bot's profile)
+        self._plan_warning = ""
         self.outbox = Outbox(store.engine)
 
     # ── start-up ───────────────────────────────────────────────────────────────────────────────
@@ -125,6 +129,9 @@ class Engine:
             log.warning("worker %d: %d interrupted outbox rows marked failed (never re-sent)", self.worker_id, stale)
             self.counts["stale_pending_resolved"] += stale
         self.usernames = {b.id: b.username for b in everyone}
+        settings = self.config.settings
+        self.quota = QuotaPlanner([b for b in everyone if not self.run_id or set(b.chat_ids) & set(self.chats)],
+                                  settings.engine, settings.llm, settings.llm.people_reserve)
         now = self.clock.now()
         self.started_at = now
         for bot in mine:
@@ -392,12 +399,33 @@ class Engine:
 
     async def _tick(self, stop: asyncio.Event) -> None:
         last_flush = time.monotonic()
+        planned_at, planned_states = -math.inf, {}
         while not stop.is_set():
             await asyncio.sleep(1.0)
+            now = self.clock.now()
+            states = {p.name: p.state for p in self.router.statuses()}
+            if self.pacing and self.quota is not None and (now - planned_at >= 60 or states != planned_states):
+                planned_at, planned_states = now, states  # once a simulated minute, and on a provider's change
+                await asyncio.to_thread(self.replan, now, states)
             self.emit(self.metrics())
             if time.monotonic() - last_flush >= 10:
                 self.flush_usage()
                 last_flush = time.monotonic()
+
+    def replan(self, now: float, states: dict[str, str]) -> None:
+        """Recompute the day's LLM plan and pace this worker's bots by it."""
+        assert self.quota is not None
+        try:
+            with session_scope(self.store.sessions) as session:
+                plan = self.quota.compute(session, now, self.router.active, states)
+        except Exception:
+            log.exception("worker %d: could not plan the day's LLM budget", self.worker_id)
+            return
+        for pacer in self.pacers.values():
+            pacer.budget_scale = plan.scale
+        if plan.warning and plan.warning != self._plan_warning:
+            log.warning("worker %d: %s", self.worker_id, plan.warning)
+        self._plan_warning = plan.warning
 
     def flush_usage(self) -> None:
         """Persist token counts (deltas) so a restart keeps today's usage."""
@@ -417,4 +445,5 @@ class Engine:
             counts=dict(self.counts), per_bot=dict(self.per_bot), cache=self.cache.stats.as_dict(),
             providers=tuple(self.router.statuses()), active_provider=self.router.active,
             paused="paused by operator" if self.paused else self.router.paused_reason,
-            floor_alarms=alarms, inflight=self._busy)
+            floor_alarms=alarms, inflight=self._busy,
+            extra={"plan": self.quota.plan.to_dict()} if self.quota is not None and self.quota.plan else {})

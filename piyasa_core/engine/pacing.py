@@ -79,6 +79,7 @@ class BotPacer:
         self.active = [Window.parse(w) for w in bot.active_hours]
         self.prime = [Window.parse(w) for w in bot.prime_hours]
         self.sent: deque[float] = deque()
+        self.budget_scale = 1.0  # the day's LLM plan (engine/quota.py): every bot's pace × this
         self.rhythm = Rhythm(self.zone, config.data_releases) if config.rhythm else None
 
     # ── hours ──────────────────────────────────────────────────────────────────────────────────
@@ -134,7 +135,7 @@ class BotPacer:
         knee = SOFT_CAP_KNEE * cap
         if rate > knee:
             rate = knee + (cap - knee) * math.tanh((rate - knee) / (cap - knee))
-        return max(MIN_RATE, min(rate, cap))
+        return max(MIN_RATE, min(rate, cap) * self.budget_scale)
 
     def _active_spans(self, begin: float, end: float, step: float) -> list[tuple[float, float]]:
         """(middle, length) of the ``step``-long pieces of ``[begin, end)`` inside active hours."""

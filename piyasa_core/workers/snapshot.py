@@ -92,6 +92,7 @@ class Snapshot:
     chats: tuple[str, ...] = ()
     benchmark: dict[str, Any] | None = None
     time_scale: float = 1.0
+    day_plan: dict[str, Any] | None = None  # the day's LLM plan (llm/quota_plan.py DayPlan.to_dict)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (the control API's `/status`)."""

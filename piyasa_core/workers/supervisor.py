@@ -486,6 +486,8 @@ class Supervisor:
             metrics = [s.metrics for s in self.slots.values() if s.metrics is not None]
             providers = merge_providers(metrics, self.active_provider, self.config)
             paused = next((m.paused for m in metrics if m.paused and m.paused != "paused by operator"), "")
+            plans = [m.extra["plan"] for m in metrics if m.extra.get("plan")]  # every worker plans alike
+            day_plan = max(plans, key=lambda p: p["at"]) if plans else None
             feed = tuple(self.feed)
             notices = tuple(self.notices)
         return Snapshot(
@@ -494,7 +496,7 @@ class Supervisor:
             sent_total=sum(v.sent_total for v in views), rate_1m=sum(v.rate_1m for v in views),
             rate_10m=sum(v.rate_10m for v in views), cache_totals=cache_totals(views),
             l2_configured=self.l2_configured, notices=notices, chats=self.chat_keys, time_scale=self.time_scale,
-            benchmark=self.bench.status())
+            benchmark=self.bench.status(), day_plan=day_plan)
 
     def snapshot_dict(self) -> dict[str, Any]:
         return self.snapshot().to_dict()

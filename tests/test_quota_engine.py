@@ -1,0 +1,70 @@
+"""The day's plan inside the engine (engine/quota.py): usage from the database, the bots' remaining
+day from every bot's profile, the scale applied to the pacers and shown in the metrics."""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from piyasa_core.engine.pacing import BotPacer
+from piyasa_core.engine.quota import DEFAULT_TOKENS_PER_MESSAGE, QuotaPlanner, chain_of
+from piyasa_core.engine.repo import load_profiles
+from piyasa_core.store.db import session_scope
+from piyasa_core.store.models import ProviderUsage
+from tests.engine_support import SIM_START, engines, run_for, setup_store
+
+
+def test_the_plan_reads_todays_usage_of_every_worker_and_scales_the_fleet(workdir: Path) -> None:
+    config, store = setup_store()
+    settings = config.settings
+    with session_scope(store.sessions) as session:
+        bots = load_profiles(session)
+        day = datetime.fromtimestamp(SIM_START, timezone.utc).date()
+        for model, tokens in (("llama-3.3-70b-versatile", 40_000), ("llama-3.1-8b-instant", 20_000)):
+            session.add(ProviderUsage(day=day, provider="groq", model=model, requests=100, prompt_tokens=tokens,
+                                      completion_tokens=0))
+    planner = QuotaPlanner(bots, settings.engine, settings.llm)
+    assert chain_of(settings.llm, "groq") == ["groq", *[p for p in settings.llm.fallback if p != "groq"]]
+    with session_scope(store.sessions) as session:
+        plan = planner.compute(session, SIM_START, "groq", {"groq": "ok"})
+    groq = next(p for p in plan.providers if p.name == "groq")
+    assert (groq.used_tokens, groq.used_requests, groq.tpd) == (60_000, 200, 100_000)
+    assert plan.tokens_per_message == DEFAULT_TOKENS_PER_MESSAGE  # nothing sent today to measure yet
+    assert "offline" not in chain_of(settings.llm, "groq")  # config.toml has no fallback: groq's quota binds
+    assert groq.affordable_left == pytest.approx(40_000 / DEFAULT_TOKENS_PER_MESSAGE, abs=0.1)
+    assert 0 < plan.scale < 1 and plan.affordable == pytest.approx(groq.affordable_left * 0.9, abs=0.2)
+    assert plan.demand > plan.affordable and plan.warning  # far too little for the bots' day
+    end = datetime.fromtimestamp(plan.day_end, planner.zone)
+    assert (end.hour, end.minute) == (23, 0)  # Ali and Zeynep talk until 23:00
+    with session_scope(store.sessions) as session:
+        broken = planner.compute(session, SIM_START, "groq", {"groq": "auth_error"})
+    assert broken.scale == 0.0
+    store.dispose()
+
+
+def test_a_scaled_pacer_plans_fewer_messages_and_the_offline_default_is_not_held_back(workdir: Path) -> None:
+    config, store = setup_store()
+    with session_scope(store.sessions) as session:
+        bot = load_profiles(session)[0]
+    pacer = BotPacer(bot, config.settings.engine, random.Random(0))
+    full = pacer.planned_messages(SIM_START, SIM_START + 3600)
+    pacer.budget_scale = 0.25
+    assert pacer.planned_messages(SIM_START, SIM_START + 3600) == pytest.approx(full * 0.25, rel=1e-6)
+    store.dispose()
+
+
+async def test_every_worker_publishes_the_plan_with_its_metrics(workdir: Path) -> None:
+    config, store = setup_store()
+    events: list[Any] = []
+    items = engines(config, store, 60, events)
+    for e in items:
+        await e.start()
+    await run_for(items, 2.5)
+    plans = [m.extra["plan"] for m in events if hasattr(m, "extra") and m.extra.get("plan")]
+    assert plans and all(p["scale"] == 1.0 and p["affordable"] is None for p in plans)  # offline: unlimited
+    assert all(pacer.budget_scale == 1.0 for e in items for pacer in e.pacers.values())
+    store.dispose()
