@@ -42,6 +42,9 @@ METRIC_NAMES: tuple[str, ...] = (
     "piyasa_worker_up",
     "piyasa_worker_restarts_total",
     "piyasa_provider_state",
+    "piyasa_plan_scale",
+    "piyasa_plan_affordable_messages",
+    "piyasa_plan_messages_per_hour",
 )
 
 GENERATION_BUCKETS = (0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 7.5, 10.0, 15.0,
@@ -142,6 +145,15 @@ class Metrics:
         self.provider_state_gauge = Gauge(
             "piyasa_provider_state", "1 for the provider's current state, 0 for the others.",
             ("provider", "state"), multiprocess_mode="max", registry=None)
+        g: Any = lambda name, doc, labels: Gauge(name, doc, labels, multiprocess_mode="mostrecent"  # noqa: E731
+                                                 if "mostrecent" in Gauge._MULTIPROC_MODES else "max", registry=None)
+        self.plan_scale = g("piyasa_plan_scale", "The day's LLM plan: every bot's pace × this (1: not held back), "
+                            "by the chain's first provider.", ("provider",))
+        self.plan_affordable = g("piyasa_plan_affordable_messages",
+                                 "Messages a provider's daily quotas still afford today (absent: no quota).",
+                                 ("provider",))
+        self.plan_per_hour = g("piyasa_plan_messages_per_hour", "The plan's bot messages per hour on a provider.",
+                               ("provider",))
         self._cache_seen: dict[tuple[str, str, str], int] = {}
         self._lock = threading.Lock()
 
@@ -206,6 +218,15 @@ class Metrics:
 
     def worker_restarted(self, worker: Any) -> None:
         self.worker_restarts.labels(str(worker)).inc()
+
+    def day_plan(self, plan: dict[str, Any]) -> None:
+        """The day's LLM plan (``DayPlan.to_dict``): scale, and per provider what is affordable and planned."""
+        self.plan_scale.labels(str(plan.get("chain") or "")).set(float(plan["scale"]))
+        for p in plan["providers"]:
+            if p["affordable_left"] is not None:
+                self.plan_affordable.labels(p["name"]).set(float(p["affordable_left"]))
+            if p["planned_per_hour"] is not None:
+                self.plan_per_hour.labels(p["name"]).set(float(p["planned_per_hour"]))
 
     def provider_state(self, provider: str, state: str, all_states: Iterable[str]) -> None:
         states = set(all_states) | {state}

@@ -13,6 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from piyasa_core.metrics import METRIC_NAMES
 from tests.conftest import REPO
 
@@ -122,6 +124,9 @@ m = get_metrics()
 m.worker_up("1", True)
 m.worker_restarted("1")
 m.provider_state("groq", "ok", ["ok", "cooldown", "exhausted"])
+m.day_plan({"scale": 0.28, "chain": "groq", "providers": [
+    {"name": "groq", "affordable_left": 215.1, "planned_per_hour": 14.9},
+    {"name": "offline", "affordable_left": None, "planned_per_hour": None}]})
 before = samples()
 mark_dead(child)
 m.worker_up("1", False)
@@ -168,6 +173,9 @@ def test_multiprocess_round_trip(tmp_path: Path) -> None:
     assert _value(s, "piyasa_worker_restarts_total", worker="1") == 1
     assert _value(s, "piyasa_provider_state", provider="groq", state="ok") == 1
     assert _value(s, "piyasa_provider_state", provider="groq", state="cooldown") == 0
+    assert _value(s, "piyasa_plan_scale", provider="groq") == pytest.approx(0.28)
+    assert _value(s, "piyasa_plan_affordable_messages", provider="groq") == pytest.approx(215.1)
+    assert not [x for x in s if x[0] == "piyasa_plan_affordable_messages" and x[1]["provider"] == "offline"]
     assert not any("pid" in lab for n, lab, v in s if n != "piyasa_ratelimit_remaining")
 
     a = after["samples"]

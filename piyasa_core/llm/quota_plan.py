@@ -74,6 +74,7 @@ class DayPlan:
     tokens_per_message: float
     providers: tuple[ProviderPlan, ...] = field(default_factory=tuple)
     warning: str = ""  # set when the plan cannot keep every bot at its minimum to the day's end
+    chain: str = ""  # the chain's first provider (the active one)
 
     @property
     def planned_per_hour(self) -> float:
@@ -124,4 +125,4 @@ def plan_day(chain: Sequence[ProviderDay], *, at: float, day_end: float, demand:
                    f"minimum to the end of its day needs {demand_at_minimum:.0f} ({short_by:.0f} short)")
     return DayPlan(at, day_end, round(scale, 4), round(demand, 1), round(demand_at_minimum, 1),
                    None if for_bots is None else round(for_bots, 1), round(reserve, 1),
-                   round(tokens_per_message, 1), tuple(plans), warning)
+                   round(tokens_per_message, 1), tuple(plans), warning, chain[0].name if chain else "")

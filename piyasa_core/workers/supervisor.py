@@ -268,8 +268,11 @@ class Supervisor:
                     for _ in range(slot.restarts - slot.restarts_reported):
                         metrics.worker_restarted(slot.worker_id)
                     slot.restarts_reported = slot.restarts
-        for view in self.snapshot().providers:
+        snap = self.snapshot()
+        for view in snap.providers:
             metrics.provider_state(view.name, view.state, STATE_RANK)
+        if snap.day_plan:
+            metrics.day_plan(snap.day_plan)
 
     def metrics(self) -> tuple[bytes, str]:
         """The merged Prometheus exposition of every process (for `/metrics`)."""
