@@ -164,5 +164,12 @@ def render_status(snap: dict, console: Console) -> None:  # type: ignore[type-ar
         providers.add_row(name, p["state"], escape(p["reason"] or ("" if p["is_llm"] else "offline — not an LLM")),
                           str(p["requests_today"]), str(p["tokens_today"]))
     console.print(providers)
+    plan = snap.get("day_plan")
+    if plan:
+        quota = [f"{p['name']} {p['affordable_left']:.0f} msg left, {p['planned_per_hour']:.1f}/h"
+                 for p in plan["providers"] if p["affordable_left"] is not None and p["planned_per_hour"] is not None]
+        console.print(f"day's plan: pace ×{plan['scale']:.2f}, {plan['planned_per_hour']:.1f} msg/h"
+                      + (f"; {'; '.join(quota)}" if quota else "; no daily quota in the chain")
+                      + (f" — {escape(plan['warning'])}" if plan["warning"] else ""))
     for item in snap["feed"][-5:]:
         console.print(f"w{item['worker_id']} {escape(item['bot_name'])} → {escape(item['chat_key'])}: {escape(item['text'])}")

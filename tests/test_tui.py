@@ -623,3 +623,34 @@ async def test_four_real_workers_pause_switch_benchmark_and_a_human_gets_an_answ
             await wait_for(pilot, lambda: any(i.bot_name == "Zeynep Yeni" and i.mode == "human_reply"
                                               for i in feed.items), timeout=30)
             await pilot.press("q")
+
+
+def test_the_providers_panel_shows_the_days_plan() -> None:
+    """Groq at 41k of 100k tokens: the plan's messages left, its pace and how long it lasts, and the
+    summary line when the plan holds the bots back and cannot keep every bot at its minimum."""
+    import dataclasses
+    from zoneinfo import ZoneInfo
+
+    from rich.console import Console
+
+    from piyasa_core.llm.quota_plan import ProviderDay, plan_day
+    from piyasa_tui.source import sample_snapshot
+    from piyasa_tui.widgets.common import Frame
+    from piyasa_tui.widgets.providers import ProvidersPanel
+
+    now = 1741950131.0  # 14:02 TRT
+    plan = plan_day([ProviderDay("groq", tpd=100_000, used_tokens=41_000)], at=now, day_end=now + 9 * 3600,
+                    demand=500, demand_at_minimum=300, tokens_per_message=465)
+    tz = ZoneInfo("Europe/Istanbul")
+
+    def render(day_plan: dict | None) -> str:  # type: ignore[type-arg]
+        snap = dataclasses.replace(sample_snapshot(now), day_plan=day_plan)
+        console = Console(width=100, record=True)
+        console.print(ProvidersPanel.build(Frame(snap, now, True, tz), compact=False))
+        return console.export_text()
+
+    shown = render(plan.to_dict())
+    assert "plan 126 msg left · 12.7/h · lasts past 23:02" in shown, shown
+    assert "plan: every bot at ×0.23 of its pace, 12.7 msg/h to 23:02; 13 kept for people" in shown
+    assert "keeping every bot at its hourly minimum" in shown and "(186 short)" in shown
+    assert "plan" not in render(None)

@@ -49,6 +49,10 @@ def provider_lines(p: ProviderView, frame: Frame, *, compact: bool, detailed: bo
     if p.tpd or p.tokens_today or p.requests_today:
         text.append("\n")
         today(text, p, frame, detailed=detailed)
+    planned = plan_of(frame, p.name)
+    if planned is not None:
+        text.append("\n")
+        plan_line(text, planned, frame)
     if detailed and p.errors:
         text.append("\nerrors: " + ", ".join(f"{k} {v}" for k, v in sorted(p.errors.items())), "dim")
     return text
@@ -66,6 +70,37 @@ def today(text: Text, p: ProviderView, frame: Frame, *, detailed: bool) -> None:
         text.append(f" · {count(p.requests_today)} req", "dim")
     if p.projected_exhaustion is not None:
         text.append(f" · empty ≈ {hhmm(p.projected_exhaustion, frame.tz)}", "yellow")
+
+
+def plan_of(frame: Frame, name: str) -> dict | None:  # type: ignore[type-arg]
+    """The day's plan for a provider with a daily quota (None: no plan, or no quota to plan)."""
+    plan = frame.snapshot.day_plan or {}
+    return next((p for p in plan.get("providers", ()) if p["name"] == name and p["affordable_left"] is not None),
+                None)
+
+
+def plan_line(text: Text, p: dict, frame: Frame) -> None:  # type: ignore[type-arg]
+    """`plan 215 msg left · 14.9/h · lasts past 23:00` (the day's plan, docs/providers.md)."""
+    day_end = (frame.snapshot.day_plan or {}).get("day_end")
+    text.append(f"plan {count(int(p['affordable_left']))} msg left", "")
+    if p["planned_per_hour"] is not None:
+        text.append(f" · {p['planned_per_hour']:.1f}/h")
+    if p["lasts_until"] is not None:
+        text.append(f" · lasts until {hhmm(p['lasts_until'], frame.tz)}", "yellow")
+    elif day_end is not None:
+        text.append(f" · lasts past {hhmm(day_end, frame.tz)}", "green")
+
+
+def plan_summary(frame: Frame) -> Text | None:
+    """One line when the plan holds the community back or cannot keep it going to the end of its day."""
+    plan = frame.snapshot.day_plan
+    if not plan or (plan["scale"] >= 1.0 and not plan["warning"]):
+        return None
+    text = Text(f"plan: every bot at ×{plan['scale']:.2f} of its pace, {plan['planned_per_hour']:.1f} msg/h to "
+                f"{hhmm(plan['day_end'], frame.tz)}; {plan['reserve']:.0f} kept for people", "yellow")
+    if plan["warning"]:
+        text.append("\n" + one_line(plan["warning"]), "red")
+    return text
 
 
 class ProvidersPanel(SnapshotPanel):
@@ -88,7 +123,9 @@ class ProvidersPanel(SnapshotPanel):
     def _show(self) -> None:
         frame = self.frame
         if frame is not None:  # countdowns change once a second
-            key = (frame.snapshot.providers, int(frame.now), frame.tz, self.compact, self.detailed)
+            plan = frame.snapshot.day_plan or {}
+            key = (frame.snapshot.providers, int(frame.now), frame.tz, self.compact, self.detailed,
+                   plan.get("at"), plan.get("scale"))
             self.show(key, lambda: self.build(frame, compact=self.compact, detailed=self.detailed))
 
     @staticmethod
@@ -101,4 +138,7 @@ class ProvidersPanel(SnapshotPanel):
             grid.add_row(marker, provider_lines(p, frame, compact=compact, detailed=detailed))
         if not frame.snapshot.providers:
             grid.add_row("", Text("no provider reported yet", "dim"))
+        summary = plan_summary(frame)
+        if summary is not None:
+            grid.add_row("", summary)
         return grid
