@@ -23,6 +23,13 @@ SIM_START = datetime(2026, 11, 25, 10, 5, tzinfo=ZoneInfo("Europe/Istanbul")).ti
 
 
 def setup_store(**env: str) -> tuple[Config, Store]:
+    """Config and an initialised store in the current directory, which must be a test's own (the
+    ``workdir`` fixture): a test in the repository would share data/piyasa.db with every earlier run."""
+    from pathlib import Path
+
+    from tests.conftest import REPO
+
+    assert Path.cwd().resolve() != REPO.resolve(), "use the workdir fixture: this would write the repository's data/"
     config = load_config()
     initialise(config)
     return config, open_store(config)

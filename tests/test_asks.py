@@ -24,6 +24,7 @@ from piyasa_core.llm.offline_text import compose
     ("@ayse_scalp senin fikrin ne?", "question", "yesno", None),  # an opinion asked, not a definition
     ("Gram altın bugün kaç TL?", "question", "how_much", "altın"),  # the quoted gram gold, in TL
     ("Ons altın kaç dolar?", "question", "how_much", "XAUUSD"),
+    ("Dolar bu hafta nereye gider sizce?", "question", "yesno", "USDTRY"),  # a view, not today's price
 ])
 def test_classify(text: str, act: str, qtype: str | None, subject: str | None) -> None:
     ask = classify(text)
@@ -49,7 +50,7 @@ MARKET = {"THYAO": {"price": 312.5, "change_pct": -1.8}, "USDTRY": {"price": 41.
 QUESTIONS = ("Temettü ne zaman hesaba yatıyor?", "Stop nasıl koyulur?", "BIST30 nedir?", "Dolar neden yükseldi?",
              "THYAO kaç TL şu an?", "Sence THYAO alınır mı?", "Enflasyon verisi ne zaman açıklanacak?",
              "Kaldıraç nedir?", "RSI ne demek?", "Faiz kararı ne zaman?", "Faiz kararı borsayı nasıl etkiler?",
-             "Gram altın bugün kaç TL?")
+             "Gram altın bugün kaç TL?", "Dolar bu hafta nereye gider sizce?")
 
 
 @pytest.mark.parametrize("persona", ["investor", "scalper", "economist", "newbie"])

@@ -341,3 +341,37 @@ async def test_memories_are_seeded_from_config_shown_and_grown_from_answers(work
         report = sync_from_config(session, config.settings)
     assert kinds == ["conversation", SEED_MEMORY] and not report.changed
     store.dispose()
+
+
+async def test_a_person_asking_what_the_chat_answered_already_is_pointed_to_it(workdir: Path) -> None:
+    """Every answer Ali's composer could give Deniz is in the chat already (said by Mehmet, earlier):
+    each draft and its paraphrase are duplicates, and Deniz is pointed to the answer rather than
+    left without one; had Ali answered this message himself, nothing more would be sent."""
+    from piyasa_core.engine.dedup import dedup_key
+    from piyasa_core.llm.offline_text import compose
+
+    config, store = setup_store()
+    events: list[Any] = []
+    ali = engines(config, store, 60, events)[3]
+    question = "@ali_ekonomist enflasyon verisi ne zaman açıklanıyor?"
+    hints = {"persona": "economist", "mode": "human_reply", "bot_name": "Ali Hoca", "username": "ali_ekonomist",
+             "watchlist": ["USDTRY"], "hour": 10.1}
+    variants = {dedup_key(compose(hints, ("Deniz", question, True), seed)): compose(hints, ("Deniz", question, True),
+                                                                                  seed) for seed in range(400)}
+    with session_scope(store.sessions) as session:
+        chat_id = session.scalar(select(Chat.id))
+        for text in variants.values():
+            session.add(Message(chat_id=chat_id, bot_id=1, text=text, status="sent", worker_id=1,
+                                created_at=repo.as_utc(SIM_START - 3600), sent_at=repo.as_utc(SIM_START - 3600)))
+    await ali.start()
+    with session_scope(store.sessions) as session:
+        human_id = repo.store_human_message(session, chat_id=chat_id, text=question, human_name="Deniz",
+                                            username="deniz_k", created_at=ali.clock.now())
+    ali.submit_reply_job(ReplyJob(bot_id=3, chat_id=chat_id, message_id=human_id))
+    await run_for([ali], 2.0)
+    answers = [m for m in sent(events) if m.reply_to_id == human_id]
+    assert answers and ali.counts["pointed_to_earlier_answer"] == 1, (dict(ali.counts), [m.text for m in answers])
+    assert len(answers) == 1 and "yukarıda" in answers[0].text and answers[0].text.startswith("Deniz, ")
+    with session_scope(store.sessions) as session:
+        assert repo.replied_to(session, 3, human_id)  # a second job would now add nothing
+    store.dispose()

@@ -158,6 +158,9 @@ def test_reply_scoring() -> None:
     later = score_targets(me, history, now + 600)  # ten simulated minutes on, anyone may join
     later_ids = [s.line.id for s in later]
     assert later_ids.index(2) < later_ids.index(1)  # and a human's question beats a plain bot line
+    answered_q = [*history, line(7, "TÜFE ayın 3'ünde açıklanır.", now - 35, 3, "Ali Hoca", "ali_ekonomist",
+                                 reply_to_id=2)]
+    assert 2 not in [s.line.id for s in score_targets(me, answered_q, now + 600)]  # answered: not again
     answered = [*history, line(6, "cevap", now - 10, 1, reply_to_id=3)]
     assert 3 not in [s.line.id for s in score_targets(me, answered, now)]
 

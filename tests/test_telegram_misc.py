@@ -62,7 +62,7 @@ async def test_posting_as_a_human_on_the_console_gets_the_mentioned_bot_to_answe
     store.dispose()
 
 
-async def test_human_questions_get_the_addressed_bot_or_at_most_two_within_ten_minutes() -> None:
+async def test_human_questions_get_the_addressed_bot_or_at_most_two_within_ten_minutes(workdir: Any) -> None:
     """Four engines at ×120 until both questions are answered and 6 simulated minutes more: a question naming Ayşe as a vocative
     is answered by her alone first; a question to the group by one or two bots, none of them the
     newcomer; nobody else joins within ten simulated minutes."""
@@ -97,7 +97,7 @@ async def test_human_questions_get_the_addressed_bot_or_at_most_two_within_ten_m
     for message_id, (at, jobs) in asked.items():
         answers = sorted((m for m in sent(events) if m.reply_to_id == message_id), key=lambda m: m.sent_at)
         within = [m for m in answers if m.sent_at - at <= 600]
-        assert answers and answers[0].bot_id == jobs[0], ([(m.bot_name, m.text) for m in answers],
+        assert answers and answers[0].bot_id == jobs[0], (message_id, jobs, [(m.bot_name, m.text) for m in answers],
                                                           [dict(w.counts) for w in workers])
         assert len({m.bot_id for m in within}) <= 2 and {m.bot_id for m in within} <= set(jobs)
         assert all("@" not in m.text.split()[0] for m in within)  # threaded replies, no @mention on top

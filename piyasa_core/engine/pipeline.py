@@ -7,8 +7,9 @@ import random
 import time
 from collections import Counter
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from piyasa_core.engine import repo
 from piyasa_core.engine.clock import describe_moment, local_hour
 from piyasa_core.engine.dedup import DuplicateChecker
 from piyasa_core.engine.pacing import BotPacer
@@ -26,6 +27,7 @@ from piyasa_core.llm.daytime import is_sign_off, time_phrase_violations
 from piyasa_core.llm.router import RequestRejected
 from piyasa_core.llm.tokens import CHAT_OVERHEAD_TOKENS, estimate_tokens
 from piyasa_core.llm.types import ChatRequest, Completion, ReplyTarget
+from piyasa_core.store.db import session_scope
 from piyasa_core.telegram.base import SendResult
 
 if TYPE_CHECKING:
@@ -35,6 +37,9 @@ log = logging.getLogger(__name__)
 
 PROMISE_RETRY_NOTE = " Kazanç vaadi ya da kesinlik bildiren ifade kullanma."
 UNTIMELY_NOTE = " Saate uymayan selam ya da vedalaşma kullanma; sohbette kalıyorsun."
+POINTERS = ("{N}, bunu biraz yukarıda konuştuk, bir göz at 🙂", "{N}, az yukarıda yazıldı, kaydırırsan görürsün.",
+            "{N}, bunun cevabı biraz yukarıda var.", "{N}, yukarıda konuşmuştuk, oraya bakabilirsin.")
+"""What a person gets who asks what the chat already answered (every draft repeats that answer)."""
 PARAPHRASE_NOTE = " Aynı şeyi daha önce söyleyen oldu; farklı bir açıdan, farklı kelimelerle yaz."
 
 
@@ -99,6 +104,22 @@ class MessagePipeline:
             text = f"@{turn.mention} {text}"
         return text, completion, ""
 
+    def _pointer(self, bot: BotProfile, turn: Turn, rng: random.Random, recent: list[str], seen: Any) -> str | None:
+        """A person asked what the chat has answered already (every draft repeats it): point up instead of
+        leaving them unanswered — unless this bot has answered this very message (then nothing more)."""
+        target = turn.reply_to
+        if turn.mode != "human_reply" or target is None or not target.is_human:
+            return None
+        with session_scope(self.engine.store.sessions) as session:
+            if repo.replied_to(session, bot.id, target.id):
+                return None
+        name = (target.author or "").split()[0] if target.author else ""
+        for template in rng.sample(POINTERS, len(POINTERS)):
+            text = template.format(N=name).strip(", ")
+            if not self.dedup.check(text, recent, seen).duplicate:
+                return text[0].upper() + text[1:]
+        return None
+
     async def run(self, bot: BotProfile, chat: ChatInfo, turn: Turn, history: tuple[HistoryLine, ...],
                   pacer: BotPacer, rng: random.Random) -> SentMessage | None:
         """Generate and deliver one message for ``turn``; None when it was skipped."""
@@ -120,12 +141,18 @@ class MessagePipeline:
         verdict = self.dedup.check(text, recent, seen)
         if verdict.duplicate:
             self.counts[f"duplicate_{verdict.kind}"] += 1
+            log.debug("bot %s %s draft is a %s duplicate of %r: %r", bot.username, turn.mode, verdict.kind,
+                      verdict.match, text)
             text, completion2, why = await self._draft(bot, turn, history, rng, PARAPHRASE_NOTE, 104729, closing)
             if text is None or completion2 is None or self.dedup.check(text, recent, seen).duplicate:
-                self.counts["skipped_duplicate"] += 1
-                return None
-            completion = with_tokens_of(completion2, completion)
-            self.counts["paraphrased"] += 1
+                text = self._pointer(bot, turn, rng, recent, seen)
+                if text is None:
+                    self.counts["skipped_duplicate"] += 1
+                    return None
+                self.counts["pointed_to_earlier_answer"] += 1
+            else:
+                completion = with_tokens_of(completion2, completion)
+                self.counts["paraphrased"] += 1
         sent = await self._deliver(bot, chat, turn, text, completion, pacer)
         target = turn.reply_to
         if sent is not None and target is not None and turn.mode != "reaction" and classify(target.text).is_question:

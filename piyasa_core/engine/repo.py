@@ -73,6 +73,12 @@ _MARK_FAILED = (update(Message).where(Message.id == bindparam("message_id"), Mes
                 .values(status="failed", failure_reason=bindparam("reason")))
 
 
+def replied_to(session: Session, bot_id: int, message_id: int) -> bool:
+    """The bot has a reply to ``message_id`` (sent, or still being sent)."""
+    return session.scalar(select(Message.id).where(
+        Message.bot_id == bot_id, Message.reply_to_id == message_id, Message.status != "failed").limit(1)) is not None
+
+
 def recent_texts(session: Session, chat_id: int, limit: int) -> list[str]:
     """The texts of the chat's newest ``limit`` delivered messages, oldest first."""
     rows = session.scalars(select(Message.text).where(Message.chat_id == chat_id, Message.status == "sent")

@@ -99,11 +99,13 @@ def _asks_another(line: HistoryLine, bot: BotProfile, now: float) -> bool:
 
 def _open_to_others(line: HistoryLine, replies: int, now: float) -> bool:
     """May a bot the person did not address answer this line now? A question belongs to the bots its
-    reply jobs chose for ``HUMAN_QUIET_S``; any other line takes at most ``HUMAN_MAX_REPLIES`` replies
-    in that time. Later, anyone may join."""
-    if now - line.created_at >= HUMAN_QUIET_S:
-        return True
-    return not is_question(line.text) and replies < HUMAN_MAX_REPLIES
+    reply jobs chose: later anyone may answer it only if nobody has; any other line takes at most
+    ``HUMAN_MAX_REPLIES`` replies in ``HUMAN_QUIET_S``, then anyone may join."""
+    if not is_question(line.text):
+        return replies < HUMAN_MAX_REPLIES or now - line.created_at >= HUMAN_QUIET_S
+    # a question already answered is not answered again by another bot (it would add nothing new: the
+    # offline composer draws on the same facts); one nobody answered is open to anyone after the quiet time
+    return replies == 0 and now - line.created_at >= HUMAN_QUIET_S
 
 
 def choose_chat(bot: BotProfile, chats: Sequence[ChatInfo], rng: random.Random,

@@ -57,6 +57,8 @@ STOCKS = ("GARAN", "AKBNK", "YKBNK", "ISCTR", "HALKB", "VAKBN", "THYAO", "PGSUS"
 _QTYPE_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("when", re.compile(_W + r"(ne zaman|hangi (gün|tarih|ay|hafta|saat)|kaçta|saat kaç|ne vakit|kaçında)")),
     ("why", re.compile(_W + r"(neden|niye|niçin|sebebi ne|nedeni ne|ne oldu|neyin etkisi|ne yüzünden)")),
+    # "nereye gider?", "ne olur?" ask for a view of what comes, not today's figure
+    ("yesno", re.compile(_W + r"(nereye gider|nereye gidiyor|nereye gidecek|ne olur|ne olacak|yükselir mi|düşer mi)")),
     ("how_much", re.compile(_W + r"(ne kadar|kaç|yüzde kaç|fiyatı ne|seviyesi ne|kaça|nereye|nerede|hangi seviye)")),
     # "senin fikrin ne?" asks an opinion, not a definition
     ("yesno", re.compile(_W + r"(fikrin|fikriniz|görüşün|görüşünüz|yorumun|yorumunuz|tahminin|tahmininiz)"
