@@ -45,7 +45,6 @@ from piyasa_core.llm.router import Router
 from piyasa_core.store import Store
 from piyasa_core.store.db import session_scope
 from piyasa_core.store.models import Memory
-from piyasa_core.store.seed import SEED_MEMORY
 from piyasa_core.telegram.base import SendResult, Transport
 
 log = logging.getLogger(__name__)
@@ -86,8 +85,7 @@ class Engine:
         self.chats: dict[int, ChatInfo] = {}
         self.pacers: dict[int, BotPacer] = {}
         self.rngs: dict[int, random.Random] = {}
-        self.memories: dict[int, tuple[str, ...]] = {}  # what it answered (the user prompt's memories)
-        self.past: dict[int, tuple[str, ...]] = {}  # config.toml's memories (the system prompt's "Geçmişin")
+        self.memories: dict[int, tuple[str, ...]] = {}
         self.recent_texts: dict[int, deque[str]] = {}
         self.seen: dict[int, SeenKeys] = {}  # per chat: dedup keys further back than the history
         self.usernames: dict[int, str] = {}
@@ -123,11 +121,10 @@ class Engine:
             my_chats = {c for bot in mine for c in bot.chat_ids}
             for chat_id in sorted(my_chats):  # what was said before this start, beyond the history
                 self.seen_keys(chat_id).note(repo.recent_texts(session, chat_id, SEEN_KEEP))
-            for bot in mine:  # seeded memories go in the system prompt; the user prompt shows what it said
+            for bot in mine:
                 rows = session.query(Memory).filter(Memory.bot_id == bot.id).order_by(
-                    Memory.importance.desc(), Memory.id.desc()).limit(20).all()
-                self.past[bot.id] = tuple(m.content for m in rows if m.kind == SEED_MEMORY)[:2]
-                self.memories[bot.id] = tuple(m.content for m in rows if m.kind != SEED_MEMORY)[:3]
+                    Memory.importance.desc(), Memory.id.desc()).limit(3)
+                self.memories[bot.id] = tuple(m.content for m in rows)
         if stale:
             log.warning("worker %d: %d interrupted outbox rows marked failed (never re-sent)", self.worker_id, stale)
             self.counts["stale_pending_resolved"] += stale
@@ -183,12 +180,10 @@ class Engine:
 
     async def system_prompt(self, bot: BotProfile) -> str:
         """The bot's rendered system prompt (cached)."""
-        past = self.past.get(bot.id, ())
-
         async def load() -> str:
-            return system_prompt(bot, past)
+            return system_prompt(bot)
         # a stable digest (not hash(): salted per process) so every worker shares one L2 entry
-        digest = hashlib.blake2b(repr((bot, past)).encode(), digest_size=6).hexdigest()
+        digest = hashlib.blake2b(repr(bot).encode(), digest_size=6).hexdigest()
         return await self.cache.get_or_load(f"system-prompt:{bot.id}:{digest}", load)  # type: ignore[no-any-return]
 
     async def market_snapshot(self, now: float, bot_id: int) -> MarketSnapshot:

@@ -94,9 +94,8 @@ _STYLE: dict[str, str] = {
 
 
 # ── System prompt ───────────────────────────────────────────────────────────────────────────────
-def system_prompt(bot: BotProfile, past: Sequence[str] = ()) -> str:
-    """A distinct, compact Turkish system prompt for one bot (persona, tone, style, its past: the
-    memories config.toml seeds, which are who the bot is rather than what it said today; rules)."""
+def system_prompt(bot: BotProfile) -> str:
+    """A distinct, compact Turkish system prompt for one bot (persona, tone, style, rules)."""
     emo = bot.emotion_dict()
     tone = str(emo.get("tone") or "").strip()
     words = [tone] + [w for w in (
@@ -117,8 +116,6 @@ def system_prompt(bot: BotProfile, past: Sequence[str] = ()) -> str:
         parts.append("Ara sıra: " + ", ".join(f"“{p}”" for p in bot.signature_phrases) + ".")
     if bot.emoji:
         parts.append("Emoji nadiren, en çok bir: " + " ".join(bot.emoji))
-    if past:
-        parts.append("Geçmişin: " + "; ".join(clip(m, 110) for m in past[:2]) + ".")
     # only what changes behaviour: each rule here is one the post-processor would otherwise have to fix
     rules = ("Gündelik Türkçe, 1-3 cümle; vaat yok, “garanti”, “kesin” deme. İngilizce, markdown, hashtag yok. "
              "Yapay zekâ olduğunu söyleme, adını yazma.")
