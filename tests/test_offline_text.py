@@ -298,3 +298,18 @@ def test_goodbyes_only_when_the_bot_leaves() -> None:
         staying += is_sign_off(compose(hints, None, i))
         leaving += is_sign_off(compose(hints | {"closing": True}, None, i))
     assert staying == 0 and leaving >= 40, (staying, leaving)
+
+
+def test_a_new_post_now_and_then_tells_of_the_bots_seeded_past() -> None:
+    """config.toml's memories reach the embedded default: some new posts tell of one (first person,
+    whole), replies never do, and without memories no post invents a past."""
+    from piyasa_core.llm.offline_text import compose
+
+    past = "2001 krizinde elimdeki GARAN'ı satmadım, beş yılda toparlandı"
+    hints = {"persona": "investor", "mode": "new", "bot_name": "Mehmet Yatırımcı", "username": "mehmet_trader",
+             "topic": "GARAN", "watchlist": ["GARAN"], "hour": 10.5, "past": [past]}
+    told = [t for t in (compose(hints, None, seed) for seed in range(300)) if past in t]
+    assert 10 <= len(told) <= 90, len(told)
+    replies = [compose({**hints, "mode": "reply"}, ("Ayşe Scalper", "GARAN bugün hareketli", False), s) for s in range(100)]
+    assert not any(past in t for t in replies)
+    assert not any(past in compose({**hints, "past": []}, None, s) for s in range(100))

@@ -45,6 +45,7 @@ from piyasa_core.llm.router import Router
 from piyasa_core.store import Store
 from piyasa_core.store.db import session_scope
 from piyasa_core.store.models import Memory
+from piyasa_core.store.seed import SEED_MEMORY
 from piyasa_core.telegram.base import SendResult, Transport
 
 log = logging.getLogger(__name__)
@@ -86,6 +87,7 @@ class Engine:
         self.pacers: dict[int, BotPacer] = {}
         self.rngs: dict[int, random.Random] = {}
         self.memories: dict[int, tuple[str, ...]] = {}
+        self.past: dict[int, tuple[str, ...]] = {}  # config.toml's memories: the offline composer tells of them
         self.recent_texts: dict[int, deque[str]] = {}
         self.seen: dict[int, SeenKeys] = {}  # per chat: dedup keys further back than the history
         self.usernames: dict[int, str] = {}
@@ -123,8 +125,9 @@ class Engine:
                 self.seen_keys(chat_id).note(repo.recent_texts(session, chat_id, SEEN_KEEP))
             for bot in mine:
                 rows = session.query(Memory).filter(Memory.bot_id == bot.id).order_by(
-                    Memory.importance.desc(), Memory.id.desc()).limit(3)
-                self.memories[bot.id] = tuple(m.content for m in rows)
+                    Memory.importance.desc(), Memory.id.desc()).limit(20).all()
+                self.memories[bot.id] = tuple(m.content for m in rows)[:3]  # the prompt's memories block
+                self.past[bot.id] = tuple(m.content for m in rows if m.kind == SEED_MEMORY)  # the composer's
         if stale:
             log.warning("worker %d: %d interrupted outbox rows marked failed (never re-sent)", self.worker_id, stale)
             self.counts["stale_pending_resolved"] += stale

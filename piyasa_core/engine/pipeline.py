@@ -82,7 +82,8 @@ class MessagePipeline:
                                  moment=describe_moment(now, cfg.timezone), closing=closing, note=note)
         seed = rng.getrandbits(31) + seed_offset
         hour = local_hour(now, cfg.timezone)
-        hints = hints_for(bot, turn, market, seed, max_chars=cfg.max_message_chars, hour=hour, closing=closing)
+        hints = hints_for(bot, turn, market, seed, max_chars=cfg.max_message_chars, hour=hour, closing=closing,
+                          past=engine.past.get(bot.id, ()))
         reply = turn.reply_to
         request = ChatRequest(
             system=system, user=user.text,

@@ -356,7 +356,7 @@ def build_prompt(bot: BotProfile, turn: Turn, history: Sequence[HistoryLine], ma
 
 # ── Offline hints ───────────────────────────────────────────────────────────────────────────────
 def hints_for(bot: BotProfile, turn: Turn, market: MarketSnapshot, seed: int, max_chars: int = 400,
-              hour: float | None = None, closing: bool = False) -> dict[str, Any]:
+              hour: float | None = None, closing: bool = False, past: Sequence[str] = ()) -> dict[str, Any]:
     """Structured hints for the offline composer (see ``piyasa_core.llm.offline_text.compose``);
     ``hour``: the local hour of day on the simulated clock (time-of-day phrases must be true);
     ``closing``: the bot leaves after this message (only then may it say goodbye)."""
@@ -377,5 +377,6 @@ def hints_for(bot: BotProfile, turn: Turn, market: MarketSnapshot, seed: int, ma
         "holdings": [{"symbol": h.symbol, "avg_price": h.avg_price, "size": h.size, "note": h.note}
                      for h in bot.holdings],
         "max_chars": max_chars,
+        "past": list(past),  # seeded memories (config.toml), first person
         "seed": seed,
     }

@@ -177,6 +177,7 @@ class _Ctx:
     hour: float | None = None
     topicless: bool = False  # a reply to a message about no subject: no topic, no market talk
     closing: bool = False  # the bot's last message before it leaves for a while: it may say goodbye
+    past: tuple[str, ...] = ()  # the bot's seeded memories, first person (config.toml ``memories``)
 
 
 def _stable_seed(seed: int, *fields: object) -> int:
@@ -272,7 +273,8 @@ def _context(hints: Mapping[str, Any], reply_to: tuple[str, str, bool] | None, s
     return _Ctx(persona, pools, mode, topic, _quote(topic, market), market, mention, name, question, mood,
                 sigs, emoji, stances, holdings, max(8, max_chars), ask,
                 tuple(w for w in watch if w.upper() in KNOWN_SYMBOLS), _hour(hints.get("hour")), topicless,
-                bool(hints.get("closing")))
+                bool(hints.get("closing")),
+                tuple(m for m in (str(x).strip().rstrip(".") for x in hints.get("past") or ()) if fragment_ok(m)))
 
 
 # ── Template expansion ──────────────────────────────────────────────────────────────────────────
@@ -545,6 +547,8 @@ def _parts(ctx: _Ctx, rng: random.Random, slots: dict[str, Any]) -> list[tuple[s
         extras.append((_pick(rng, pools["aside"], slots, kind), 4))
     extras.append((_stance(ctx, rng, slots, 0.35, 0.08), 4))
     extras.append((_holding(ctx, rng, slots, 0.3, 0.06), 4))
+    if ctx.past and mode == "new" and rng.random() < 0.12:  # now and then the bot tells of its past
+        extras.append((_pick(rng, ph.MEMORY_WRAP, {**slots, "MEM": rng.choice(ctx.past)}, kind), 4))
     rng.shuffle(extras)
     parts.extend(extras)
     if rng.random() < (0.3 if mode == "new" else 0.2):

@@ -22,6 +22,7 @@ from piyasa_core.llm.phrases.common import (
     MARKET_FLAT,
     MARKET_LEAD,
     MARKET_UP,
+    MEMORY_WRAP,
     MENTION_CLOSE,
     SIG_WRAP,
     SIG_WRAP_Q,
@@ -53,6 +54,6 @@ P: dict[str, dict[str, tuple[str, ...]]] = {
 __all__ = [
     "AGREE_P", "CRYPTO", "DEFAULTS", "EMOJI_WEIGHTS", "DISCLAIMER", "DOWN_WORDS", "DRIVERS", "ECHO_DOWN", "ECHO_Q", "ECHO_UP",
     "FILLERS", "FX", "knowledge", "HOLDING", "INDICES", "INTERJECTIONS", "MARKET_DOWN", "MARKET_FLAT", "MARKET_LEAD",
-    "MARKET_UP", "MENTION_CLOSE", "OTHER_SYMBOLS", "P", "PROPER", "SIG_WRAP", "SIG_WRAP_Q", "SOFT_LEN",
+    "MARKET_UP", "MEMORY_WRAP", "MENTION_CLOSE", "OTHER_SYMBOLS", "P", "PROPER", "SIG_WRAP", "SIG_WRAP_Q", "SOFT_LEN",
     "STANCE_FIRM", "STANCE_SOFT", "STOCK_SECTORS", "SYNONYMS", "SYN_GUARDS", "THEMES", "UP_WORDS",
 ]

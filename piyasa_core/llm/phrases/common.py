@@ -46,6 +46,12 @@ STANCE_SOFT: tuple[str, ...] = (
     "{T_ST} {konusunda|hakkında} {hâlâ düşünüyorum|kafam biraz karışık}, {şimdilik|şu an} {aklımdaki|içimden geçen} şu: {SV}.",
     "{T_ST} için {hissim|izlenimim} şu, {belki yanılıyorum|yanılıyor olabilirim}: {SV}.",
 )
+MEMORY_WRAP: tuple[str, ...] = (
+    "{Aklıma geldi|Hatırladım da}, {MEM}.",
+    "{Bu konuda|Böyle günlerde} hep {aklıma gelir|hatırlarım}: {MEM}.",
+    "{Size bir şey anlatayım|Tecrübe konuşuyor}: {MEM}.",
+)
+"""A new post now and then tells of the bot's past (a seeded memory, first person, config.toml)."""
 HOLDING: tuple[str, ...] = (
     "{Ben|Ben de} {HS} tarafında {HP} {seviyesinden|civarından} {almıştım|girmiştim}{PL}.",
     "{HS} için ortalama maliyetim {HP}{PL}.",
