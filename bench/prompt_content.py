@@ -1,8 +1,7 @@
 """What the prompts the fake LLM server received carry (bench/tokens.py prints it).
 
 Each captured chat request is read as a real provider would see it: the user message's context
-blocks ("Görüşlerin:", "Pozisyonların:", "Piyasa:"), the history lines under "Sohbet (eskiden
-yeniye):", and whether the system + user prompt stayed within ``prompt_token_budget`` by the
+blocks ("Görüşlerin:", "Pozisyonların:", "Piyasa:"), the history lines under "Sohbet:", and whether the system + user prompt stayed within ``prompt_token_budget`` by the
 engine's own estimate. The goal of issue 15: ≥ 6 history lines and stances and holdings present in
 ≥ 95 % of the prompts within the budget.
 """
@@ -13,9 +12,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-HISTORY_HEAD = "Sohbet (eskiden yeniye):"
+HISTORY_HEAD = "Sohbet:"
 # the closing lines of every prompt (engine/prompt.py ``_tail``): where the history ends
-TAIL_STARTS = ("Şimdi:", "Son mesaj", "Sohbetteki son mesajın", "Yanıtlayacağın mesaj", "Konu:", "Görev:")
+TAIL_STARTS = ("Şimdi:", "Son mesaj", "Sohbetteki ", "Yanıtlayacağın mesaj", "Konu:", "Görev:")
 GOAL_SHARE = 0.95
 GOAL_HISTORY = 6
 

@@ -48,7 +48,8 @@ from real_tokens import load as load_tokenizer  # noqa: E402
 
 from piyasa_core.llm.tokens import CHARS_PER_TOKEN_X10, CHAT_OVERHEAD_TOKENS, estimate_tokens  # noqa: E402
 
-GOAL = 700
+GOAL = 400
+"""Issue 16: ≤ 400 Llama 3 tokens per sent message (from 604 at the older prompt; 700 was issue 9's)."""
 # 10:05 in Istanbul (as the engine tests): every default persona is inside its active hours
 SIM_START = datetime(2026, 11, 25, 10, 5, tzinfo=ZoneInfo("Europe/Istanbul")).timestamp()
 
@@ -253,6 +254,8 @@ def main() -> int:
     parser.add_argument("--tokenizer", choices=[*NAMES, "chars4"], default=None,
                         help="what the fake bills with (default: llama3 for groq, o200k_base for openai)")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--budget", type=int, default=None, metavar="TOKENS",
+                        help="[engine] prompt_token_budget for the run (default: config.toml's)")
     parser.add_argument("--show-prompts", type=int, default=0, metavar="N",
                         help="print N captured prompts (system + user), spread over the run")
     parser.add_argument("--timeout", type=float, default=300.0, help="give up after this many seconds")
@@ -290,6 +293,7 @@ def main() -> int:
         f"{name}_BASE_URL": fake.url if name == "GROQ" else fake.url + "/v1",
         # no budget of ours: pacing is off and this measures tokens, not the rate
         **{f"PIYASA_LLM__PROVIDERS__{name}__{k}": "0" for k in ("RPM", "TPM", "RPD", "TPD")},
+        **({"PIYASA_ENGINE__PROMPT_TOKEN_BUDGET": str(args.budget)} if args.budget else {}),
     })
     try:
         config = load_config()

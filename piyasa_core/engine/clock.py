@@ -96,9 +96,9 @@ def describe_moment(epoch: float, tz_name: str) -> str:
     """The simulated clock and the market session, as one prompt line."""
     moment = datetime.fromtimestamp(epoch, ZoneInfo(tz_name))
     if bist_open(epoch, tz_name):
-        bist = "BIST seansı açık"
+        bist = "BIST açık"
     elif moment.weekday() >= 5:
-        bist = "BIST hafta sonu kapalı"
+        bist = "BIST hafta sonu kapalı; döviz, kripto açık"
     else:
-        bist = "BIST seansı kapalı (10:00–18:00)"
-    return f"Şimdi: {_DAYS_TR[moment.weekday()]} {moment:%H:%M}; {bist}; döviz ve kripto 7/24."
+        bist = "BIST kapalı (10:00–18:00); döviz, kripto açık"
+    return f"Şimdi: {_DAYS_TR[moment.weekday()]} {moment:%H:%M}, {bist}."

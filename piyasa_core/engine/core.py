@@ -26,7 +26,7 @@ from piyasa_core.engine.market import MarketContext
 from piyasa_core.engine.outbox import Outbox
 from piyasa_core.engine.pacing import BotPacer
 from piyasa_core.engine.pipeline import MessagePipeline
-from piyasa_core.engine.prompt import system_prompt
+from piyasa_core.engine.prompt import reply_tokens, system_prompt
 from piyasa_core.engine.quota import QuotaPlanner
 from piyasa_core.engine.sharding import owns
 from piyasa_core.engine.turns import choose_chat, decide_turn
@@ -198,9 +198,10 @@ class Engine:
             return self.market.snapshot(now, bot_id)
         return await self.cache.get_or_load(key, load)  # type: ignore[no-any-return]
 
-    def provider_max_tokens(self, mode: str) -> int:
+    def provider_max_tokens(self, bot: BotProfile, mode: str) -> int:
+        """The answer's token cap: the persona's message length (prompt.reply_tokens), within the provider's."""
         cfg = self.config.settings.llm.providers[self.router.active]
-        return min(cfg.max_output_tokens, 40) if mode == "reaction" else cfg.max_output_tokens
+        return min(cfg.max_output_tokens, reply_tokens(bot, mode))
 
     def provider_temperature(self) -> float:
         return self.config.settings.llm.providers[self.router.active].temperature

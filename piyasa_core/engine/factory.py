@@ -82,8 +82,10 @@ def build_engine(config: Config, store: Store, *, worker_id: int = 0, total: int
     """An engine wired to the configured providers, cache and console/Telegram transport; with
     ``run_id``, inside that benchmark run's chats and cache prefix."""
     client = redis_client(config)
-    router = build_router(config, redis_client=client, ledger=UsageLedger())
     clock = clock or SimClock(config.settings.engine.time_scale)
+    # usage is counted on the engine's (simulated) day: the day the quota plan reads. The per-minute
+    # budgets stay on the real clock, as a real provider's limits do.
+    router = build_router(config, redis_client=client, ledger=UsageLedger(clock.now))
     for provider in router.providers.values():
         if hasattr(provider, "time_scale"):
             # emulated latency passes in simulated time: the clock's scale (a supervisor or a

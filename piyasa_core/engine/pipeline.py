@@ -14,7 +14,7 @@ from piyasa_core.engine.clock import describe_moment, local_hour
 from piyasa_core.engine.dedup import DuplicateChecker
 from piyasa_core.engine.pacing import BotPacer
 from piyasa_core.engine.postprocess import postprocess
-from piyasa_core.engine.prompt import build_user_prompt, clip, hints_for
+from piyasa_core.engine.prompt import build_user_prompt, clip, hints_for, stop_sequences
 from piyasa_core.engine.types import (
     BotProfile,
     ChatInfo,
@@ -24,6 +24,7 @@ from piyasa_core.engine.types import (
 )
 from piyasa_core.llm.asks import classify
 from piyasa_core.llm.daytime import is_sign_off, time_phrase_violations
+from piyasa_core.llm.offline_text import compose
 from piyasa_core.llm.router import RequestRejected
 from piyasa_core.llm.tokens import CHAT_OVERHEAD_TOKENS, estimate_tokens
 from piyasa_core.llm.types import ChatRequest, Completion, ReplyTarget
@@ -40,6 +41,8 @@ UNTIMELY_NOTE = " Saate uymayan selam ya da vedalaşma kullanma; sohbette kalıy
 POINTERS = ("{N}, bunu biraz yukarıda konuştuk, bir göz at 🙂", "{N}, az yukarıda yazıldı, kaydırırsan görürsün.",
             "{N}, bunun cevabı biraz yukarıda var.", "{N}, yukarıda konuşmuştuk, oraya bakabilirsin.")
 """What a person gets who asks what the chat already answered (every draft repeats that answer)."""
+LOCAL_PROVIDER = "local"
+"""The provider name on messages composed without any LLM call (reactions)."""
 PARAPHRASE_NOTE = " Aynı şeyi daha önce söyleyen oldu; farklı bir açıdan, farklı kelimelerle yaz."
 
 
@@ -85,9 +88,12 @@ class MessagePipeline:
         hints = hints_for(bot, turn, market, seed, max_chars=cfg.max_message_chars, hour=hour, closing=closing,
                           past=engine.past.get(bot.id, ()))
         reply = turn.reply_to
+        if turn.mode == "reaction":
+            return self._react(bot, turn, hints, cfg.max_message_chars, rng)
         request = ChatRequest(
             system=system, user=user.text,
-            max_tokens=engine.provider_max_tokens(turn.mode), temperature=engine.provider_temperature(),
+            max_tokens=engine.provider_max_tokens(bot, turn.mode), temperature=engine.provider_temperature(),
+            stop=stop_sequences(bot, history[-cfg.history_lines:]),
             hints=hints, estimated_prompt_tokens=user.system_tokens + user.estimated_tokens + CHAT_OVERHEAD_TOKENS,
             reply_to=ReplyTarget(reply.author, reply.text, reply.is_human) if reply else None)
         try:
@@ -104,6 +110,21 @@ class MessagePipeline:
         if turn.mention and f"@{turn.mention}".lower() not in text.lower():
             text = f"@{turn.mention} {text}"
         return text, completion, ""
+
+    def _react(self, bot: BotProfile, turn: Turn, hints: dict[str, Any], max_chars: int, rng: random.Random,
+               ) -> tuple[str | None, Completion | None, str]:
+        """A reaction ("👍", "Aynen, hacim zayıf.") is composed here, without an LLM call: a real model
+        spent a whole prompt (~550 Llama 3 tokens) to write two words (issue 16)."""
+        reply = turn.reply_to
+        started = time.perf_counter()
+        text = compose(hints, (reply.author, reply.text, reply.is_human) if reply else None, int(hints["seed"]))
+        result = postprocess(text, bot_name=bot.name, username=bot.username, max_chars=max_chars, rng=rng, casual=0.0)
+        if result.rejected:
+            return None, None, result.reason or "rejected"
+        self.counts["reactions_without_llm"] += 1
+        return result.text, Completion(text=result.text, provider=LOCAL_PROVIDER, model="reaction", prompt_tokens=0,
+                                       completion_tokens=0, cached_tokens=0,
+                                       latency_s=time.perf_counter() - started, finish_reason="stop"), ""
 
     def _pointer(self, bot: BotProfile, turn: Turn, rng: random.Random, recent: list[str], seen: Any) -> str | None:
         """A person asked what the chat has answered already (every draft repeats it): point up instead of

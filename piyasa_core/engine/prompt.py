@@ -41,7 +41,7 @@ for a person's question to the group that this bot was chosen to answer (it was 
 HISTORY_FLOOR = 6
 """The newest history lines every prompt keeps (clipped shorter if need be) before any context block."""
 _LINE_CHARS = 200  # one history line is clipped to this many characters at most
-_TARGET_CHARS = 200
+_TARGET_CHARS = 140  # the reply target: what is answered, clipped (issue 16: 200 → 140 for the token goal)
 _VIEW_CHARS = 60  # a stance's view and a holding's note, clipped: the blocks must fit beside six lines
 _NOTE_CHARS = 30
 _NEWEST_MIN_CHARS = 100  # the newest history line is clipped 40 characters longer than the older ones, not below this
@@ -84,6 +84,9 @@ def _copula(name: str) -> str:
     return "'sin"
 
 
+SIGNATURES = 2  # signature phrases in the system prompt (the offline composer has them all)
+EMOJI = 2  # emoji shown as the persona's own
+
 _STYLE: dict[str, str] = {
     "fastest": "çok kısa, kesik cümleler.",
     "fast": "çok kısa, hızlı cümleler.",
@@ -104,22 +107,42 @@ def system_prompt(bot: BotProfile) -> str:
         _level(emo.get("humor"), ("ciddi", "arada esprili", "ironik"), (0.25, 0.45)),
     ) if w and w not in tone and w not in bot.bio]
     mood = ", ".join(w for w in words if w)
-    parts = [f"Sen {bot.name}{_copula(bot.name)} (@{bot.username}), borsa sohbet grubundasın."]
+    parts = [f"Sen {bot.name}{_copula(bot.name)}, borsa sohbet grubundasın."]
     if bot.bio:
         parts.append(_cap_first(bot.bio).rstrip(".") + ".")
     if bot.risk or bot.horizon:
         parts.append("Risk " + ", ".join(x for x in (bot.risk, bot.horizon) if x) + ".")
     parts.append(f"Ton: {mood}; {_STYLE.get(bot.speed, _STYLE['medium'])}")
-    if bot.watchlist:
-        parts.append("İzlediğin: " + ", ".join(bot.watchlist) + ".")
     if bot.signature_phrases:
-        parts.append("Ara sıra: " + ", ".join(f"“{p}”" for p in bot.signature_phrases) + ".")
+        parts.append("Ara sıra: " + ", ".join(f"“{p}”" for p in bot.signature_phrases[:SIGNATURES]) + ".")
     if bot.emoji:
-        parts.append("Emoji nadiren, en çok bir: " + " ".join(bot.emoji))
-    # only what changes behaviour: each rule here is one the post-processor would otherwise have to fix
-    rules = ("Gündelik Türkçe, 1-3 cümle; vaat yok, “garanti”, “kesin” deme. İngilizce, markdown, hashtag yok. "
-             "Yapay zekâ olduğunu söyleme, adını yazma.")
+        parts.append("Emoji seyrek, en çok bir: " + " ".join(bot.emoji[:EMOJI]))
+    # only what changes behaviour and the post-processor cannot fix for free: it strips markdown,
+    # hashtags, a self-label and AI self-references at no cost, but a promise costs a retry and
+    # English text a lost draft. The watchlist is not repeated here: the user prompt's topic, stances
+    # and holdings carry it (issue 16: 199 → ~110 Llama 3 tokens).
+    rules = "Gündelik Türkçe, 1-3 cümle; “garanti”, “kesin” gibi vaat yok; İngilizce yok."
     return " ".join(parts) + "\n" + rules
+
+
+REPLY_TOKENS: dict[str, int] = {"fastest": 60, "fast": 70, "medium": 100, "slow": 120, "slowest": 140}
+"""The answer's token cap per persona speed: its 1-3 sentences (Turkish runs ~2.7 characters per Llama 3
+token: 100 tokens ≈ 270 characters) with room to end the last one. A cap is not what is billed (the
+answer's own length is), but every request reserves prompt + cap in the per-minute token budget, so
+220 for a two-line scalper message held back requests that the provider would have taken."""
+
+
+def reply_tokens(bot: BotProfile, mode: str) -> int:
+    """The token cap for one answer of ``bot`` in ``mode`` (a person's question may take a little more)."""
+    cap = REPLY_TOKENS.get(bot.speed, REPLY_TOKENS["medium"])
+    return cap + 30 if mode == "human_reply" else cap
+
+
+def stop_sequences(bot: BotProfile, history: Sequence[HistoryLine]) -> tuple[str, ...]:
+    """Where an answer ends: a blank line (a second message) or the model writing another member's line
+    ("\nAli:"); at most 4 (OpenAI's limit; Gemini takes 5)."""
+    others = [label for author, label in _labels(history).items() if author != bot.name]
+    return ("\n\n", *(f"\n{label}:" for label in dict.fromkeys(reversed(others))))[:4]
 
 
 # ── User prompt ─────────────────────────────────────────────────────────────────────────────────
@@ -213,11 +236,23 @@ _BLOCK_ORDER = ("stances", "holdings", "memories", "market", "headlines")
 _KEEP_ORDER = ("stances", "holdings", "market")
 """Context blocks added after the newest history lines, in this order; then more history, then the rest."""
 _REST_ORDER = ("headlines", "memories")
-_MIN_LINE_CHARS = 50  # history lines are clipped down to this before fewer than HISTORY_FLOOR lines are kept
+_MIN_LINE_CHARS = 36  # history lines are clipped down to this before fewer than HISTORY_FLOOR lines are kept
 
 
-def _history_line(line: HistoryLine, limit: int = _LINE_CHARS) -> str:
-    return f"{line.author}: {clip(line.text, limit)}"
+HISTORY_HEAD = "Sohbet:"
+"""The history's heading; its lines run oldest to newest (the order a chat is read in)."""
+
+
+def _labels(lines: Sequence[HistoryLine]) -> dict[str, str]:
+    """Author → the label its history lines carry: the first name, unless two shown authors share it."""
+    firsts: dict[str, set[str]] = {}
+    for ln in lines:
+        firsts.setdefault((ln.author or "?").split()[0] if (ln.author or "").split() else "?", set()).add(ln.author)
+    return {author: first if len(authors) == 1 else author for first, authors in firsts.items() for author in authors}
+
+
+def _history_line(line: HistoryLine, limit: int = _LINE_CHARS, label: str | None = None) -> str:
+    return f"{label or line.author}: {clip(line.text, limit)}"
 
 
 def _own_last(bot: BotProfile, history: Sequence[HistoryLine], shown: Sequence[HistoryLine]) -> str:
@@ -226,7 +261,8 @@ def _own_last(bot: BotProfile, history: Sequence[HistoryLine], shown: Sequence[H
     if mine is None:
         return ""
     if any(ln.id == mine.id for ln in shown):
-        return "Son mesaj senin; tekrarlama."
+        first = (bot.name.split() or [bot.name])[0]
+        return f"Sohbetteki {first} satırları senin; tekrarlama."
     return f"Son mesajın (tekrarlama): {clip(mine.text, 90)}"
 
 
@@ -263,7 +299,7 @@ def _tail(turn: Turn, moment: str = "", own_last: str = "", closing: bool = Fals
 def _render(blocks: Sequence[str], history: Sequence[str], tail: Sequence[str]) -> str:
     lines = list(blocks)
     if history:
-        lines.append("Sohbet (eskiden yeniye):")
+        lines.append(HISTORY_HEAD)
         lines += history
     return "\n".join(lines + list(tail))
 
@@ -286,15 +322,18 @@ def build_user_prompt(bot: BotProfile, turn: Turn, history: Sequence[HistoryLine
     # the reply target is shown once, in its labelled line, and counts as used
     shown = [ln for ln in history if target_id is None or ln.id != target_id]
     target_in_history = len(shown) != len(history)
-    blocks = dict(_blocks(bot, turn, market, memories))
-    compact = dict(_blocks(bot, turn, market, memories, per=1))
+    # one stance and one holding (the topic's first): the second pair cost ~45 Llama 3 tokens a prompt
+    # and was about another ticker (issue 16); the offline composer's hints keep them all
+    blocks = compact = dict(_blocks(bot, turn, market, memories, per=1))
     budget = chars_within(token_budget - sys_tokens - CHAT_OVERHEAD_TOKENS)
 
     def render(names: Sequence[str], n: int, clip: int) -> str:
         # older lines are clipped to ``clip``; the newest to 40 more (at least _NEWEST_MIN_CHARS)
         newest = min(_LINE_CHARS, max(clip + 40, _NEWEST_MIN_CHARS))
-        lines = [_history_line(ln, clip if i < n - 1 else newest)
-                 for i, ln in enumerate(shown[len(shown) - n:])] if n else []
+        picked = shown[len(shown) - n:] if n else []
+        labels = _labels(picked)
+        lines = [_history_line(ln, clip if i < n - 1 else newest, labels.get(ln.author))
+                 for i, ln in enumerate(picked)]
         own = _own_last(bot, history, shown[len(shown) - n:] if n else ())
         return _render([blocks[k] for k in _BLOCK_ORDER if k in names], lines, _tail(turn, moment, own, closing, note))
 

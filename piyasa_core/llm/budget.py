@@ -29,6 +29,7 @@ import itertools
 import math
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -80,6 +81,7 @@ class LocalBudget:
     def __init__(self, limits: dict[str, Limits], margin_s: float = 0.5) -> None:
         self.limits = limits
         self.window = MINUTE + margin_s
+        self.clock: Callable[[], float] = time.time  # a time-scaled run sets its simulated clock
         self._requests: dict[str, list[float]] = {}
         self._tokens: dict[str, dict[str, tuple[float, int]]] = {}
         self._daily: dict[tuple[str, str], list[int]] = {}
@@ -96,7 +98,7 @@ class LocalBudget:
 
     def try_reserve(self, provider: str, tokens: int, now: float | None = None) -> tuple[Reservation | None, float]:
         """Reserve now, or return (None, seconds to wait)."""
-        now = time.time() if now is None else now
+        now = self.clock() if now is None else now
         limits = self.limits.get(provider, Limits())
         day = _utc_day(now)
         if not limits.any:  # no budget of ours: nothing to count against
@@ -136,14 +138,14 @@ class LocalBudget:
 
     def preload_daily(self, provider: str, requests: int, tokens: int, now: float | None = None) -> None:
         """Start today's counters from stored usage (a restart must not reset the daily budget)."""
-        daily = self._daily.setdefault((provider, _utc_day(time.time() if now is None else now)), [0, 0])
+        daily = self._daily.setdefault((provider, _utc_day(self.clock() if now is None else now)), [0, 0])
         daily[0], daily[1] = max(daily[0], requests), max(daily[1], tokens)
 
     async def settle(self, reservation: Reservation, actual_tokens: int, now: float | None = None) -> None:
         """Replace the estimate by the real token count, counted from now (see the module's notes)."""
         if not reservation.token_id:
             return
-        now = time.time() if now is None else now
+        now = self.clock() if now is None else now
         entry = self._tokens.get(reservation.provider, {}).get(reservation.token_id)
         if entry is not None:
             self._tokens[reservation.provider][reservation.token_id] = (now, actual_tokens)
@@ -309,9 +311,10 @@ def make_budget(providers: dict[str, ProviderConfig], *, workers: int, redis_cli
     return LocalBudget({n: Limits.from_config(c, share) for n, c in providers.items()}, margin_s)
 
 
-async def reserve_within(budget: Budget, provider: str, tokens: int,
-                         max_wait: float) -> tuple[Reservation | None, float]:
-    """Reserve, sleeping while the wait is at most ``max_wait`` seconds in total."""
+async def reserve_within(budget: Budget, provider: str, tokens: int, max_wait: float,
+                         real_seconds: Callable[[float], float] = float) -> tuple[Reservation | None, float]:
+    """Reserve, sleeping while the wait is at most ``max_wait`` seconds in total (``real_seconds``: the
+    budget clock's seconds in real ones, for a time-scaled run)."""
     waited = 0.0
     while True:
         reservation, wait = await budget.reserve(provider, tokens)
@@ -320,5 +323,5 @@ async def reserve_within(budget: Budget, provider: str, tokens: int,
         if not math.isfinite(wait) or waited + wait > max_wait:
             return None, wait
         step = min(wait + 0.01, max_wait - waited + 0.01)
-        await asyncio.sleep(step)
+        await asyncio.sleep(real_seconds(step))
         waited += step

@@ -53,6 +53,7 @@ class GeminiProvider(Provider):
             system_instruction=request.system,
             max_output_tokens=request.max_tokens,
             temperature=request.temperature,
+            stop_sequences=list(request.stop[:5]) or None,
             thinking_config=genai_types.ThinkingConfig(thinking_budget=0) if "2.5" in self.model else None,
         )
         response = await self.client.aio.models.generate_content(model=self.model, contents=request.user,

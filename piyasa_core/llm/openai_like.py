@@ -56,6 +56,7 @@ class OpenAILikeProvider(Provider):
                       {"role": "user", "content": request.user}],
             max_tokens=request.max_tokens,
             temperature=request.temperature,
+            **({"stop": list(request.stop[:4])} if request.stop else {}),
         )
         headers = read_rate_limit_headers(raw.headers)
         response = raw.parse()

@@ -102,7 +102,8 @@ class Router:
     def __init__(self, providers: dict[str, Provider], active: str, fallback: list[str], budget: Budget,
                  *, limits: dict[str, Limits] | None = None, policy: RouterPolicy | None = None,
                  ledger: UsageLedger | None = None, clock: Callable[[], float] = time.time,
-                 on_change: Callable[[ProviderStatus], None] | None = None) -> None:
+                 on_change: Callable[[ProviderStatus], None] | None = None,
+                 real_seconds: Callable[[float], float] = float) -> None:
         self.providers = providers
         self.fallback = [name for name in fallback if name in providers]
         self.budget = budget
@@ -110,6 +111,7 @@ class Router:
         self.policy = policy or RouterPolicy()
         self.ledger = ledger or UsageLedger()
         self.clock = clock
+        self.real_seconds = real_seconds  # the clock's seconds in real ones (a time-scaled run's clock)
         self.on_change = on_change
         self.health = {name: _Health(cooldown=self.policy.breaker_cooldown) for name in providers}
         self.active = active
@@ -228,7 +230,8 @@ class Router:
                 continue
             provider = self.providers[name]
             estimate = request.prompt_tokens_estimate() + request.max_tokens
-            reservation, wait = await reserve_within(self.budget, name, estimate, self.policy.max_budget_wait)
+            reservation, wait = await reserve_within(self.budget, name, estimate, self.policy.max_budget_wait,
+                                                  self.real_seconds)
             if reservation is None:
                 self.health[name].probing = False
                 reasons.append(f"{name}: own budget full for {wait:.1f} s")
@@ -275,7 +278,7 @@ class Router:
                     delay = min(delay, max_pause - (now - started))
                 self._wake.clear()
                 try:
-                    await asyncio.wait_for(self._wake.wait(), timeout=max(0.05, delay))
+                    await asyncio.wait_for(self._wake.wait(), timeout=max(0.05, self.real_seconds(delay)))
                 except asyncio.TimeoutError:
                     pass
                 continue

@@ -49,6 +49,7 @@ class ChatRequest:
     hints: Mapping[str, Any] = field(default_factory=dict)
     reply_to: ReplyTarget | None = None
     estimated_prompt_tokens: int = 0
+    stop: tuple[str, ...] = ()  # stop sequences (real providers; the offline composer ends by itself)
 
     def prompt_tokens_estimate(self) -> int:
         """The prompt's size in tokens: the caller's estimate, else ``llm.tokens``' from the texts."""

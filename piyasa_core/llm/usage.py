@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 
@@ -46,14 +47,16 @@ Key = tuple[date, str, str]
 class UsageLedger:
     """In-memory counters with periodic upserts of the not-yet-saved part (deltas)."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        """``clock``: epoch seconds; the engine's (simulated) clock, so that a time-scaled run counts its
+        usage on its own simulated day, the day its plan and budgets read (the real day at scale 1)."""
+        self.clock = clock
         self.totals: dict[Key, UsageCounts] = {}
         self._unsaved: dict[Key, UsageCounts] = {}
         self._recent: dict[str, deque[tuple[float, int]]] = {}
 
-    @staticmethod
-    def _today() -> date:
-        return utcnow().date()
+    def _today(self) -> date:
+        return datetime.fromtimestamp(self.clock(), timezone.utc).date()
 
     def record(self, provider: str, model: str, *, prompt: int = 0, completion: int = 0, cached: int = 0,
                error: bool = False) -> None:
@@ -64,7 +67,7 @@ class UsageLedger:
         self._unsaved.setdefault(key, UsageCounts()).add(delta)
         if prompt or completion:
             recent = self._recent.setdefault(provider, deque())
-            now = time.monotonic()
+            now = self.clock()
             recent.append((now, prompt + completion))
             while recent and recent[0][0] < now - RATE_WINDOW_S:
                 recent.popleft()
@@ -83,7 +86,7 @@ class UsageLedger:
         recent = self._recent.get(provider)
         if not recent:
             return 0.0
-        span = max(60.0, time.monotonic() - recent[0][0])
+        span = max(60.0, self.clock() - recent[0][0])
         return sum(tokens for _, tokens in recent) / span
 
     def projected_exhaustion(self, provider: str, tpd: int) -> datetime | None:
@@ -93,10 +96,10 @@ class UsageLedger:
         rate = self.tokens_per_second(provider)
         left = tpd - self.today(provider).tokens
         if left <= 0:
-            return utcnow()
+            return datetime.fromtimestamp(self.clock(), timezone.utc)
         if rate <= 0:
             return None
-        eta = utcnow().timestamp() + left / rate
+        eta = self.clock() + left / rate
         midnight = datetime.combine(self._today(), datetime.min.time(), timezone.utc).timestamp() + 86400
         return datetime.fromtimestamp(eta, timezone.utc) if eta < midnight else None
 

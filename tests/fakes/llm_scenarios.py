@@ -414,6 +414,27 @@ def too_large_reply(ctx: Ctx, requested: int | None = None) -> Reply:
     return Reply(413, _oai_error(ctx, message, "tokens", "rate_limit_exceeded"))
 
 
+def daily_limit_reply(ctx: Ctx, retry_after: float, *, dimension: Literal["requests", "tokens"], limit: int,
+                      used: int, requested: int) -> Reply:
+    """429 for an enforced daily limit (RPD or TPD), worded as each provider words it, with ``retry-after``."""
+    if ctx.api == "gemini":
+        what = "requests" if dimension == "requests" else "input_token_count"
+        metric = f"generate_content_free_tier_{what}"
+        quota_id = "GenerateRequestsPerDayPerProjectPerModel-FreeTier" if dimension == "requests" else \
+            "GenerateContentInputTokensPerModelPerDay-FreeTier"
+        message = (f"{_GEMINI_RL_DOCS}\n* Quota exceeded for metric: generativelanguage.googleapis.com/{metric}, "
+                   f"limit: {limit}, model: {ctx.model}\nPlease retry in {_num(retry_after)}s.")
+        body = _gemini_error(429, message, "RESOURCE_EXHAUSTED",
+                             [_quota_failure(ctx, quota_id, metric, limit), _GEMINI_HELP, _retry_info(retry_after)])
+    else:
+        short, abbr = ("requests", "RPD") if dimension == "requests" else ("tokens", "TPD")
+        message = (f"Rate limit reached for model `{ctx.model}` in organization `{_GROQ_ORG}` service tier `on_demand` "
+                   f"on {short} per day ({abbr}): Limit {limit}, Used {used}, Requested {requested}. Please try "
+                   f"again in {fmt_duration(retry_after)}. {_GROQ_UPGRADE.format(what=short)}")
+        body = _oai_error(ctx, message, short, "rate_limit_exceeded")
+    return Reply(429, body, {"retry-after": fmt_retry_after(retry_after)})
+
+
 def _quota_exhausted(ctx: Ctx, sc: Scenario) -> Reply:
     retry_after = sc.effective_retry_after
     if ctx.api == "gemini":

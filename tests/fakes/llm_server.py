@@ -22,7 +22,8 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
-from typing import Any
+from datetime import datetime, timezone
+from typing import Any, Literal
 from urllib.parse import parse_qs
 
 from .http_base import Answer, FakeHandlerBase, FakeHTTPServerBase, main_parser, serve_until_signalled
@@ -35,6 +36,7 @@ from .llm_scenarios import (
     Reply,
     Scenario,
     content_filtered_reply,
+    daily_limit_reply,
     default_reply_text,
     error_reply,
     estimate_prompt_tokens,
@@ -123,6 +125,7 @@ class _Counters:
     admitted: int = 0
     rejected_429: int = 0
     rejected_too_large: int = 0
+    rejected_daily: int = 0
     tokens_admitted: int = 0
 
 
@@ -151,7 +154,8 @@ class _Handler(FakeHandlerBase):
 class FakeLLMServer(FakeHTTPServerBase):
     """Threaded fake of the OpenAI, Groq and Gemini HTTP APIs; a context manager. ``url`` has no ``/v1``.
 
-    ``limits`` enables enforcement (``{"rpm": 30, "tpm": 6000}`` or per api); ``advertised_limits``
+    ``limits`` enables enforcement (``{"rpm": 30, "tpm": 6000}`` or per api; ``rpd``/``tpd`` count per UTC day
+    of ``clock``, which must then be epoch seconds, and answer the provider's daily 429); ``advertised_limits``
     only feed the ``x-ratelimit-*`` headers when nothing is enforced. ``reply`` is a fixed text or
     ``fn(api, request_json, n) -> str``.
     """
@@ -259,6 +263,7 @@ class FakeLLMServer(FakeHTTPServerBase):
             self._records: list[RecordedRequest] = []
             self._counters = {api: _Counters() for api in APIS}
             self._windows = {api: SlidingWindow(self.window_seconds) for api in APIS}
+            self._daily: dict[Api, tuple[str, int, int]] = {}  # api → (UTC day of the clock, requests, tokens)
             self._n = 0
 
     @staticmethod
@@ -353,6 +358,14 @@ class FakeLLMServer(FakeHTTPServerBase):
         if sc.name in _SUCCESS_LIKE:
             tokens = prompt + completion
             enforced = self.limits.get(api)
+            daily = self._daily_check(api, now, tokens, enforced or {})
+            if daily is not None:
+                counters.rejected_daily += 1
+                dim, limit, used, retry = daily
+                ctx = self._ctx(api, model, version, headers, query, prompt_tokens=prompt)
+                reply = daily_limit_reply(ctx, retry, dimension=dim, limit=limit, used=used,
+                                          requested=1 if dim == "requests" else tokens)
+                return self._customise(api, now, reply, None), 0.0, "enforced_daily"
             if enforced:
                 wait = window.wait_for(now, tokens, enforced.get("rpm"), enforced.get("tpm"))
                 if wait == float("inf"):
@@ -370,6 +383,9 @@ class FakeLLMServer(FakeHTTPServerBase):
                                              requested=1 if rpm_full else tokens)  # fmt: skip
                     return self._customise(api, now, reply, None), 0.0, "enforced_rate_limited"
             window.add(now, tokens)
+            if enforced and ("rpd" in enforced or "tpd" in enforced):
+                day, requests, used_tokens = self._daily[api]
+                self._daily[api] = (day, requests + 1, used_tokens + tokens)
             counters.admitted += 1
             counters.tokens_admitted += tokens
         self._next_scenario(api, "generate", pop=True)
@@ -390,6 +406,22 @@ class FakeLLMServer(FakeHTTPServerBase):
         else:
             reply, delay = error_reply(sc, ctx), 0.0
         return self._customise(api, now, reply, sc), delay, sc.name
+
+    def _daily_check(self, api: Api, now: float, tokens: int,
+                     enforced: Mapping[str, int]) -> tuple[Literal["requests", "tokens"], int, int, float] | None:
+        """(dimension, limit, used, seconds to the UTC midnight of the clock) when a daily limit refuses."""
+        if "rpd" not in enforced and "tpd" not in enforced:
+            return None
+        day = datetime.fromtimestamp(now, timezone.utc).strftime("%Y-%m-%d")
+        if self._daily.get(api, ("",))[0] != day:
+            self._daily[api] = (day, 0, 0)
+        _, requests, used = self._daily[api]
+        retry = 86400.0 - now % 86400.0
+        if "rpd" in enforced and requests + 1 > enforced["rpd"]:
+            return "requests", enforced["rpd"], requests, retry
+        if "tpd" in enforced and used + tokens > enforced["tpd"]:
+            return "tokens", enforced["tpd"], used, retry
+        return None
 
     def _models(
         self, api: Api, model: str, version: str, headers: Mapping[str, str], query: Mapping[str, Any], now: float
