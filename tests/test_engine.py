@@ -119,6 +119,51 @@ async def test_a_persons_question_is_answered_although_the_first_drafts_are_skip
     store.dispose()
 
 
+async def test_a_bot_a_person_waits_for_posts_nothing_else_and_answers_once(workdir: Path) -> None:
+    """While a person's question waits for a bot's answer (its reply job), the bot's scheduled turns post
+    nothing under it (a new topic right under an unanswered question read as ignoring it, seen in a
+    benchmark at 08:44); a job whose question the bot has answered already is not answered twice."""
+    config, store = setup_store()
+    events: list[Any] = []
+    ali = engines(config, store, 600, events)[3]  # ×600: Ali's ~4.6-minute interval passes in ~0.5 s
+    await ali.start()
+    with session_scope(store.sessions) as session:
+        chat_id = session.scalar(select(Chat.id))
+        human_id = repo.store_human_message(session, chat_id=chat_id, text="Ali Hoca, faiz kararı ne zaman?",
+                                            human_name="Deniz", username="deniz_k", created_at=ali.clock.now())
+    release = asyncio.Event()
+    calls: list[tuple[str, bool]] = []  # (mode, whether the job's draft was still held back)
+    original = ali.pipeline.run
+
+    async def run(bot: Any, chat: Any, turn: Any, *args: Any) -> Any:
+        calls.append((turn.mode, not release.is_set()))
+        if turn.mode == "human_reply":
+            await release.wait()  # the answer takes a while to draft
+        return await original(bot, chat, turn, *args)
+
+    ali.pipeline.run = run  # type: ignore[method-assign]
+    await ali.cache.bump(f"history:{chat_id}")
+    job = ReplyJob(bot_id=3, chat_id=chat_id, message_id=human_id)
+    ali.submit_reply_job(job)
+    stop = asyncio.Event()
+    task = asyncio.create_task(ali.run(stop))
+    await asyncio.sleep(2.0)  # ~20 simulated minutes: several of Ali's planned slots come due
+    assert ali.counts["waited_for_answer"] >= 1
+    assert calls == [("human_reply", True)], calls
+    release.set()
+    for _ in range(100):
+        if any(m.reply_to_id == human_id for m in sent(events)):
+            break
+        await asyncio.sleep(0.05)
+    ali.submit_reply_job(job)  # the same question again (a second route, a resend): answered already
+    await asyncio.sleep(0.5)
+    stop.set()
+    await task
+    assert [m.mode for m in sent(events) if m.reply_to_id == human_id] == ["human_reply"]
+    assert ali.counts["jobs_answered_already"] == 1
+    store.dispose()
+
+
 class RecordingTransport:
     """A stand-in for Telegram: records every delivery; can block or refuse."""
 

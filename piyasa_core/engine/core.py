@@ -103,6 +103,7 @@ class Engine:
         self._running = asyncio.Event()
         self._running.set()
         self._jobs: asyncio.Queue[ReplyJob] = asyncio.Queue()
+        self._owed: Counter[int] = Counter()  # bot → people's messages it was asked to answer, not yet served
         self._tasks: set[asyncio.Task[Any]] = set()
         self.started_at = 0.0
         self.pipeline = MessagePipeline(self)
@@ -220,6 +221,7 @@ class Engine:
 
     def submit_reply_job(self, job: ReplyJob) -> None:
         """Queue a reply to a human; it is served before scheduled turns."""
+        self._owed[job.bot_id] += 1
         self._jobs.put_nowait(job)
         self._wakeup.set()
 
@@ -304,6 +306,12 @@ class Engine:
                     self._anchor[bot_id] = pacer.next_due(now, now)
                     self._reschedule(bot_id, self._anchor[bot_id])
                     return
+                if self._owed[bot_id]:
+                    # a person waits for this bot's answer: its next message is that answer (the reply
+                    # job), not a new topic posted under the question
+                    self.counts["waited_for_answer"] += 1
+                    self._reschedule(bot_id, now + min(SELF_FOLLOW_UP_RETRY_S, pacer.delay(now) / 4))
+                    return
                 chat = choose_chat(bot, list(self.chats.values()), rng)
                 if chat is None:
                     self.counts["no_chat"] += 1
@@ -359,6 +367,12 @@ class Engine:
             self._spawn(self._reply_job(job))
 
     async def _reply_job(self, job: ReplyJob) -> None:
+        try:
+            await self._answer(job)
+        finally:
+            self._owed[job.bot_id] -= 1
+
+    async def _answer(self, job: ReplyJob) -> None:
         bot = self.bots.get(job.bot_id)
         chat = self.chats.get(job.chat_id)
         if bot is None or chat is None or not chat.enabled:
@@ -375,6 +389,9 @@ class Engine:
                     target = next((line for line in history if line.id == job.message_id), None)
                 if target is None:
                     self.counts["jobs_missing_message"] += 1
+                    return
+                if any(line.bot_id == bot.id and line.reply_to_id == target.id for line in history):
+                    self.counts["jobs_answered_already"] += 1  # a scheduled turn answered it first
                     return
                 rng = self.rngs[bot.id]
                 if rng.random() >= self.config.settings.engine.human_reply_probability:
