@@ -4,7 +4,7 @@ key starts one (its own chats, the workers restarted on its clock), on one super
 Prints every run's figures and, for the runs that failed, which criteria failed and why.
 
     .venv/bin/python bench/bench_repeat.py [--runs 20] [--time-scale 60] [--profile seed] [--redis URL]
-        [--duration 10m] [--start-at 2026-11-25T10:00,2026-11-25T19:30,...]
+        [--duration 10m] [--start-at 2026-11-25T10:00,2026-11-25T19:30,...] [--human-every 5m]
 
 Each run also prints its conversation figures (harmony errors, false time-of-day phrases, mentions,
 answered questions, people's questions when the profile has them); ``--start-at`` takes a comma list
@@ -32,7 +32,7 @@ def l2_text(rate: float | None) -> str:
 
 
 async def run(runs: int, scale: float, redis: str | None, profile: str, starts: list[str],
-              duration: str | None = None) -> int:
+              duration: str | None = None, human_every: str | None = None) -> int:
     import multiprocess.resource_tracker
 
     from piyasa_core.bench.options import resolve_options
@@ -60,6 +60,8 @@ async def run(runs: int, scale: float, redis: str | None, profile: str, starts: 
                 given["start_at"] = starts[i % len(starts)]
             if duration:
                 given["duration"] = duration
+            if human_every:
+                given["human_every"] = human_every
             opts = resolve_options(config, given, trigger="bench")
             result = await BenchmarkRun(supervisor, opts).run()
             report = result.report
@@ -106,6 +108,20 @@ async def run(runs: int, scale: float, redis: str | None, profile: str, starts: 
     quality = [r["quality"] for r in rows]
     replies = sum(q["question_replies"] for q in quality)
     answered = sum(q["answered_question_rate"] * q["question_replies"] for q in quality)
+    n_bot = sum(q["bot_messages"] for q in quality) or 1
+    pooled = {
+        "bot_messages": n_bot,
+        "mention_rate": round(sum(q["mention_rate"] * q["bot_messages"] for q in quality) / n_bot, 4),
+        "near_duplicate_rate": round(sum(q["near_duplicates"] for q in quality) / n_bot, 4),
+        "bot_to_bot_reply_share": round(sum(q["bot_to_bot_reply_rate"] * q["bot_messages"] for q in quality) / n_bot, 4),
+        "unanswered_repeats": sum(q["unanswered_repeats"] for q in quality),
+        "questions": sum(q["questions"] for q in quality),
+        "addressed_first": f"{sum(q['addressed_answered_first'] for q in quality)} of "
+                           f"{sum(q['addressed_human_questions'] for q in quality)}",
+        "replies_per_human_question": round(sum(q["replies_per_human_question"] * q["human_questions"] for q in quality)
+                                            / max(1, sum(q["human_questions"] for q in quality)), 3),
+    }
+    print("pooled over every run's bot messages: " + json.dumps(pooled, ensure_ascii=False))
     print(f"conversation over {len(rows)} runs: harmony errors {sum(q['harmony_errors'] for q in quality)}, "
           f"time-phrase violations {sum(q['time_phrase_violations'] for q in quality)}, self-mentions "
           f"{sum(q['self_mentions'] for q in quality)}, mention rate max {max(q['mention_rate'] for q in quality):.3f}, "
@@ -133,9 +149,12 @@ def main() -> int:
                                                        "[benchmark] start_at)")
     parser.add_argument("--duration", default=None, help="simulated duration of each run (default: [benchmark] "
                                                          "duration, 10m)")
+    parser.add_argument("--human-every", default=None, help="a person asks the group this often (simulated, e.g. "
+                                                            "5m; default: the profile's)")
     args = parser.parse_args()
     starts = [s.strip() for s in args.start_at.split(",") if s.strip()]
-    return asyncio.run(run(args.runs, args.time_scale, args.redis, args.profile, starts, args.duration))
+    return asyncio.run(run(args.runs, args.time_scale, args.redis, args.profile, starts, args.duration,
+                           args.human_every))
 
 
 if __name__ == "__main__":

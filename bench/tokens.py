@@ -258,6 +258,8 @@ def main() -> int:
                         help="[engine] prompt_token_budget for the run (default: config.toml's)")
     parser.add_argument("--show-prompts", type=int, default=0, metavar="N",
                         help="print N captured prompts (system + user), spread over the run")
+    parser.add_argument("--show-misses", type=int, default=0, metavar="N",
+                        help="print N captured prompts that miss the history/stances/holdings goal")
     parser.add_argument("--timeout", type=float, default=300.0, help="give up after this many seconds")
     args = parser.parse_args()
     tokenizer_name = args.tokenizer or ("llama3" if args.provider == "groq" else "o200k_base")
@@ -372,6 +374,9 @@ def main() -> int:
     for i in range(args.show_prompts):
         system, user = prompts[i * len(prompts) // max(1, args.show_prompts)] if prompts else ("", "")
         print(f"── prompt {i + 1} ──\n[system]\n{system}\n[user]\n{user}")
+    misses = [(prompt, c) for prompt, c in zip(prompts, contents, strict=True) if not c.meets_goal]
+    for (system, user), c in misses[:args.show_misses]:
+        print(f"── a prompt short of the goal ({c}) ──\n[user]\n{user}")
     print(f"{'PASS' if passed else 'FAIL'}: {total_per_msg:.1f} tokens per sent message (goal ≤ {GOAL})")
     print("RESULT " + json.dumps({
         "measure": "P4", "messages_sent": sent, "calls": calls, "calls_per_message": round(calls / per_msg, 3),

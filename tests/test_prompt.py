@@ -283,3 +283,22 @@ def test_the_prompt_states_the_simulated_clock_and_the_session(bots: dict[str, B
     user = build_user_prompt(bots["mehmet_trader"], Turn(1, 1, "new", "GARAN"), history(12), market,
                              token_budget=10, moment=line)
     assert line in user.text  # kept however small the budget: it is part of the tail
+
+
+def test_the_bots_own_lines_are_labelled_as_its_own_and_not_to_be_repeated(bots: dict[str, BotProfile],
+                                                                          market: MarketSnapshot) -> None:
+    """Mehmet's own history lines read "Sen: …" and the task says "Kendini tekrarlama."; when his last
+    message is older than the lines shown, the prompt quotes it instead; a bot that has not spoken gets
+    neither."""
+    mehmet = bots["mehmet_trader"]
+    lines = history(12)
+    own = HistoryLine(id=500, chat_id=1, text="GARAN'da acele yok, temettü dönemini bekliyorum", created_at=T0 - 30,
+                      author=mehmet.name, bot_id=mehmet.id, username=mehmet.username)
+    shown = build_user_prompt(mehmet, Turn(mehmet.id, 1, "new", "GARAN"), [*lines, own], market, token_budget=600)
+    assert f"\nSen: {own.text}" in shown.text and f"{mehmet.name}:" not in shown.text
+    assert "Kendini tekrarlama." in shown.text.splitlines()[-1] and "Son mesajın" not in shown.text
+    older = build_user_prompt(mehmet, Turn(mehmet.id, 1, "new", "GARAN"), [own, *lines], market, token_budget=350)
+    assert "\nSen:" not in older.text and f"Son mesajın (tekrarlama): {own.text}" in older.text
+    assert "Kendini tekrarlama." not in older.text
+    silent = build_user_prompt(mehmet, Turn(mehmet.id, 1, "new", "GARAN"), lines, market, token_budget=600)
+    assert "tekrarlama" not in silent.text.casefold()

@@ -36,14 +36,14 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-PROMISE_RETRY_NOTE = " Kazanç vaadi ya da kesinlik bildiren ifade kullanma."
-UNTIMELY_NOTE = " Saate uymayan selam ya da vedalaşma kullanma; sohbette kalıyorsun."
+PROMISE_RETRY_NOTE = " Kazanç vaadi ve kesinlik ifadesi yok."
+UNTIMELY_NOTE = " Saate uymayan selam, veda yok; sohbettesin."
 POINTERS = ("{N}, bunu biraz yukarıda konuştuk, bir göz at 🙂", "{N}, az yukarıda yazıldı, kaydırırsan görürsün.",
             "{N}, bunun cevabı biraz yukarıda var.", "{N}, yukarıda konuşmuştuk, oraya bakabilirsin.")
 """What a person gets who asks what the chat already answered (every draft repeats that answer)."""
 LOCAL_PROVIDER = "local"
 """The provider name on messages composed without any LLM call (reactions)."""
-PARAPHRASE_NOTE = " Aynı şeyi daha önce söyleyen oldu; farklı bir açıdan, farklı kelimelerle yaz."
+PARAPHRASE_NOTE = " Bu söylendi; başka açıdan, başka sözlerle yaz."
 
 
 def with_tokens_of(completion: Completion, earlier: Completion) -> Completion:

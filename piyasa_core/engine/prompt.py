@@ -255,23 +255,29 @@ def _history_line(line: HistoryLine, limit: int = _LINE_CHARS, label: str | None
     return f"{label or line.author}: {clip(line.text, limit)}"
 
 
+OWN_LABEL = "Sen"
+"""The label of the bot's own history lines: it reads what it said as its own (and the task says
+"kendini tekrarlama"), without a separate line naming them (18 Llama 3 tokens a prompt)."""
+OWN_NOTE = " Kendini tekrarlama."
+
+
 def _own_last(bot: BotProfile, history: Sequence[HistoryLine], shown: Sequence[HistoryLine]) -> str:
-    """The bot's own newest message, so that it does not say it again."""
+    """The bot's own newest message when the shown history does not hold it, so that it does not say
+    it again; "" when it is shown (labelled ``OWN_LABEL``) or the bot has not spoken."""
     mine = next((ln for ln in reversed(history) if ln.bot_id == bot.id), None)
-    if mine is None:
+    if mine is None or any(ln.id == mine.id for ln in shown):
         return ""
-    if any(ln.id == mine.id for ln in shown):
-        first = (bot.name.split() or [bot.name])[0]
-        return f"Sohbetteki {first} satırları senin; tekrarlama."
     return f"Son mesajın (tekrarlama): {clip(mine.text, 90)}"
 
 
 CLOSING_LINE = "Bu mesajdan sonra bir süre yazmayacaksın; istersen kısaca vedalaş."
 
 
-def _tail(turn: Turn, moment: str = "", own_last: str = "", closing: bool = False, note: str = "") -> list[str]:
-    """The required closing lines: the clock, the bot's own last message, reply target, topic and
-    task (+ mention, + may say goodbye when ``closing``)."""
+def _tail(turn: Turn, moment: str = "", own_last: str = "", closing: bool = False, note: str = "",
+          own_shown: bool = False) -> list[str]:
+    """The required closing lines: the clock, the bot's own last message (or, when its lines are in the
+    history, "kendini tekrarlama" in the task), reply target, topic and task (+ mention, + may say
+    goodbye when ``closing``)."""
     lines = [x for x in (moment, own_last) if x]
     mention = (turn.mention or "").strip().lstrip("@")
     if turn.reply_to is not None:
@@ -288,6 +294,8 @@ def _tail(turn: Turn, moment: str = "", own_last: str = "", closing: bool = Fals
             task += f" Mesajında @{mention} etiketini bir kez kullan."
     if turn.topic:  # a reply to a thank-you or a greeting has no topic to bring in
         lines.append(f"Konu: {turn.topic}")
+    if own_shown:
+        task += OWN_NOTE
     if note.strip():
         task += " " + note.strip()  # a retry's instruction belongs to the task
     lines.append(task)
@@ -331,11 +339,13 @@ def build_user_prompt(bot: BotProfile, turn: Turn, history: Sequence[HistoryLine
         # older lines are clipped to ``clip``; the newest to 40 more (at least _NEWEST_MIN_CHARS)
         newest = min(_LINE_CHARS, max(clip + 40, _NEWEST_MIN_CHARS))
         picked = shown[len(shown) - n:] if n else []
-        labels = _labels(picked)
-        lines = [_history_line(ln, clip if i < n - 1 else newest, labels.get(ln.author))
+        labels = _labels([ln for ln in picked if ln.bot_id != bot.id])
+        lines = [_history_line(ln, clip if i < n - 1 else newest,
+                               OWN_LABEL if ln.bot_id == bot.id else labels.get(ln.author))
                  for i, ln in enumerate(picked)]
-        own = _own_last(bot, history, shown[len(shown) - n:] if n else ())
-        return _render([blocks[k] for k in _BLOCK_ORDER if k in names], lines, _tail(turn, moment, own, closing, note))
+        own = _own_last(bot, history, picked)
+        return _render([blocks[k] for k in _BLOCK_ORDER if k in names], lines,
+                       _tail(turn, moment, own, closing, note, own_shown=any(ln.bot_id == bot.id for ln in picked)))
 
     def fits(names: Sequence[str], n: int, clip: int) -> bool:
         return len(render(names, n, clip)) <= budget
