@@ -19,12 +19,23 @@ from piyasa_core.llm.offline_text import compose
     ("Günaydın herkese", "greeting", None, None),
     ("TCMB faizi sabit tuttu", "news", None, "faiz"),
     ("Stopaj oranı değişmiş", "statement", None, None),  # not a stop-loss
-    ("Mehmet, ne demek, bol kazançlar!", "statement", None, None),  # "you're welcome", no question
+    ("Mehmet, ne demek, bol kazançlar!", "welcome", None, None),  # "you're welcome": asks nothing, closes a thread
     ("Bedelsiz ne demek", "question", "what", "bedelsiz"),
     ("@ayse_scalp senin fikrin ne?", "question", "yesno", None),  # an opinion asked, not a definition
     ("Gram altın bugün kaç TL?", "question", "how_much", "altın"),  # the quoted gram gold, in TL
     ("Ons altın kaç dolar?", "question", "how_much", "XAUUSD"),
     ("Dolar bu hafta nereye gider sizce?", "question", "yesno", "USDTRY"),  # a view, not today's price
+    # misreadings a benchmark transcript showed (every bot then "answered" with a price or with gold)
+    ("Tam benim düşündüğüm buydu, sağ ol, Ali. EREGL neredeyse yerinde sayıyor, fiyat 31,41 TL.", "thanks", None,
+     "EREGL"),  # "neredeyse" is no "nerede?"
+    ("Önce 14 günlük RSI 30 altına inip dönüyor mu ona bak, ardından hacimle teyit et.", "statement", None,
+     "rsi"),  # an embedded "mu" asks nothing; "30 altına" is below 30, not gold
+    ("Destek 30,58 TL, altına inerse zarar keserim.", "statement", None, "stop"),
+    ("Annem hep altına güvenir", "statement", None, "altın"),  # here it is gold
+    ("Ben kaçtım, akşam görüşürüz.", "statement", None, None),  # "kaçtım" is no "kaç?"
+    ("Zeynep, rica ederim!", "welcome", None, None),
+    ("Temettü ne zaman yatıyor", "question", "when", "temettü"),  # a chat question without "?"
+    ("Bu hisse alınır mı sizce", "question", "yesno", None),
 ])
 def test_classify(text: str, act: str, qtype: str | None, subject: str | None) -> None:
     ask = classify(text)

@@ -297,6 +297,14 @@ class Engine:
     async def _scheduled_turn(self, bot_id: int, due: float) -> None:
         bot, pacer, rng = self.bots[bot_id], self.pacers[bot_id], self.rngs[bot_id]
         anchor = self._anchor.get(bot_id, due)
+        if self._owed[bot_id]:
+            # a person waits for this bot's answer: its next message is that answer (the reply job, which
+            # may hold the bot's lock while it drafts), not a new topic posted under the question
+            self.counts["waited_for_answer"] += 1
+            now = self.clock.now()
+            self._reschedule(bot_id, now + min(SELF_FOLLOW_UP_RETRY_S, pacer.delay(now) / 4))
+            self._inflight.release()
+            return
         try:
             async with self._locks[bot_id]:
                 self._busy += 1
@@ -305,12 +313,6 @@ class Engine:
                     self.counts["waited_hours_or_cap"] += 1
                     self._anchor[bot_id] = pacer.next_due(now, now)
                     self._reschedule(bot_id, self._anchor[bot_id])
-                    return
-                if self._owed[bot_id]:
-                    # a person waits for this bot's answer: its next message is that answer (the reply
-                    # job), not a new topic posted under the question
-                    self.counts["waited_for_answer"] += 1
-                    self._reschedule(bot_id, now + min(SELF_FOLLOW_UP_RETRY_S, pacer.delay(now) / 4))
                     return
                 chat = choose_chat(bot, list(self.chats.values()), rng)
                 if chat is None:

@@ -49,7 +49,8 @@ def _mentions(text: str, bot: BotProfile) -> bool:
 
 def score_targets(bot: BotProfile, history: Sequence[HistoryLine], now: float) -> list[ScoredTarget]:
     """Candidate reply targets, best first: humans, questions, mentions of this bot, watchlist
-    symbols, recency. Never the bot itself, never a line it already answered."""
+    symbols, recency. Never the bot itself, never a line it already answered, never a "rica ederim"
+    (it closes a thread) nor a thank-you meant for someone else."""
     answered = {line.reply_to_id for line in history if line.bot_id == bot.id and line.reply_to_id}
     author = {line.id: line.bot_id for line in history}
     replies = Counter(line.reply_to_id for line in history if line.bot_id is not None and line.reply_to_id)
@@ -63,6 +64,9 @@ def score_targets(bot: BotProfile, history: Sequence[HistoryLine], now: float) -
             continue
         if not to_me and not line.is_human and _asks_another(line, bot, now):
             continue
+        act = classify(line.text).act
+        if act == "welcome" or (act == "thanks" and not to_me):
+            continue  # "rica ederim" closes a thread; a thank-you to another member is not this bot's to answer
         score, reasons = 1.0, []
         if line.is_human:
             score += 3.0

@@ -18,10 +18,11 @@ from functools import lru_cache
 
 __all__ = ["ACTS", "QTYPES", "Ask", "answers", "classify", "subject_forms"]
 
-ACTS = ("question", "thanks", "greeting", "news", "opinion", "statement")
+ACTS = ("question", "thanks", "welcome", "greeting", "news", "opinion", "statement")
 QTYPES = ("when", "how_much", "why", "what", "how", "which", "yesno")
 
 _W = r"(?<![\wçğıöşü])"  # a word starts here (Turkish letters count as word characters)
+_E = r"(?![\wçğıöşü])"  # … and ends here ("nerede" is no "neredeyse", "kaç" no "kaçtım")
 
 # concept → what people write for it (lower-case regular expressions, matched where a word starts)
 CONCEPTS: dict[str, tuple[str, ...]] = {
@@ -55,24 +56,33 @@ STOCKS = ("GARAN", "AKBNK", "YKBNK", "ISCTR", "HALKB", "VAKBN", "THYAO", "PGSUS"
           "TCELL", "TTKOM", "KOZAL", "ARCLK", "EKGYO", "ENKAI", "TAVHL")
 
 _QTYPE_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("when", re.compile(_W + r"(ne zaman|hangi (gün|tarih|ay|hafta|saat)|kaçta|saat kaç|ne vakit|kaçında)")),
-    ("why", re.compile(_W + r"(neden|niye|niçin|sebebi ne|nedeni ne|ne oldu|neyin etkisi|ne yüzünden)")),
+    ("when", re.compile(_W + r"(ne zaman|hangi (gün|tarih|ay|hafta|saat)|kaçta|saat kaç|ne vakit|kaçında)" + _E)),
+    ("why", re.compile(_W + r"(neden|niye|niçin|sebebi ne|nedeni ne|ne oldu|neyin etkisi|ne yüzünden)" + _E)),
     # "nereye gider?", "ne olur?" ask for a view of what comes, not today's figure
-    ("yesno", re.compile(_W + r"(nereye gider|nereye gidiyor|nereye gidecek|ne olur|ne olacak|yükselir mi|düşer mi)")),
-    ("how_much", re.compile(_W + r"(ne kadar|kaç|yüzde kaç|fiyatı ne|seviyesi ne|kaça|nereye|nerede|hangi seviye)")),
+    ("yesno", re.compile(_W + r"(nereye gider|nereye gidiyor|nereye gidecek|ne olur|ne olacak|yükselir mi|düşer mi)"
+                         + _E)),
+    ("how_much", re.compile(_W + r"(ne kadar|kaç|kaça|kaçtan|yüzde kaç|fiyatı ne|seviyesi ne|nereye|nerede|"
+                            r"hangi seviye)" + _E)),
     # "senin fikrin ne?" asks an opinion, not a definition
     ("yesno", re.compile(_W + r"(fikrin|fikriniz|görüşün|görüşünüz|yorumun|yorumunuz|tahminin|tahmininiz)"
-                         r"\s+(ne|nedir|nasıl)(?![\wçğıöşü])")),
+                         r"\s+(ne|nedir|nasıl)" + _E)),
     ("what", re.compile(_W + r"(nedir|ne demek|ne işe yarar|ne anlama|nasıl bir şey|ne demektir|neyi gösterir|"
-                        r"neyi gösteriyor|ne gösterir|ne anlatır)"
-                        r"|\bne\s*\?")),
-    ("how", re.compile(_W + r"(nasıl)")),
-    ("which", re.compile(_W + r"(hangi|hangisi)")),
+                        r"neyi gösteriyor|ne gösterir|ne anlatır)" + _E
+                        + r"|\bne\s*\?")),
+    ("how", re.compile(_W + r"(nasıl)" + _E)),
+    ("which", re.compile(_W + r"(hangi|hangisi)" + _E)),
 )
 _YESNO = re.compile(r"\?|" + _W + r"(m[ıiuü]|m[ıiuü]s[ıiuü]n|m[ıiuü]y[ıiuü]z|m[ıiuü]d[ıiuü]r|sence|sizce|"
                     r"ne dersin|ne dersiniz|ne düşünüyorsun|ne düşünüyorsunuz)(?![\wçğıöşü])")
 _SENTENCE = re.compile(r"[^.!?…]+[.!?…]*")
-_WELCOME = re.compile(r"^\W*(?:[^\W\d_]+,\s*)?(?:ne demek|rica ederim)\s*[,.!]")
+# Without a "?", a chat question leaves its sentence open ("temettü ne zaman yatıyor"); a sentence closed
+# with "." or "!" states ("EREGL neredeyse yerinde sayıyor."), and a particle inside a clause is an
+# embedded question ("dönüyor mu ona bak"): the particle asks only at the sentence's end or before
+# sence/sizce/acaba.
+_OPEN_SENTENCE = re.compile(r"[^.!?…]+$")
+_TAIL_PARTICLE = re.compile(_W + r"(m[ıiuü]|m[ıiuü]s[ıiuü]n|m[ıiuü]y[ıiuü]z|m[ıiuü]d[ıiuü]r)"
+                            r"(?=\s*(?:[,;]?\s*(?:sence|sizce|acaba|peki)\s*)?[.!…]*\s*$)")
+_WELCOME = re.compile(r"^\W*(?:[^\W\d_]+,\s*)?(?:ne demek|rica ederim|estağfurullah|önemli değil)\s*[,.!]")
 _THANKS = re.compile(_W + r"(teşekkür|sağ ol|sağol|eyvallah|eline sağlık|emeğine sağlık|çok makbule|minnettar)")
 _GREETING = re.compile(r"^\W*(günaydın|merhaba|selam|iyi akşamlar|iyi geceler|hayırlı sabahlar|herkese (merhaba|selam"
                        r"|günaydın|iyi)|hoş bulduk)")
@@ -140,13 +150,34 @@ class Ask:
         return self.act == "question"
 
 
+_BELOW_BEFORE = re.compile(r"(\d[\d.,]*\s*(?:tl|puan|dolar|\$)?|[\wçğıöşü]+(?:n[ıiuü]n|[ıiuü]n|'[ıiuü]n|'n[ıiuü]n|"
+                           r"’[ıiuü]n))[,]?\s*$")
+_BELOW_AFTER = re.compile(r"^\s*(?:in|düş|sark|gel|kır|çekil|geril|kal|iner|iniş)")
+
+
+_WORD_REST = re.compile(r"[\wçğıöşü’']*")
+
+
+def _gold_sense(low: str, start: int, end: int) -> bool:
+    """"altın…" at ``low[start:end]`` names gold, not "below": "30 altına inip", "desteğin altına",
+    "altına inerse zarar keserim" do not."""
+    end += len(_WORD_REST.match(low, end).group(0))  # type: ignore[union-attr]  # the rest of the word
+    return not (_BELOW_BEFORE.search(low[:start]) or _BELOW_AFTER.match(low[end:]))
+
+
+def _symbol_match(key: str, forms: tuple[str, ...], low: str) -> re.Match[str] | None:
+    """The first place ``low`` names instrument ``key`` (gold only in its gold sense)."""
+    return next((m for m in _forms_pattern(forms).finditer(low)
+                 if key != "altın" or _gold_sense(low, m.start(), m.end())), None)
+
+
 def _find_subject(low: str, text: str) -> tuple[str | None, str | None]:
     concept = next((key for key, forms in CONCEPTS.items() if _forms_pattern(forms).search(low)), None)
     symbol = next((t for t in STOCKS if re.search(rf"\b{t}\b", text.upper())), None)
     if symbol is None:
         # the most specific form wins: "bist30" before "bist", "gram altın" before "altın"
         hits = [(m.start(), -len(m.group(1)), key) for key, forms in SYMBOLS.items()
-                if (m := _forms_pattern(forms).search(low))]
+                if (m := _symbol_match(key, forms, low))]
         symbol = min(hits)[2] if hits else None
     return concept, symbol
 
@@ -163,12 +194,31 @@ def classify(text: str) -> Ask:
         c2, s2 = _find_subject(low, low.upper())
         concept, symbol = c2 or concept, s2 or symbol
     elif _WELCOME.search(low):  # "Ne demek, bol kazançlar!" answers a thank-you; it asks nothing
-        return Ask("statement", None, concept, symbol)
-    for qtype, pattern in _QTYPE_RULES:
-        if pattern.search(low):
-            return Ask("question", qtype, concept, symbol)
-    if _YESNO.search(low):
+        return Ask("welcome", None, concept, symbol)
+    else:  # no "?": only a sentence left open may ask (see _OPEN_SENTENCE)
+        last = _OPEN_SENTENCE.search(low.rstrip())
+        if last is None:
+            return _statement(low, concept, symbol)
+        low = last.group(0)
+        if _TAIL_PARTICLE.search(low):
+            return Ask("question", _qtype(low) or "yesno", concept, symbol)
+        low = _TAIL_PARTICLE.sub(" ", low)
+    qtype = _qtype(low)
+    if qtype:
+        return Ask("question", qtype, concept, symbol)
+    if asked and _YESNO.search(low):
         return Ask("question", "yesno", concept, symbol)
+    if not asked and re.search(_W + r"(sence|sizce|ne dersin|ne dersiniz|ne düşünüyorsun|ne düşünüyorsunuz)" + _E, low):
+        return Ask("question", "yesno", concept, symbol)
+    return _statement(re.sub(r"@\w+", " ", tr_lower(" ".join(str(text).split()))), concept, symbol)
+
+
+def _qtype(low: str) -> str | None:
+    return next((qtype for qtype, pattern in _QTYPE_RULES if pattern.search(low)), None)
+
+
+def _statement(low: str, concept: str | None, symbol: str | None) -> Ask:
+    """What a message that asks nothing does: thanks, a greeting, news, an opinion, a statement."""
     if _THANKS.search(low):
         return Ask("thanks", None, concept, symbol)
     if _GREETING.search(low) and len(low.split()) <= 8:
