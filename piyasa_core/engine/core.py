@@ -18,6 +18,7 @@ from typing import Any
 from piyasa_core.cache import Cache
 from piyasa_core.cache_codec import check_value
 from piyasa_core.config import Config
+from piyasa_core.config.schema import EngineConfig
 from piyasa_core.engine import repo
 from piyasa_core.engine.clock import SimClock
 from piyasa_core.engine.dedup import SEEN_KEEP, SeenKeys
@@ -52,6 +53,9 @@ log = logging.getLogger(__name__)
 
 HISTORY_KEEP = 50  # lines kept per chat in the cache (dedup looks this far back; prompts use fewer)
 SELF_FOLLOW_UP_RETRY_S = 8.0
+DEGRADED_REACTIONS = 0.25  # reaction share added at a plan scale of 0 (in proportion above it)
+DEGRADED_REACTIONS_MAX = 0.3
+DEGRADED_REPLIES = 0.5  # bot-to-bot replies fall to half at a plan scale of 0
 SKIP_RETRIES = 2  # fresh turns tried after a skipped draft before the bot's slot is given up
 
 
@@ -109,6 +113,7 @@ class Engine:
         self.pipeline = MessagePipeline(self)
         self.quota: QuotaPlanner | None = None  # set at start (it needs every bot's profile)
         self._plan_warning = ""
+        self._degraded: tuple[float, EngineConfig] | None = None
         self.outbox = Outbox(store.engine)
 
     # ── start-up ───────────────────────────────────────────────────────────────────────────────
@@ -322,7 +327,7 @@ class Engine:
                 history = await self.history(chat)
                 if self._avoid[bot_id]:  # a retry after a skipped draft: not the same target again
                     history = tuple(line for line in history if line.id not in self._avoid[bot_id])
-                turn = decide_turn(bot, chat, history, self.config.settings.engine, rng, now, self.usernames,
+                turn = decide_turn(bot, chat, history, self.turn_config(), rng, now, self.usernames,
                                    allow_self_follow_up=not self.pacing)
                 if turn is None:
                     self.counts["waited_self_follow_up"] += 1
@@ -421,19 +426,37 @@ class Engine:
         self.memories[bot.id] = (content, *self.memories.get(bot.id, ()))[:3]
 
     async def _tick(self, stop: asyncio.Event) -> None:
-        last_flush = time.monotonic()
+        last_flush, last_flush_sim = time.monotonic(), self.clock.now()
         planned_at, planned_states = -math.inf, {}
         while not stop.is_set():
-            await asyncio.sleep(1.0)
+            # at least twice a simulated minute: the plan is recomputed every simulated minute, also when
+            # a benchmark runs the clock at ×300
+            await asyncio.sleep(min(1.0, self.clock.real_seconds(30.0)))
             now = self.clock.now()
             states = {p.name: p.state for p in self.router.statuses()}
             if self.pacing and self.quota is not None and (now - planned_at >= 60 or states != planned_states):
                 planned_at, planned_states = now, states  # once a simulated minute, and on a provider's change
                 await asyncio.to_thread(self.replan, now, states)
             self.emit(self.metrics())
-            if time.monotonic() - last_flush >= 10:
+            # every 10 s, and every simulated minute: the plan reads every worker's usage from the database
+            if time.monotonic() - last_flush >= 10 or now - last_flush_sim >= 60:
                 self.flush_usage()
-                last_flush = time.monotonic()
+                last_flush, last_flush_sim = time.monotonic(), now
+
+    def turn_config(self) -> EngineConfig:
+        """The turn mix, degraded as the day's plan holds the bots back (scale < 1): more reactions, which
+        cost no LLM call, and fewer bot-to-bot replies; people's questions are served as always."""
+        base = self.config.settings.engine
+        scale = self.quota.plan.scale if self.quota is not None and self.quota.plan is not None else 1.0
+        if scale >= 1.0:
+            return base
+        short = 1.0 - scale
+        key = round(scale, 2)
+        if self._degraded is None or self._degraded[0] != key:
+            self._degraded = (key, base.model_copy(update={
+                "reaction_probability": min(DEGRADED_REACTIONS_MAX, base.reaction_probability + DEGRADED_REACTIONS * short),
+                "reply_probability": base.reply_probability * (1.0 - DEGRADED_REPLIES * short)}))
+        return self._degraded[1]
 
     def replan(self, now: float, states: dict[str, str]) -> None:
         """Recompute the day's LLM plan and pace this worker's bots by it."""

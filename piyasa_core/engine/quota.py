@@ -15,7 +15,7 @@ from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from piyasa_core.config.schema import EngineConfig, LLMConfig
 from piyasa_core.engine.pacing import HOUR, BotPacer
@@ -68,6 +68,22 @@ class QuotaPlanner:
         floor = sum(self.engine.hourly_min * p.active_seconds(now, end, STEP_S) / HOUR for p in self.pacers)
         return own, floor
 
+    def people_demand(self, session: Session, day_start: float, now: float, end: float) -> float:
+        """Answers to people expected in ``[now, end)``: today's rate of bot replies to people's messages
+        over today's active time so far (people ask as the day goes; a quiet morning predicts little)."""
+        person = aliased(Message)
+        since = datetime.fromtimestamp(day_start, timezone.utc)
+        answers = session.scalar(select(func.count()).select_from(Message).join(person, Message.reply_to_id == person.id)
+                                 .where(person.bot_id.is_(None), Message.bot_id.is_not(None), Message.status == "sent",
+                                        Message.created_at >= since)) or 0
+        if not answers:
+            return 0.0
+        active = sum(1 for t in range(int(day_start), int(now), int(STEP_S))
+                     if any(p.is_active(t + STEP_S / 2) for p in self.pacers)) * STEP_S
+        ahead = sum(1 for t in range(int(now), int(end), int(STEP_S))
+                    if any(p.is_active(t + STEP_S / 2) for p in self.pacers)) * STEP_S
+        return answers / max(active, HOUR) * ahead
+
     def compute(self, session: Session, now: float, active: str, states: dict[str, str]) -> DayPlan:
         """The plan now, from the database's usage of the provider day (UTC) ``now`` falls in."""
         day = datetime.fromtimestamp(now, timezone.utc).date()
@@ -94,5 +110,6 @@ class QuotaPlanner:
         own, floor = self.demand(now, end)
         self.plan = plan_day(chain, at=now, day_end=end, demand=own, demand_at_minimum=floor,
                              tokens_per_message=per_message, calls_per_message=calls_per_message,
-                             reserve_share=self.reserve_share)
+                             reserve_share=self.reserve_share,
+                             people_demand=self.people_demand(session, start.timestamp(), now, end))
         return self.plan

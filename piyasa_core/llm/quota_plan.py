@@ -96,13 +96,14 @@ def _lasts(at: float, left: float | None, per_hour: float, day_end: float) -> fl
 
 def plan_day(chain: Sequence[ProviderDay], *, at: float, day_end: float, demand: float,
              demand_at_minimum: float, tokens_per_message: float, calls_per_message: float = 1.0,
-             reserve_share: float = 0.1) -> DayPlan:
+             reserve_share: float = 0.1, people_demand: float = 0.0) -> DayPlan:
     """The plan for ``[at, day_end)``: ``demand`` is what the bots' pace plans in it (``demand_at_minimum``
-    at their hourly minimum); ``reserve_share`` of what the chain affords is kept for people."""
+    at their hourly minimum); kept for people: ``reserve_share`` of what the chain affords, or the
+    answers to people expected for the rest of the day (``people_demand``, measured), the larger."""
     afford = [p.affordable(tokens_per_message, calls_per_message) for p in chain]
     unlimited = any(a is None for a in afford) or not chain
     total = None if unlimited else sum(a or 0.0 for a in afford)
-    reserve = 0.0 if total is None else total * reserve_share
+    reserve = 0.0 if total is None else min(total, max(total * reserve_share, people_demand))
     for_bots = None if total is None else total - reserve
     scale = 1.0 if for_bots is None or demand <= 0 else min(1.0, for_bots / demand)
     hours = max(day_end - at, 0.0) / HOUR
