@@ -313,3 +313,39 @@ def test_a_new_post_now_and_then_tells_of_the_bots_seeded_past() -> None:
     replies = [compose({**hints, "mode": "reply"}, ("Ayşe Scalper", "GARAN bugün hareketli", False), s) for s in range(100)]
     assert not any(past in t for t in replies)
     assert not any(past in compose({**hints, "past": []}, None, s) for s in range(100))
+
+
+def test_a_price_the_chat_has_just_stated_is_not_stated_again() -> None:
+    """Three bots answered "EREGL … fiyat 31,43 TL" each with "EREGL şu an 31,43 TL" (a benchmark
+    transcript): with the price in the newest lines (``quoted``), no reply or post states it again."""
+    from piyasa_core.engine.prompt import quoted_symbols
+    from piyasa_core.engine.types import HistoryLine
+
+    said = HistoryLine(id=1, chat_id=1, text="Kahvemi aldım. EREGL neredeyse yerinde sayıyor, fiyat 31,43 TL.",
+                       created_at=0.0, author="Mehmet Yatırımcı", bot_id=1, username="mehmet_trader")
+    other = HistoryLine(id=2, chat_id=1, text="Bugün hacim düşük, herkes veri bekliyor.", created_at=1.0,
+                        author="Ali Hoca", bot_id=3, username="ali_ekonomist")
+    assert quoted_symbols([said, other]) == ["EREGL"] and quoted_symbols([other]) == []
+    market = {"EREGL": {"price": 31.43, "change_pct": 0.06}}
+    price = re.compile(r"31,4\d")
+    for quoted, expect in (([], True), (["EREGL"], False)):
+        texts = [compose({"persona": persona, "mode": mode, "topic": "EREGL", "market": market, "hour": 10.5,
+                          "quoted": quoted}, ("Mehmet Yatırımcı", said.text, False), seed)
+                 for persona in ("investor", "scalper", "economist", "newbie") for mode in ("reply", "new")
+                 for seed in range(25)]
+        assert any(price.search(t) for t in texts) is expect, [t for t in texts if price.search(t)][:3]
+
+
+def test_an_emoji_never_points_against_the_move_the_message_states() -> None:
+    """"Bitcoin bugün %1,7 artıda … 📉" read as a contradiction: a rise never takes 📉, a fall never 📈 or 🚀."""
+    market = {"BTCUSDT": {"price": 60000, "change_pct": 1.7}, "ASELS": {"price": 80.5, "change_pct": -2.5}}
+    seen = 0
+    for persona in ("economist", "scalper"):
+        for topic, wrong in (("BTCUSDT", "📉"), ("ASELS", "📈🚀")):
+            for seed in range(120):
+                text = compose({"persona": persona, "mode": "new", "topic": topic, "market": market, "hour": 10.5,
+                                "emoji": ["📉", "📈", "🚀", "💡"]}, None, seed)
+                moved = ("artıda" in text or "yüksel" in text) if topic == "BTCUSDT" else ("geriled" in text or "ekside" in text)
+                seen += moved
+                assert not (moved and any(e in text for e in wrong)), text
+    assert seen > 50

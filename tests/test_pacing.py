@@ -178,6 +178,28 @@ def test_a_bots_question_to_another_bot_is_left_to_that_bot_for_ten_minutes() ->
     assert 1 in [s.line.id for s in score_targets(me, history, now + 600)]  # later anyone may join
 
 
+def test_a_bots_question_to_the_group_goes_to_the_one_or_two_that_fit_it() -> None:
+    """Zeynep asked the group "BIST100 ne demek?" and three bots each answered with the same definition (a
+    benchmark transcript): the best-fitting bots answer, the others leave it, and after ten minutes an
+    unanswered question is open to anyone while an answered one is not answered again."""
+    mehmet = bot()
+    ayse = bot(id=2, username="ayse_scalp", name="Ayşe Scalper", persona="scalper", watchlist=("SISE", "BTCUSDT"))
+    ali = bot(id=3, username="ali_ekonomist", name="Ali Hoca", persona="economist", watchlist=("USDTRY", "TCMB"))
+    zeynep = bot(id=4, username="zeynep_newbie", name="Zeynep Yeni", persona="newbie", watchlist=("BIST30",))
+    members = (mehmet, ayse, ali, zeynep)
+    now = at(15)
+    asked = [line(1, "Arkadaşlar, enflasyon verisi faizi nasıl etkiler?", now - 20, 4, "Zeynep Yeni", "zeynep_newbie")]
+    may = {b.username: 1 in [s.line.id for s in score_targets(b, asked, now, members, "Europe/Istanbul")]
+           for b in (mehmet, ayse, ali)}
+    assert may == {"mehmet_trader": False, "ayse_scalp": False, "ali_ekonomist": True}, may
+    later = now + 600
+    assert 1 in [s.line.id for s in score_targets(mehmet, asked, later, members, "Europe/Istanbul")]
+    answered = [*asked, line(2, "Faiz artınca enflasyon yavaşlar.", now - 10, 3, "Ali Hoca", "ali_ekonomist",
+                             reply_to_id=1)]
+    assert 1 not in [s.line.id for s in score_targets(mehmet, answered, later, members, "Europe/Istanbul")]
+    assert 2 in [s.line.id for s in score_targets(mehmet, answered, now, members, "Europe/Istanbul")]  # the answer
+
+
 def test_turn_rules() -> None:
     me = bot()
     chat = ChatInfo(1, "c", "C", topics=("BIST",))

@@ -320,7 +320,8 @@ def test_humanize_never_adds_artifacts_or_touches_atoms(corpus: list[tuple[str, 
 
 
 @pytest.mark.parametrize("text", ["GARAN güzel.", "@ali selam.", "Mehmet haklı.", "Bitcoin yine sakin.",
-                                  "Zeynep'e katılıyorum.", "TL değer kaybetti.", "ÇOK güzel.", "Thyao iyi."])
+                                  "Zeynep'e katılıyorum.", "TL değer kaybetti.", "ÇOK güzel.", "Thyao iyi.",
+                                  "Serkan, RSI tek başına yetmez."])  # a person addressed: "serkan," read as a slip
 def test_humanize_keeps_protected_first_words(text: str) -> None:
     for seed in range(60):
         assert humanize(text, random.Random(seed), 1.0)[:2] == text[:2]

@@ -224,7 +224,7 @@ def test_hints_for_offline_composer(bots: dict[str, BotProfile], market: MarketS
     bot = bots["mehmet_trader"]
     hints = hints_for(bot, reply_turn(lines[-1]), market, seed=11)
     assert set(hints) == {"persona", "bot_name", "username", "signature_phrases", "emoji", "watchlist", "topic",
-                          "mode", "mention", "market", "stances", "holdings", "max_chars", "seed", "hour", "closing", "past"}
+                          "mode", "mention", "market", "stances", "holdings", "max_chars", "seed", "hour", "closing", "past", "quoted"}
     assert hints["persona"] == "investor" and hints["mention"] == "ayse_scalp" and hints["seed"] == 11
     assert hints["market"]["GARAN"] == {"price": market.quote("GARAN").price,  # type: ignore[union-attr]
                                         "change_pct": market.quote("GARAN").change_pct}  # type: ignore[union-attr]

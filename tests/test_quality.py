@@ -141,3 +141,28 @@ def test_a_goodbye_followed_by_more_messages_within_the_hour_is_counted() -> Non
     ]
     r = quality_report(msgs)
     assert (r.sign_offs, r.sign_off_then_spoke) == (2, 1)  # "sonra yine sorarım" says no goodbye
+
+
+def test_echoed_prices_and_misdirected_thanks_are_counted() -> None:
+    """From a benchmark transcript: three bots answered Mehmet's "EREGL … fiyat 31,43 TL" each with the same
+    quote (3 echoes; a quote of another instrument is none), and Zeynep answered "rica ederim" to thanks
+    that Mehmet gave Ayşe, then Ayşe answered Zeynep's "rica ederim" (2 misdirected)."""
+    msgs = [
+        QualityInput("Kahvemi aldım. EREGL neredeyse yerinde sayıyor, fiyat 31,43 TL.", 1, 1, id=1,
+                     username="mehmet_trader"),
+        QualityInput("Rakamlara göre, EREGL şu an 31,43 TL, Mehmet", 3, 1, id=2, reply_to_id=1,
+                     username="ali_ekonomist"),
+        QualityInput("Mehmet, okuduğum kadarıyla EREGL şu anda 31,43 TL. ❓", 4, 1, id=3, reply_to_id=1,
+                     username="zeynep_newbie"),
+        QualityInput("EREGL şu an 31,43 TL, bugün %0,06 değişimle yatay. 📈", 2, 1, id=4, reply_to_id=1,
+                     username="ayse_scalp"),
+        QualityInput("Dolar 50,52, bugün sakin.", 2, 1, id=5, username="ayse_scalp"),
+        QualityInput("Ayşe, tam benim söylediğim şey, eline sağlık.", 1, 1, id=6, reply_to_id=4,
+                     username="mehmet_trader"),
+        QualityInput("Hocam, rica ederim, ben de öğreniyorum.", 4, 1, id=7, reply_to_id=6, username="zeynep_newbie"),
+        QualityInput("Zeynep, rica ederim!", 2, 1, id=8, reply_to_id=7, username="ayse_scalp"),
+        QualityInput("Ayşe, ne demek, bol kazançlar!", 2, 1, id=9, reply_to_id=6, username="ayse_scalp"),
+    ]
+    r = quality_report(msgs)
+    assert r.echoed_prices == 3 and r.echoed_price_rate == pytest.approx(3 / 9)
+    assert r.misdirected_pleasantries == 2  # Ayşe's own answer to the thanks she was given is right

@@ -319,7 +319,7 @@ def render_html(report: dict[str, Any]) -> str:
         "top_topic_share", "artifact_count", "distinct_system_prompts", "duplicates", "answered_question_rate",
         "question_replies", "human_questions", "human_questions_with_answer", "replies_per_human_question",
         "max_bots_per_human_question_10min", "addressed_human_questions", "addressed_answered_first",
-        "unanswered_repeat_rate", "near_duplicate_rate", "mention_rate", "self_mentions", "harmony_errors",
+        "unanswered_repeat_rate", "near_duplicate_rate", "echoed_price_rate", "misdirected_pleasantries", "mention_rate", "self_mentions", "harmony_errors",
         "time_phrase_violations", "sign_offs", "sign_off_then_spoke")] + [
         ("topic spread", ", ".join(f"{k} {v:.0%}" for k, v in (q.get("topic_spread") or {}).items()) or None)])]
     if q.get("artifact_examples"):

@@ -95,6 +95,7 @@ class Engine:
         self.recent_texts: dict[int, deque[str]] = {}
         self.seen: dict[int, SeenKeys] = {}  # per chat: dedup keys further back than the history
         self.usernames: dict[int, str] = {}
+        self.members: dict[int, tuple[BotProfile, ...]] = {}  # chat → its bots (every worker's)
         self._heap: list[tuple[float, int]] = []
         self._anchor: dict[int, float] = {}
         self._skips: Counter[int] = Counter()
@@ -138,6 +139,7 @@ class Engine:
             log.warning("worker %d: %d interrupted outbox rows marked failed (never re-sent)", self.worker_id, stale)
             self.counts["stale_pending_resolved"] += stale
         self.usernames = {b.id: b.username for b in everyone}
+        self.members = {c: tuple(b for b in everyone if c in b.chat_ids) for c in self.chats}
         settings = self.config.settings
         self.quota = QuotaPlanner([b for b in everyone if not self.run_id or set(b.chat_ids) & set(self.chats)],
                                   settings.engine, settings.llm, settings.llm.people_reserve)
@@ -328,7 +330,7 @@ class Engine:
                 if self._avoid[bot_id]:  # a retry after a skipped draft: not the same target again
                     history = tuple(line for line in history if line.id not in self._avoid[bot_id])
                 turn = decide_turn(bot, chat, history, self.turn_config(), rng, now, self.usernames,
-                                   allow_self_follow_up=not self.pacing)
+                                   allow_self_follow_up=not self.pacing, members=self.members.get(chat.id, ()))
                 if turn is None:
                     self.counts["waited_self_follow_up"] += 1
                     self._reschedule(bot_id, now + min(SELF_FOLLOW_UP_RETRY_S, pacer.delay(now) / 4))  # the anchor stays: the rate does not drift

@@ -14,7 +14,7 @@ from piyasa_core.engine.clock import describe_moment, local_hour
 from piyasa_core.engine.dedup import DuplicateChecker
 from piyasa_core.engine.pacing import BotPacer
 from piyasa_core.engine.postprocess import postprocess
-from piyasa_core.engine.prompt import build_user_prompt, clip, hints_for, stop_sequences
+from piyasa_core.engine.prompt import build_user_prompt, clip, hints_for, quoted_symbols, stop_sequences
 from piyasa_core.engine.types import (
     BotProfile,
     ChatInfo,
@@ -86,7 +86,8 @@ class MessagePipeline:
         seed = rng.getrandbits(31) + seed_offset
         hour = local_hour(now, cfg.timezone)
         hints = hints_for(bot, turn, market, seed, max_chars=cfg.max_message_chars, hour=hour, closing=closing,
-                          past=engine.past.get(bot.id, ()))
+                          past=engine.past.get(bot.id, ()),
+                          quoted=quoted_symbols([*history, *([turn.reply_to] if turn.reply_to else [])]))
         reply = turn.reply_to
         if turn.mode == "reaction":
             return self._react(bot, turn, hints, cfg.max_message_chars, rng)

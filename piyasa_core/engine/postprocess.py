@@ -385,7 +385,8 @@ def humanize(text: str, rng: random.Random, casual: float,
              known: frozenset[str] = KNOWN_SYMBOLS, allowed: frozenset[str] = DEFAULT_ALLOWED) -> str:
     """Light casual touches, each with a probability scaled by ``casual`` (0..1): drop the final period,
     lower-case the first letter (only a plain capitalised word, not a ticker, name, @mention or
-    all-caps word, and not one followed by an apostrophe suffix), double a final "!". Always draws
+    all-caps word, and not one followed by an apostrophe suffix or a comma: "Serkan, …" addresses a
+    person, and "serkan," reads as a slip), double a final "!". Always draws
     three random numbers; a touch that would add an ``artifacts`` entry is skipped."""
     draws = [rng.random() for _ in range(3)]
     if not text.strip():
@@ -413,7 +414,7 @@ def humanize(text: str, rng: random.Random, casual: float,
     if draws[1] < casual * 0.3 and first:
         w, nxt = first.group(1), first.group(2)
         if len(w) >= 2 and w[0].isupper() and w[1:].islower() and w not in PROPER_WORDS \
-                and _key(w) not in known and _key(w) not in allowed and nxt not in ("'", "’"):
+                and _key(w) not in known and _key(w) not in allowed and nxt not in ("'", "’", ","):
             out = attempt(tr_lower(out[0]) + out[1:], out)
     core, tail = split(out)
     if draws[2] < casual * 0.15 and core.endswith("!") and not core.endswith("!!"):

@@ -17,10 +17,11 @@ from typing import Any
 from piyasa_core.engine.addressing import is_question
 from piyasa_core.engine.market import canonical_symbol, format_quote, tr_number
 from piyasa_core.engine.types import BotProfile, HistoryLine, MarketSnapshot, Quote, Turn
+from piyasa_core.llm.asks import priced_symbol
 from piyasa_core.llm.tokens import CHAT_OVERHEAD_TOKENS, chars_within, estimate_tokens
 
 __all__ = ["HISTORY_FLOOR", "MODE_TEXT", "clip", "PromptParts", "UserPrompt", "build_prompt", "build_user_prompt", "estimate_tokens",
-           "hints_for", "system_prompt"]
+           "hints_for", "quoted_symbols", "system_prompt"]
 
 FORBIDDEN_WORDS: tuple[str, ...] = ("garanti", "kesin")
 """Words the bots must never write; they appear in the system prompt only inside the prohibition."""
@@ -404,11 +405,25 @@ def build_prompt(bot: BotProfile, turn: Turn, history: Sequence[HistoryLine], ma
 
 
 # ── Offline hints ───────────────────────────────────────────────────────────────────────────────
+QUOTED_LINES = 6
+"""How far back a price said in the chat counts as just said (a reply or a post does not repeat it)."""
+def quoted_symbols(history: Sequence[HistoryLine], lines: int = QUOTED_LINES) -> list[str]:
+    """The instruments whose price one of the newest ``lines`` history lines states ("EREGL … 31,43 TL")."""
+    out: list[str] = []
+    for line in history[-lines:]:
+        symbol = priced_symbol(line.text)
+        if symbol and symbol not in out:
+            out.append(symbol)
+    return out
+
+
 def hints_for(bot: BotProfile, turn: Turn, market: MarketSnapshot, seed: int, max_chars: int = 400,
-              hour: float | None = None, closing: bool = False, past: Sequence[str] = ()) -> dict[str, Any]:
+              hour: float | None = None, closing: bool = False, past: Sequence[str] = (),
+              quoted: Sequence[str] = ()) -> dict[str, Any]:
     """Structured hints for the offline composer (see ``piyasa_core.llm.offline_text.compose``);
     ``hour``: the local hour of day on the simulated clock (time-of-day phrases must be true);
-    ``closing``: the bot leaves after this message (only then may it say goodbye)."""
+    ``closing``: the bot leaves after this message (only then may it say goodbye); ``quoted``: the
+    instruments whose price the chat has just stated (:func:`quoted_symbols`), not to be said again."""
     return {
         "hour": hour,
         "closing": closing,
@@ -427,5 +442,6 @@ def hints_for(bot: BotProfile, turn: Turn, market: MarketSnapshot, seed: int, ma
                      for h in bot.holdings],
         "max_chars": max_chars,
         "past": list(past),  # seeded memories (config.toml), first person
+        "quoted": list(quoted),
         "seed": seed,
     }

@@ -17,7 +17,8 @@ from piyasa_core.engine.dedup import dedup_key, near_pairs
 from piyasa_core.engine.postprocess import EMOJI_RE, artifacts, tr_lower
 from piyasa_core.engine.turns import HUMAN_QUIET_S
 from piyasa_core.engine.types import BotProfile, HistoryLine
-from piyasa_core.llm.asks import answers, classify
+from piyasa_core.engine.prompt import QUOTED_LINES
+from piyasa_core.llm.asks import answers, classify, priced_symbol
 from piyasa_core.llm.daytime import SIGN_OFF_QUIET_S, is_sign_off, time_phrase_violations
 
 __all__ = ["QualityInput", "QualityReport", "inputs_from_history", "quality_report"]
@@ -81,6 +82,9 @@ class QualityReport:
     unanswered_repeat_rate: float = 0.0
     near_duplicates: int = 0
     near_duplicate_rate: float = 0.0
+    echoed_prices: int = 0
+    echoed_price_rate: float = 0.0
+    misdirected_pleasantries: int = 0
     harmony_errors: int = 0
     sign_offs: int = 0
     sign_off_then_spoke: int = 0
@@ -99,6 +103,11 @@ class QualityReport:
 def _trigrams(text: str) -> list[tuple[str, ...]]:
     words = re.findall(r"\w+", tr_lower(text))
     return [tuple(words[i:i + 3]) for i in range(len(words) - 2)]
+
+
+def _names(text: str, m: QualityInput) -> bool:
+    """``text`` calls the author of ``m`` by @username."""
+    return bool(m.username) and f"@{m.username}".lower() in text.lower()
 
 
 def _answer_measures(messages: Sequence[QualityInput], bots: Sequence[BotProfile]) -> dict[str, Any]:
@@ -136,6 +145,24 @@ def _answer_measures(messages: Sequence[QualityInput], bots: Sequence[BotProfile
     for texts in per_chat.values():
         near += len(near_pairs(texts))
     n_bots = sum(1 for m in messages if m.bot_id is not None)
+    echoed = 0
+    recent: dict[int, list[QualityInput]] = defaultdict(list)
+    for m in messages:
+        window = recent[m.chat_id]
+        if m.bot_id is not None and (said := priced_symbol(m.text)) and any(priced_symbol(o.text) == said for o in window):
+            echoed += 1
+        window.append(m)
+        del window[:-QUOTED_LINES]
+    misdirected = 0
+    for m in messages:
+        target = by_id.get(m.reply_to_id) if m.bot_id is not None and m.reply_to_id is not None else None
+        if target is None or target.bot_id == m.bot_id:
+            continue
+        act = classify(target.text).act
+        thanked = by_id.get(target.reply_to_id) if target.reply_to_id is not None else None
+        if act == "welcome" or (act == "thanks" and thanked is not None and thanked.bot_id != m.bot_id
+                                and not _names(target.text, m)):
+            misdirected += 1
     return {
         "question_replies": len(pairs),
         "answered_question_rate": sum(ok for *_, ok in verdicts) / len(pairs) if pairs else 0.0,
@@ -144,6 +171,8 @@ def _answer_measures(messages: Sequence[QualityInput], bots: Sequence[BotProfile
         "questions": len(asked), "unanswered_repeats": repeats,
         "unanswered_repeat_rate": repeats / len(asked) if asked else 0.0,
         "near_duplicates": near, "near_duplicate_rate": near / n_bots if n_bots else 0.0,
+        "echoed_prices": echoed, "echoed_price_rate": echoed / n_bots if n_bots else 0.0,
+        "misdirected_pleasantries": misdirected,
         "answer_examples": tuple((q.text, r.text, ok) for q, r, ok in verdicts[:MAX_ANSWER_EXAMPLES]),
     }
 
@@ -188,7 +217,13 @@ def quality_report(messages: Sequence[QualityInput],
     - ``sign_offs``: bot messages that say goodbye (``llm.daytime.is_sign_off``); ``sign_off_then_spoke``:
       of those, the ones whose bot wrote again in the chat within ``SIGN_OFF_QUIET_S`` (an hour);
     - ``near_duplicates``: bot messages that nearly repeat one of the messages before them in the chat
-      (``dedup.near_pairs``, the engine's rule); ``near_duplicate_rate``: per bot message.
+      (``dedup.near_pairs``, the engine's rule); ``near_duplicate_rate``: per bot message;
+    - ``echoed_prices``: bot messages that state the price of an instrument whose price one of the
+      ``QUOTED_LINES`` messages before them in the chat stated (three bots answering "EREGL … 31,43 TL"
+      with "EREGL şu an 31,43 TL"); ``echoed_price_rate``: per bot message;
+    - ``misdirected_pleasantries``: bot replies to a "rica ederim" (it closes a thread) or to a
+      thank-you that thanked another member (it replied to someone else's message and does not
+      @mention the replier).
     """
     bots = [m for m in messages if m.bot_id is not None]
     n_bots = len(bots)

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from piyasa_core.config.schema import EngineConfig
-from piyasa_core.engine.addressing import addressed, is_question
+from piyasa_core.engine.addressing import addressed, answerers, is_question
+from piyasa_core.engine.pacing import active_at
 from piyasa_core.engine.types import BotProfile, ChatInfo, HistoryLine, Turn
 from piyasa_core.llm.asks import classify
 from piyasa_core.llm.offline_answer import topic_of
@@ -47,10 +48,12 @@ def _mentions(text: str, bot: BotProfile) -> bool:
     return addressed(text, bot)
 
 
-def score_targets(bot: BotProfile, history: Sequence[HistoryLine], now: float) -> list[ScoredTarget]:
+def score_targets(bot: BotProfile, history: Sequence[HistoryLine], now: float,
+                  members: Sequence[BotProfile] = (), tz_name: str | None = None) -> list[ScoredTarget]:
     """Candidate reply targets, best first: humans, questions, mentions of this bot, watchlist
     symbols, recency. Never the bot itself, never a line it already answered, never a "rica ederim"
-    (it closes a thread) nor a thank-you meant for someone else."""
+    (it closes a thread) nor a thank-you meant for someone else. A bot's question to the group
+    (``members``: the chat's bots) is answered by the one or two that fit it best, like a person's."""
     answered = {line.reply_to_id for line in history if line.bot_id == bot.id and line.reply_to_id}
     author = {line.id: line.bot_id for line in history}
     replies = Counter(line.reply_to_id for line in history if line.bot_id is not None and line.reply_to_id)
@@ -63,6 +66,9 @@ def score_targets(bot: BotProfile, history: Sequence[HistoryLine], now: float) -
         if line.is_human and not to_me and not _open_to_others(line, replies[line.id], now):
             continue
         if not to_me and not line.is_human and _asks_another(line, bot, now):
+            continue
+        if not to_me and not line.is_human and members and not _mine_to_answer(line, bot, replies[line.id], now,
+                                                                            members, tz_name):
             continue
         act = classify(line.text).act
         if act == "welcome" or (act == "thanks" and not to_me):
@@ -99,6 +105,23 @@ def _asks_another(line: HistoryLine, bot: BotProfile, now: float) -> bool:
         return False
     tagged = {name.lower() for name in _TAG.findall(line.text)} - {(line.username or "").lower()}
     return bool(tagged) and bot.username.lower() not in tagged and is_question(line.text)
+
+
+def _mine_to_answer(line: HistoryLine, bot: BotProfile, replies: int, now: float,
+                    members: Sequence[BotProfile], tz_name: str | None) -> bool:
+    """May ``bot`` answer another bot's line? A question to the group belongs to the one or two bots
+    that fit it best (``addressing.answerers``, among those around when it was asked): three bots each
+    explaining "BIST100, Borsa İstanbul'un en büyük 100 şirketinden oluşan ana endekstir" read as an
+    echo. Later, a question nobody answered is open to anyone; an answered one is not answered again
+    (a bot may still take up an answer). Any other line is open."""
+    if not is_question(line.text):
+        return True
+    if now - line.created_at >= HUMAN_QUIET_S:
+        return replies == 0
+    others = [m for m in members if m.id != line.bot_id]
+    if tz_name is not None:
+        others = [m for m in others if active_at(m, line.created_at, tz_name)] or others
+    return bot.id in answerers(line.text, others)
 
 
 def _open_to_others(line: HistoryLine, replies: int, now: float) -> bool:
@@ -146,11 +169,12 @@ def _topic_in(line: HistoryLine, bot: BotProfile, chat: ChatInfo) -> str | None:
 
 def decide_turn(bot: BotProfile, chat: ChatInfo, history: Sequence[HistoryLine], config: EngineConfig,
                 rng: random.Random, now: float, usernames: dict[int, str], *,
-                allow_self_follow_up: bool = False) -> Turn | None:
-    """What the bot does now; None when it would follow up on its own message (wait instead)."""
+                allow_self_follow_up: bool = False, members: Sequence[BotProfile] = ()) -> Turn | None:
+    """What the bot does now; None when it would follow up on its own message (wait instead).
+    ``members``: the chat's bots (who else may answer a bot's question to the group)."""
     if history and history[-1].bot_id == bot.id and not allow_self_follow_up:
         return None  # no immediate self-follow-up
-    targets = score_targets(bot, history, now)
+    targets = score_targets(bot, history, now, members, config.timezone)
     direct = [t for t in targets if "mention" in t.reasons]
     if direct and (direct[0].line.is_human or rng.random() < 0.7):
         # a line that speaks to this bot is answered first (a human's always)

@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-__all__ = ["ACTS", "QTYPES", "Ask", "answers", "classify", "subject_forms"]
+__all__ = ["ACTS", "QTYPES", "Ask", "answers", "classify", "priced_symbol", "subject_forms"]
 
 ACTS = ("question", "thanks", "welcome", "greeting", "news", "opinion", "statement")
 QTYPES = ("when", "how_much", "why", "what", "how", "which", "yesno")
@@ -228,6 +228,14 @@ def _statement(low: str, concept: str | None, symbol: str | None) -> Ask:
     if _OPINION.search(low):
         return Ask("opinion", None, concept, symbol)
     return Ask("statement", None, concept, symbol)
+
+
+_PRICE = re.compile(r"\d[\d.]*,\d|\d\s*(?:TL|puan)\b|\$\s?\d")
+
+
+def priced_symbol(text: str) -> str | None:
+    """The instrument whose price ``text`` states ("EREGL … fiyat 31,43 TL" → EREGL), if it states one."""
+    return classify(text).symbol if _PRICE.search(text) else None
 
 
 def carries_subject(ask: Ask, reply: str) -> bool:

@@ -178,6 +178,7 @@ class _Ctx:
     topicless: bool = False  # a reply to a message about no subject: no topic, no market talk
     closing: bool = False  # the bot's last message before it leaves for a while: it may say goodbye
     past: tuple[str, ...] = ()  # the bot's seeded memories, first person (config.toml ``memories``)
+    quoted: frozenset[str] = frozenset()  # instruments whose price the chat has just stated: not said again
 
 
 def _stable_seed(seed: int, *fields: object) -> int:
@@ -274,7 +275,8 @@ def _context(hints: Mapping[str, Any], reply_to: tuple[str, str, bool] | None, s
                 sigs, emoji, stances, holdings, max(8, max_chars), ask,
                 tuple(w for w in watch if w.upper() in KNOWN_SYMBOLS), _hour(hints.get("hour")), topicless,
                 bool(hints.get("closing")),
-                tuple(m for m in (str(x).strip().rstrip(".") for x in hints.get("past") or ()) if fragment_ok(m)))
+                tuple(m for m in (str(x).strip().rstrip(".") for x in hints.get("past") or ()) if fragment_ok(m)),
+                frozenset(str(q) for q in hints.get("quoted") or ()))
 
 
 # ── Template expansion ──────────────────────────────────────────────────────────────────────────
@@ -500,6 +502,7 @@ def _parts(ctx: _Ctx, rng: random.Random, slots: dict[str, Any]) -> list[tuple[s
     kind, pools = ctx.topic.kind, ctx.pools
     parts: list[tuple[str | None, int]] = []
     mode = ctx.mode
+    head = None
     if mode in ("reply", "human_reply") and ctx.ask is not None:
         if ctx.ask.act in ("thanks", "greeting") and (social := _social(ctx, rng, slots)):
             return social
@@ -531,7 +534,9 @@ def _parts(ctx: _Ctx, rng: random.Random, slots: dict[str, Any]) -> list[tuple[s
     elif rng.random() < 0.7:
         parts.append((_pick(rng, pools["open"], slots, kind), 1))
     quote_p = {"new": 0.85, "reply": 0.45, "human_reply": 0.6}[mode]
-    if ctx.quote and rng.random() < quote_p:
+    # three bots answering one post each with "EREGL şu an 31,43 TL" read as an echo: a price the chat
+    # has just stated is not stated again
+    if ctx.quote and ctx.quote[0] not in ctx.quoted and rng.random() < quote_p:
         clause, comment = _market_sentence(ctx, rng, slots)
         joined = f"{clause} {comment}" if comment and rng.random() < 0.75 else clause
         parts.append((joined, 1 if mode == "new" else 2))
@@ -556,7 +561,9 @@ def _parts(ctx: _Ctx, rng: random.Random, slots: dict[str, Any]) -> list[tuple[s
         parts.insert(rng.randint(1, len(parts)) if parts else 0, (sig, 5))
     if mode == "human_reply" and rng.random() < 0.35:
         parts.append((_pick(rng, ph.DISCLAIMER, slots, kind), 5))
-    if rng.random() < {"new": 0.5, "reply": 0.3, "human_reply": 0.3}[mode]:
+    # a closing line asks for help or thanks ahead ("Bilen biri anlatırsa sevinirim"): not after saying
+    # the answer was understood ("Çok sağ olun, daha iyi anladım")
+    if head != "agree" and rng.random() < {"new": 0.5, "reply": 0.3, "human_reply": 0.3}[mode]:
         parts.append((_pick(rng, pools["close"], slots, kind), 4))
     if mode == "new" and ctx.mention:
         parts.append((_pick(rng, ph.MENTION_CLOSE, slots, kind), 0))
@@ -613,6 +620,10 @@ def _fit(parts: list[tuple[str, int]], soft: int, budget: int, keep: str | None)
     return _truncate(text, budget, keep)
 
 
+_UP_EMOJI = frozenset({"📈", "🚀"})
+_DOWN_EMOJI = frozenset({"📉", "🔻"})
+
+
 def _build(ctx: _Ctx, rng: random.Random) -> str:
     slots = _slots(ctx, rng)
     keep = "@" + ctx.mention if ctx.mention else None
@@ -620,13 +631,18 @@ def _build(ctx: _Ctx, rng: random.Random) -> str:
         return _reaction(ctx, rng, slots)
     parts = _parts(ctx, rng, slots)
     n_emoji = rng.choices((0, 1, 2), weights=ph.EMOJI_WEIGHTS.get(ctx.persona, ph.EMOJI_WEIGHTS["neutral"]))[0]
-    emojis = rng.sample(ctx.emoji, min(n_emoji, len(ctx.emoji))) if ctx.emoji else []
-    suffix = (" " + " ".join(emojis)) if emojis else ""
-    if len(suffix) * 4 > ctx.max_chars:
-        suffix = ""
+    n_emoji = min(n_emoji, len(ctx.emoji))
+    room = sum(sorted((len(e) + 1 for e in ctx.emoji), reverse=True)[:n_emoji])
+    if room * 4 > ctx.max_chars:
+        n_emoji = room = 0
     lo, hi = ph.SOFT_LEN[ctx.persona]
-    text = _fit(parts, rng.randint(lo, hi), ctx.max_chars - len(suffix), keep)
-    return text + suffix
+    text = _fit(parts, rng.randint(lo, hi), ctx.max_chars - room, keep)
+    said = _tr_lower(text)
+    ups, downs = sum(w in said for w in ph.UP_WORDS), sum(w in said for w in ph.DOWN_WORDS)
+    against = _DOWN_EMOJI if ups > downs else _UP_EMOJI if downs > ups else frozenset()
+    fitting = [e for e in ctx.emoji if e not in against]  # no 📉 under "bugün %1,7 artıda"
+    emojis = rng.sample(fitting, min(n_emoji, len(fitting))) if fitting else []
+    return text + ((" " + " ".join(emojis)) if emojis else "")
 
 
 def _hour(value: Any) -> float | None:

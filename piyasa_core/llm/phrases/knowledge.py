@@ -86,7 +86,9 @@ FACTS: dict[str, dict[str, tuple[str, ...]]] = {
         "when": ("TÜFE her ayın 3'ünde saat 10:00'da TÜİK tarafından açıklanır; 3'ü hafta sonuna denk gelirse ilk iş "
                  "günü gelir.",),
         "what": ("enflasyon, fiyatların genel seviyesindeki artıştır; bizde TÜİK'in açıkladığı TÜFE ile ölçülür.",),
-        "why": ("enflasyonun inatçı olmasının nedeni bence {DRV}; kira ve hizmet fiyatları katılığını koruyor.",),
+        # a why-question about inflation asks its cause or its effect ("borsa neden etkileniyor?"): both
+        "why": ("enflasyon yükselince faiz indirimi gecikir, çünkü TCMB sıkı kalır; bu yüzden borsa baskı görür, "
+                "kur yukarı yönlenir. İnatçı olmasının nedeni de kira ve hizmet fiyatları.",),
         "how_much": ("aylık enflasyon son aylarda %1 ile %3 arasında geliyor; yıllık rakamı her ayın 3'ünde TÜİK "
                      "açıklıyor.",),
         "yesno": ("bence enflasyon düşüşü sürer ama yavaş; hizmet fiyatları inmeden hızlanmaz.",),
@@ -127,7 +129,7 @@ FACTS: dict[str, dict[str, tuple[str, ...]]] = {
     },
     "stock": {
         "how_much": ("{T} şu an {P}, bugün %{CHG} {DIRW}.",),
-        "why": ("{T} bugün %{CHG} {DIRW}; bence nedeni {DRV}, haber akışı da etkili.",),
+        "why": ("{T} bugün %{CHG} {DIRW}; bence nedeni {DRV} {ile ilgili beklentiler|tarafındaki haber akışı}.",),
         "when": ("{T} bilançosunu çeyrek kapanışından sonra açıklar; yıllık sonuçlar mart başında, çeyrekler iki ay "
                  "içinde KAP'ta olur.",),
         "what": ("{T}, Borsa İstanbul'da işlem gören bir şirkettir; fiyatını en çok {DRV} belirler.",),
@@ -137,7 +139,7 @@ FACTS: dict[str, dict[str, tuple[str, ...]]] = {
     },
     "index": {
         "how_much": ("{T} şu an {P}, bugün %{CHG} {DIRW}.",),
-        "why": ("{T} bugün %{CHG} {DIRW}; bence nedeni {DRV}.",),
+        "why": ("{T} bugün %{CHG} {DIRW}; bence nedeni {DRV} {ile ilgili beklentiler|tarafındaki haber akışı}.",),
         "when": ("BIST hafta içi 10:00'da açılır, 18:00'de kapanır; kapanış seansı 18:10'a kadar sürer.",),
         "how": ("endekse yatırım için önce bir aracı kurumda hesap aç, sonra endeks fonu ya da BIST30'daki büyük "
                 "hisseleri seçerek başla.",),
@@ -147,7 +149,7 @@ FACTS: dict[str, dict[str, tuple[str, ...]]] = {
         "how": ("döviz almak için bankanın ya da aracı kurumun uygulamasından alış yapılır; alış-satış makası ve vergiler "
                 "maliyete eklenir.",),
         "how_much": ("{T} şu an {P}, bugün %{CHG} {DIRW}.",),
-        "why": ("{T} bugün %{CHG} {DIRW}; bence nedeni {DRV}, TCMB'nin duruşu da belirleyici.",),
+        "why": ("{T} bugün %{CHG} {DIRW}; bence nedeni {DRV} ile ilgili beklentiler, TCMB'nin duruşu da belirleyici.",),
         "when": ("döviz piyasası 7/24 işler ama asıl hareket hafta içi gündüz olur; TCMB kararları 14:00'te gelir.",),
         "what": ("{T}, bir birim dövizin kaç TL ettiğini gösteren kurdur; belirleyicisi {DRV}.",),
         "yesno": ("bence {T} tarafında sert sıçrama beklemiyorum, ama {DRV} bozulursa fikrim değişir.",),
@@ -156,7 +158,7 @@ FACTS: dict[str, dict[str, tuple[str, ...]]] = {
         "how": ("kripto için lisanslı bir borsada hesap açıp TL yatırarak alınır; büyük tutarları borsada değil kendi "
                 "cüzdanında tutmak daha güvenli.",),
         "how_much": ("{T} şu an {P}, son 24 saatte %{CHG} {DIRW}.",),
-        "why": ("{T} bugün %{CHG} {DIRW}; bence nedeni {DRV}.",),
+        "why": ("{T} bugün %{CHG} {DIRW}; bence nedeni {DRV} {ile ilgili beklentiler|tarafındaki haber akışı}.",),
         "when": ("kripto 7/24 işlem görür, hafta sonu da açık; ama hacim hafta içi ABD seansında artar.",),
         "what": ("Bitcoin, merkezi bir otoritesi olmayan dijital bir paradır; arzı 21 milyonla sınırlıdır.",),
         "yesno": ("bence {T} çok oynak; girilecekse küçük tutarla ve zarar kes emriyle girilir.",),
@@ -165,7 +167,7 @@ FACTS: dict[str, dict[str, tuple[str, ...]]] = {
         "how": ("gram altın bankanın uygulamasından ya da kuyumcudan alınır; uygulamada makas dar, fizikide işçilik "
                 "eklenir.",),
         "how_much": ("{T} şu an {P}, bugün %{CHG} {DIRW}.",),
-        "why": ("altın bugün %{CHG} {DIRW}; bence nedeni {DRV}, kur da gram fiyatı etkiliyor.",),
+        "why": ("altın bugün %{CHG} {DIRW}; bence nedeni {DRV} tarafındaki beklentiler, kur da gram fiyatı etkiliyor.",),
         "what": ("gram altın, ons fiyatının dolar/TL ile çevrilmiş hâlidir; bir ons 31,1 gram eder.",),
         "when": ("altın piyasası hafta içi neredeyse 24 saat açık; gram fiyat kurla birlikte gün boyu değişir.",),
         "yesno": ("bence altın birikimin bir kısmı için mantıklı, hepsi için değil; belirleyici olan {DRV}.",),

@@ -27,7 +27,7 @@ DRIVERS: dict[str, tuple[str, ...]] = {
                 "portföy çeşitliliği"),
     "glass": ("ihracat siparişleri", "enerji maliyetleri", "avro bölgesi talebi", "doğal gaz fiyatları",
               "kapasite kullanımı"),
-    "defence": ("yeni ihracat sözleşmeleri", "sipariş defteri", "savunma bütçeleri", "teslimat takvimi",
+    "defence": ("ihracat sözleşmeleri", "sipariş defteri", "savunma bütçeleri", "teslimat takvimi",
                 "yurt dışı ihaleler"),
     "chem": ("hammadde fiyatları", "kapasite artışı", "petrol fiyatları", "ürün marjları", "yatırım takvimi"),
     "energy": ("rafineri marjları", "petrol fiyatları", "akaryakıt talebi", "dizel marjları"),
