@@ -513,7 +513,7 @@ def _parts(ctx: _Ctx, rng: random.Random, slots: dict[str, Any]) -> list[tuple[s
             parts.append((_stance(ctx, rng, slots, 0.5, 0.0), 4))
             parts.append((_holding(ctx, rng, slots, 0.4, 0.0), 4))
             if mode == "human_reply" and rng.random() < 0.35:
-                parts.append((_pick(rng, ph.DISCLAIMER, slots, kind), 5))
+                parts.append((_pick(rng, pools.get("disclaimer", ph.DISCLAIMER), slots, kind), 5))
             return [(p, prio) for p, prio in parts if p]
     if mode in ("reply", "human_reply"):
         if mode == "human_reply":
@@ -560,7 +560,7 @@ def _parts(ctx: _Ctx, rng: random.Random, slots: dict[str, Any]) -> list[tuple[s
         sig = _signature(ctx, rng, slots)
         parts.insert(rng.randint(1, len(parts)) if parts else 0, (sig, 5))
     if mode == "human_reply" and rng.random() < 0.35:
-        parts.append((_pick(rng, ph.DISCLAIMER, slots, kind), 5))
+        parts.append((_pick(rng, pools.get("disclaimer", ph.DISCLAIMER), slots, kind), 5))
     # a closing line asks for help or thanks ahead ("Bilen biri anlatırsa sevinirim"): not after saying
     # the answer was understood ("Çok sağ olun, daha iyi anladım")
     if head != "agree" and rng.random() < {"new": 0.5, "reply": 0.3, "human_reply": 0.3}[mode]:
@@ -640,6 +640,8 @@ def _build(ctx: _Ctx, rng: random.Random) -> str:
     said = _tr_lower(text)
     ups, downs = sum(w in said for w in ph.UP_WORDS), sum(w in said for w in ph.DOWN_WORDS)
     against = _DOWN_EMOJI if ups > downs else _UP_EMOJI if downs > ups else frozenset()
+    if "?" not in text:
+        against = against | {"❓"}  # a question mark of an emoji under a message that asks nothing
     fitting = [e for e in ctx.emoji if e not in against]  # no 📉 under "bugün %1,7 artıda"
     emojis = rng.sample(fitting, min(n_emoji, len(fitting))) if fitting else []
     return text + ((" " + " ".join(emojis)) if emojis else "")

@@ -100,6 +100,10 @@ POOLS: dict[str, tuple[str, ...]] = {
         "{N}, {merak ettiğinizi|sorduğunuzu} {anlıyorum|çok iyi anlıyorum}, ben de {aynı|benzer} {soruları|şeyleri} {sormuştum|merak etmiştim}.",
         "{N}, {küçük bir|bir} {önerim|tavsiyem} {var|olabilir}: {öğrendiklerinizi bir deftere yazın|öğrendiklerini bir deftere yaz}, bana {çok|epey} {işe yaradı|faydalı oldu}.",
     ),
+    # the newcomer has no experience to disclaim: she says she is learning, not "sadece tecrübem"
+    "disclaimer": ("Ben de yeni öğreniyorum, {yanlışım olabilir|yanılıyor olabilirim}.",
+                   "{Tecrübeliler|Hocalarımız} {düzeltirse|daha iyi bilir}, ben okuduğumu yazdım.",
+                   "Yatırım tavsiyesi değil tabii, ben de {öğrenme aşamasındayım|yeni başladım}."),
     "react": ("Teşekkürler", "Çok öğretici", "Not aldım", "Ne güzel anlattınız", "Vay, bilmiyordum", "Anladım",
               "Çok sağ olun", "Harika bilgi", "Merak ettim", "Teşekkür ederim"),
 }
