@@ -36,6 +36,8 @@ from piyasa_core.llm.offline_text import compose
     ("Zeynep, rica ederim!", "welcome", None, None),
     ("Temettü ne zaman yatıyor", "question", "when", "temettü"),  # a chat question without "?"
     ("Bu hisse alınır mı sizce", "question", "yesno", None),
+    ("RSI tam olarak neyi ölçüyor, anlatan var mı?", "question", "what", "rsi"),  # asks a definition
+    ("Teknik analiz için hangi haberleri takip etmeliyim?", "question", "which", "kaynak"),  # asks for sources
 ])
 def test_classify(text: str, act: str, qtype: str | None, subject: str | None) -> None:
     ask = classify(text)
@@ -51,6 +53,8 @@ def test_classify(text: str, act: str, qtype: str | None, subject: str | None) -
     ("THYAO kaç TL?", "GARAN şu an 135 TL.", False),  # another subject
     ("Dolar neden yükseldi?", "Dolar bugün yükseldi, nedeni rezervler.", True),
     ("Bugün piyasa sakin.", "Evet, bence de.", False),  # nothing was asked
+    ("Dolar için hangi kaynakları takip etmeliyim?", "İlk kaynak TCMB ve TÜİK duyuruları, sonra KAP.", True),
+    ("Dolar için hangi kaynakları takip etmeliyim?", "Ben olsam SAHOL ile başlardım.", False),
 ])
 def test_answers(question: str, reply: str, ok: bool) -> None:
     assert answers(question, reply) is ok

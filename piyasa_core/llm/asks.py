@@ -26,6 +26,9 @@ _E = r"(?![\wçğıöşü])"  # … and ends here ("nerede" is no "neredeyse", "
 
 # concept → what people write for it (lower-case regular expressions, matched where a word starts)
 CONCEPTS: dict[str, tuple[str, ...]] = {
+    # "hangi haberleri takip etmeliyim?" asks for sources, whatever the subject (first: it decides)
+    "kaynak": ("hangi kaynak", "hangi haber", "ne tür haber", "ne tür kaynak", "kaynak(?!lı)", "haberleri takip",
+               "hangi kitap", "kitap öner"),
     "temettü": ("temettü", "kâr payı", "kar payı"),
     "stop": ("stop(?!aj)", "zarar kes", "zararı kes"),
     "kaldıraç": ("kaldıraç",),
@@ -67,7 +70,8 @@ _QTYPE_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("yesno", re.compile(_W + r"(fikrin|fikriniz|görüşün|görüşünüz|yorumun|yorumunuz|tahminin|tahmininiz)"
                          r"\s+(ne|nedir|nasıl)" + _E)),
     ("what", re.compile(_W + r"(nedir|ne demek|ne işe yarar|ne anlama|nasıl bir şey|ne demektir|neyi gösterir|"
-                        r"neyi gösteriyor|ne gösterir|ne anlatır)" + _E
+                        r"neyi gösteriyor|ne gösterir|ne anlatır|neyi ölçer|neyi ölçüyor|ne ölçer|"
+                        r"(anlatan|açıklayan|anlatabilecek|açıklayabilecek)( biri)? (var mı|olur mu))" + _E
                         + r"|\bne\s*\?")),
     ("how", re.compile(_W + r"(nasıl)" + _E)),
     ("which", re.compile(_W + r"(hangi|hangisi)" + _E)),
@@ -105,7 +109,8 @@ EVIDENCE: dict[str, re.Pattern[str]] = {
     "how": re.compile(_W + r"(önce|sonra|adım|üzerinden|belirle|seç|koy|takip et|etkilenir|etkiler)"
                       r"|[\wçğıöşü]+(arak|erek|ınca|ince|unca|ünce)(?![\wçğıöşü])"),
     "which": re.compile(r"\b(" + "|".join(STOCKS) + r"|BIST30|BIST100|USDTRY|EURTRY|BTCUSDT|ETHUSDT|XAUUSD)\b"
-                        r"|(?i:bitcoin|ethereum|altın|dolar|euro|temettü hisse|banka hisse|endeks fonu)"),
+                        r"|(?i:bitcoin|ethereum|altın|dolar|euro|temettü hisse|banka hisse|endeks fonu)"
+                        r"|\b(KAP|TÜİK|TCMB)\b"),
     "yesno": re.compile(_W + r"(bence|bana göre|bana kalırsa|kanaatimce|kanımca|fikrimce|evet|hayır|mantıklı|olmaz|almam|alırım|beklerim|tutarım|"
                         r"satarım|katılıyorum|sanmıyorum|sanırım|düşünüyorum|tavsiye|öneririm|şart|iyi olur|acele etme|"
                         r"beklemek|erken|geç değil|olur|değer|riskli)"),

@@ -12,6 +12,14 @@ Facts are BIST practice as a Turkish group would tell it; no promises, no foreig
 from __future__ import annotations
 
 FACTS: dict[str, dict[str, tuple[str, ...]]] = {
+    "kaynak": {
+        "which": ("ilk kaynak KAP bildirimleri, TCMB ve TÜİK duyuruları; günlük akış için bir iki ciddi ekonomi "
+                  "sitesi yeter, sosyal medyadaki tüyolara itibar etme.",),
+        "what": ("en sağlam kaynak şirketlerin KAP bildirimleri ve TÜİK, TCMB gibi resmi kurumların duyurularıdır; "
+                 "yorumu sonra okursun.",),
+        "how": ("önce KAP'ta takip ettiğin şirketleri listeye ekle, sonra TÜİK ve TCMB takvimini işaretle; haber "
+                "kaynağı olarak bir iki ciddi site yeter.",),
+    },
     "temettü": {
         "when": (
             "temettü genel kurulun onayladığı tarihte ödenir; BIST'te çoğu şirket nisan ile haziran arasında "
