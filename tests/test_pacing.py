@@ -192,6 +192,12 @@ def test_a_bots_question_to_the_group_goes_to_the_one_or_two_that_fit_it() -> No
     may = {b.username: 1 in [s.line.id for s in score_targets(b, asked, now, members, "Europe/Istanbul")]
            for b in (mehmet, ayse, ali)}
     assert may == {"mehmet_trader": False, "ayse_scalp": False, "ali_ekonomist": True}, may
+    # and Ali, chosen, takes it first (as a question put to him would be), not some other line
+    chat = ChatInfo(1, "c", "C", topics=("BIST",))
+    busy = [line(0, "SISE alev alev, hacim geldi", now - 25, 2, "Ayşe Scalper", "ayse_scalp"), *asked]
+    picks = [decide_turn(ali, chat, busy, EngineConfig(), random.Random(seed), now, {b.id: b.username for b in members},
+                         members=members) for seed in range(50)]
+    assert sum(1 for t in picks if t is not None and t.reply_to is not None and t.reply_to.id == 1) >= 30
     later = now + 600
     assert 1 in [s.line.id for s in score_targets(mehmet, asked, later, members, "Europe/Istanbul")]
     answered = [*asked, line(2, "Faiz artınca enflasyon yavaşlar.", now - 10, 3, "Ali Hoca", "ali_ekonomist",

@@ -67,9 +67,12 @@ def score_targets(bot: BotProfile, history: Sequence[HistoryLine], now: float,
             continue
         if not to_me and not line.is_human and _asks_another(line, bot, now):
             continue
-        if not to_me and not line.is_human and members and not _mine_to_answer(line, bot, replies[line.id], now,
-                                                                            members, tz_name):
-            continue
+        chosen = False
+        if not to_me and not line.is_human and members:
+            if not _mine_to_answer(line, bot, replies[line.id], now, members, tz_name):
+                continue
+            # a fresh question to the group that this bot was chosen for is its to answer, first
+            chosen = is_question(line.text) and not replies[line.id] and now - line.created_at < HUMAN_QUIET_S
         act = classify(line.text).act
         if act == "welcome" or (act == "thanks" and not to_me):
             continue  # "rica ederim" closes a thread; a thank-you to another member is not this bot's to answer
@@ -83,6 +86,9 @@ def score_targets(bot: BotProfile, history: Sequence[HistoryLine], now: float,
         if to_me:
             score += 4.0
             reasons.append("mention")
+        elif chosen:
+            score += 3.0
+            reasons.append("chosen")
         hits = len(_upper_words(line.text) & watch)
         if hits:
             score += min(2, hits) * 1.0
@@ -175,7 +181,7 @@ def decide_turn(bot: BotProfile, chat: ChatInfo, history: Sequence[HistoryLine],
     if history and history[-1].bot_id == bot.id and not allow_self_follow_up:
         return None  # no immediate self-follow-up
     targets = score_targets(bot, history, now, members, config.timezone)
-    direct = [t for t in targets if "mention" in t.reasons]
+    direct = [t for t in targets if "mention" in t.reasons or "chosen" in t.reasons]
     if direct and (direct[0].line.is_human or rng.random() < 0.7):
         # a line that speaks to this bot is answered first (a human's always)
         target = direct[0].line
