@@ -349,6 +349,10 @@ def test_an_emoji_never_points_against_the_move_the_message_states() -> None:
                 seen += moved
                 assert not (moved and any(e in text for e in wrong)), text
     assert seen > 50
+    for seed in range(60):  # a greeting states no move: no direction emoji ("Zeynep, günaydın, hoş geldin. 📉")
+        text = compose({"persona": "economist", "mode": "reply", "hour": 9.5, "emoji": ["📉", "📈", "💡"]},
+                       ("Zeynep Yeni", "Günaydın dostlar", False), seed)
+        assert not any(e in text for e in "📉📈"), text
     for seed in range(80):  # nor a ❓ under a message that asks nothing
         text = compose({"persona": "newbie", "mode": "reply", "topic": "THYAO", "hour": 10.5, "emoji": ["❓", "😊"],
                         "market": {"THYAO": {"price": 300.0, "change_pct": 0.1}}}, ("Ali Hoca", "THYAO sakin.", False),

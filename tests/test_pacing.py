@@ -147,7 +147,7 @@ def test_reply_scoring() -> None:
         line(2, "enflasyon verisi ne zaman?", now - 40, None, "Deniz"),
         line(3, "@mehmet_trader sen ne dersin?", now - 30, 3, "Ali Hoca", "ali_ekonomist"),
         line(4, "kendi mesajım", now - 20, 1, "Mehmet Yatırımcı", "mehmet_trader"),
-        line(5, "eski bir not", now - 7200, 4, "Zeynep Yeni", "zeynep_newbie"),
+        line(5, "eski bir not: GARAN uzun vadede tutulur", now - 7200, 4, "Zeynep Yeni", "zeynep_newbie"),
     ]
     scored = score_targets(me, history, now)
     ids = [s.line.id for s in scored]
@@ -163,6 +163,9 @@ def test_reply_scoring() -> None:
     assert 2 not in [s.line.id for s in score_targets(me, answered_q, now + 600)]  # answered: not again
     answered = [*history, line(6, "cevap", now - 10, 1, reply_to_id=3)]
     assert 3 not in [s.line.id for s in score_targets(me, answered, now)]
+    acks = [line(8, "Anladım", now - 5, 2, "Ayşe Scalper", "ayse_scalp"), line(9, "🔥 🚀", now - 4, 3),
+            line(10, "Ali, rica ederim!", now - 3, 4, "Zeynep Yeni", "zeynep_newbie")]
+    assert not {8, 9, 10} & {s.line.id for s in score_targets(me, [*history, *acks], now)}  # closers
 
 
 def test_a_bots_question_to_another_bot_is_left_to_that_bot_for_ten_minutes() -> None:

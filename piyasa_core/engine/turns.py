@@ -74,8 +74,8 @@ def score_targets(bot: BotProfile, history: Sequence[HistoryLine], now: float,
             # a fresh question to the group that this bot was chosen for is its to answer, first
             chosen = is_question(line.text) and not replies[line.id] and now - line.created_at < HUMAN_QUIET_S
         act = classify(line.text).act
-        if act == "welcome" or (act == "thanks" and not to_me):
-            continue  # "rica ederim" closes a thread; a thank-you to another member is not this bot's to answer
+        if act == "welcome" or (act == "thanks" and not to_me) or (not line.is_human and _acknowledges(line.text)):
+            continue  # "rica ederim", "Anladım" close a thread; a thank-you to another member is not this bot's
         score, reasons = 1.0, []
         if line.is_human:
             score += 3.0
@@ -111,6 +111,12 @@ def _asks_another(line: HistoryLine, bot: BotProfile, now: float) -> bool:
         return False
     tagged = {name.lower() for name in _TAG.findall(line.text)} - {(line.username or "").lower()}
     return bool(tagged) and bot.username.lower() not in tagged and is_question(line.text)
+
+
+def _acknowledges(text: str) -> bool:
+    """A bot's short acknowledgement or emoji reaction ("Anladım", "Not aldım", "🔥 🚀"): nothing to reply to
+    (a short line about something, "SISE alev alev", is not one)."""
+    return len(_WORD.findall(text)) <= 3 and not is_question(text) and classify(text).subject is None
 
 
 def _mine_to_answer(line: HistoryLine, bot: BotProfile, replies: int, now: float,

@@ -639,7 +639,9 @@ def _build(ctx: _Ctx, rng: random.Random) -> str:
     text = _fit(parts, rng.randint(lo, hi), ctx.max_chars - room, keep)
     said = _tr_lower(text)
     ups, downs = sum(w in said for w in ph.UP_WORDS), sum(w in said for w in ph.DOWN_WORDS)
-    against = _DOWN_EMOJI if ups > downs else _UP_EMOJI if downs > ups else frozenset()
+    # a direction emoji goes with a stated move only: no 📉 under "bugün %1,7 artıda", none under "günaydın"
+    against = _DOWN_EMOJI if ups > downs else _UP_EMOJI if downs > ups else (
+        frozenset() if ups else _UP_EMOJI | _DOWN_EMOJI)
     if "?" not in text:
         against = against | {"❓"}  # a question mark of an emoji under a message that asks nothing
     fitting = [e for e in ctx.emoji if e not in against]  # no 📉 under "bugün %1,7 artıda"
