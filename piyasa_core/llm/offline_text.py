@@ -115,16 +115,16 @@ def _resolve_topic(raw: str) -> _Topic:
         if up in ph.INDICES:
             return _Topic(up, "index", (up,), (f"{up} endeksi", up), (up,), ph.DRIVERS["index"])
         if up == "USDTRY":
-            return _Topic(up, "fx", ("USDTRY", "dolar/TL", "dolar"), ("dolar/TL kuru", "USDTRY"), (up,),
-                          ph.DRIVERS["fx"])
+            # people say "dolar", "dolar/TL", not the pair code USDTRY
+            return _Topic(up, "fx", ("dolar/TL", "dolar"), ("dolar/TL kuru", "dolar kuru"), (up,), ph.DRIVERS["fx"])
         if up == "EURTRY":
-            return _Topic(up, "fx", ("EURTRY", "euro/TL", "euro"), ("euro/TL kuru", "EURTRY"), (up,),
-                          ph.DRIVERS["fx"])
+            return _Topic(up, "fx", ("euro/TL", "euro"), ("euro/TL kuru", "euro kuru"), (up,), ph.DRIVERS["fx"])
         if up in ph.CRYPTO:
             name = "Bitcoin" if up == "BTCUSDT" else "Ethereum"
-            return _Topic(up, "crypto", (name, up), (name, up), (up,), ph.DRIVERS["crypto"])
+            code = "BTC" if up == "BTCUSDT" else "ETH"
+            return _Topic(up, "crypto", (name, code), (name, code), (up,), ph.DRIVERS["crypto"])
         if up == "XAUUSD":
-            return _Topic(up, "gold", ("ons altın", "XAUUSD", "altın"), ("ons altın",), (up,), ph.DRIVERS["gold"])
+            return _Topic(up, "gold", ("ons altın", "ons"), ("ons altın",), (up,), ph.DRIVERS["gold"])
         return _Topic("TCMB", "cb", ("TCMB", "Merkez Bankası"), ("TCMB", "Merkez Bankası"), (), ph.DRIVERS["cb"])
     if low in ph.THEMES:
         kind, key = ph.THEMES[low]
@@ -620,6 +620,9 @@ def _fit(parts: list[tuple[str, int]], soft: int, budget: int, keep: str | None)
     return _truncate(text, budget, keep)
 
 
+_UP_RE = re.compile(r"(?<![\wçğıöşü])(" + "|".join(ph.UP_WORDS) + ")")
+_DOWN_RE = re.compile(r"(?<![\wçğıöşü])(" + "|".join(w + "(?!ün)" if w == "düş" else w for w in ph.DOWN_WORDS) + ")")
+"""A stated move: the mood words at a word's start ("düşünce" is a thought, not a fall)."""
 _UP_EMOJI = frozenset({"📈", "🚀"})
 _DOWN_EMOJI = frozenset({"📉", "🔻"})
 
@@ -638,7 +641,7 @@ def _build(ctx: _Ctx, rng: random.Random) -> str:
     lo, hi = ph.SOFT_LEN[ctx.persona]
     text = _fit(parts, rng.randint(lo, hi), ctx.max_chars - room, keep)
     said = _tr_lower(text)
-    ups, downs = sum(w in said for w in ph.UP_WORDS), sum(w in said for w in ph.DOWN_WORDS)
+    ups, downs = len(_UP_RE.findall(said)), len(_DOWN_RE.findall(said))
     # a direction emoji goes with a stated move only: no 📉 under "bugün %1,7 artıda", none under "günaydın"
     against = _DOWN_EMOJI if ups > downs else _UP_EMOJI if downs > ups else (
         frozenset() if ups else _UP_EMOJI | _DOWN_EMOJI)
