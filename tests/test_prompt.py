@@ -302,3 +302,15 @@ def test_the_bots_own_lines_are_labelled_as_its_own_and_not_to_be_repeated(bots:
     assert "Kendini tekrarlama." not in older.text
     silent = build_user_prompt(mehmet, Turn(mehmet.id, 1, "new", "GARAN"), lines, market, token_budget=600)
     assert "tekrarlama" not in silent.text.casefold()
+
+
+def test_a_holding_is_counted_in_its_own_unit(market: MarketSnapshot) -> None:
+    """"USDTRY 3.000 adet" read wrong: dollars are dollars, coins coins, shares adet."""
+    from piyasa_core.engine.types import Holding
+
+    ali = BotProfile(id=3, username="ali_ekonomist", name="Ali Hoca", persona="economist",
+                     holdings=(Holding("USDTRY", 32.1, 3000, ""), Holding("BTCUSDT", 61000, 0.05, ""),
+                               Holding("GARAN", 48.5, 2000, "")))
+    texts = [build_user_prompt(ali, Turn(3, 1, "new", topic), [], market, token_budget=2000).text
+             for topic in ("USDTRY", "BTCUSDT", "GARAN")]
+    assert "USDTRY 3.000 dolar" in texts[0] and "BTCUSDT 0,05 BTC" in texts[1] and "GARAN 2.000 adet" in texts[2]

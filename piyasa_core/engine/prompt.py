@@ -200,6 +200,10 @@ def _market_quotes(bot: BotProfile, topic: str, market: MarketSnapshot, limit: i
     return quotes[:limit]
 
 
+_UNITS = {"USDTRY": "dolar", "EURTRY": "euro", "BTCUSDT": "BTC", "ETHUSDT": "ETH", "XAUUSD": "ons", "altın": "gram"}
+"""What a holding is counted in: dollars and coins, not "3.000 adet" of USDTRY (shares: adet)."""
+
+
 def _blocks(bot: BotProfile, turn: Turn, market: MarketSnapshot, memories: Sequence[str],
             per: int = 2) -> list[tuple[str, str]]:
     """Context blocks in display order as (name, line); ``per`` stances and holdings at most (the
@@ -219,7 +223,8 @@ def _blocks(bot: BotProfile, turn: Turn, market: MarketSnapshot, memories: Seque
                 pnl = (q.price / h.avg_price - 1) * 100
                 extra.insert(0, f"şu an {'+' if pnl >= 0 else '-'}%{tr_number(abs(pnl), 0 if abs(pnl) >= 10 else 1)}")
             tail = f" ({', '.join(extra)})" if extra else ""
-            items.append(f"{h.symbol} {_size(h.size)} adet, maliyet {tr_number(h.avg_price, 2)}{tail}")
+            items.append(f"{h.symbol} {_size(h.size)} {_UNITS.get(sym or '', 'adet')}, maliyet "
+                         f"{tr_number(h.avg_price, 2)}{tail}")
         out.append(("holdings", "Pozisyonların: " + "; ".join(items)))
     mem = [clip(m, 120) for m in memories if str(m).strip()][:2]
     if mem:
