@@ -4,6 +4,7 @@ time-scaled; the CLI as a user runs it; injected faults make the right criteria 
 from __future__ import annotations
 
 import json
+import os
 import random
 import subprocess
 import time
@@ -40,9 +41,29 @@ def only_run_dir(out: Path) -> Path:
 
 START = "2026-11-25T10:00"  # a Wednesday morning: the run's clock never depends on the wall clock's hour or day
 
+# At ×60 half a real second of a stalled host (a loaded CI machine) is 30 simulated seconds: late messages,
+# and after a longer stall the bots' schedules restart (lost messages). The end-to-end runs below are judged
+# against timing thresholds no stall can cross, so they test what the host cannot sway; the criteria fail on
+# known numbers in tests/test_bench_criteria.py, and pace fails end to end in
+# test_a_starved_worker_fails_the_pace_criteria.
+HOST_PROOF = {"PIYASA_BENCHMARK__MAX_LATENESS_P95": "1h",  # the run is 10 simulated minutes
+              "PIYASA_BENCHMARK__MAX_PACE_DEVIATION": "1.0",  # only more than twice the plan (+1) fails
+              "PIYASA_BENCHMARK__PROFILES__SEED__MIN_THROUGHPUT_PER_MIN": "0.1"}  # one message in 10 minutes
+TIMED = ("throughput_min", "bot_pace", "worker_pace", "lateness_p95")
+
+
+def assert_timing_judged(c: dict[str, dict[str, Any]]) -> None:
+    """The timing criteria were computed (a number, a status) against HOST_PROOF's thresholds."""
+    for cid in TIMED:
+        assert c[cid]["status"] == "pass" and isinstance(c[cid]["value"], (int, float)), (cid, c[cid])
+    assert c["lateness_p95"]["threshold"] == 3600.0 and c["throughput_min"]["threshold"] == 0.1
+    assert c["bot_pace"]["threshold"] == c["worker_pace"]["threshold"] == 1.0
+    print("\ntiming (host-dependent, not asserted): "
+          + ", ".join(f"{cid} {c[cid]['value']}" for cid in TIMED))
+
 
 def test_cli_bench_passes_and_writes_every_report_and_the_timeline(workdir: Path) -> None:
-    result = run_cli("bench", "--time-scale", "60", "--start-at", START, cwd=workdir)
+    result = run_cli("bench", "--time-scale", "60", "--start-at", START, cwd=workdir, env=HOST_PROOF)
     assert result.returncode == 0, result.stdout + result.stderr
     out = workdir / "data" / "bench"
     run_dir = only_run_dir(out)
@@ -51,8 +72,10 @@ def test_cli_bench_passes_and_writes_every_report_and_the_timeline(workdir: Path
     validate_report(report)
     assert set(report) == REPORT_KEYS and report["run"]["trigger"] == "cli" and report["passed"]
     c = criteria(report)
-    assert c["throughput_min"]["status"] == "pass" and c["throughput_min"]["value"] >= 4.0
-    for cid in ("bot_pace", "worker_pace", "parallel_workers", "lateness_p95", "duplicates", "no_crash"):
+    assert_timing_judged(c)
+    assert c["throughput_min"]["value"] == pytest.approx(report["totals"]["sent"] / 10)  # per simulated minute
+    assert c["throughput_target"]["threshold"] == 6.0  # the seed's own target, reported beside it
+    for cid in ("parallel_workers", "all_workers_produced", "duplicates", "no_crash"):
         assert c[cid]["status"] == "pass", c[cid]
     assert c["l2_hit_rate"]["status"] == "not_configured"  # shown as such, never as a silent pass
     assert report["run"]["elapsed_sim_s"] == 600.0 and report["run"]["workers"] == 4
@@ -64,7 +87,8 @@ def test_cli_bench_passes_and_writes_every_report_and_the_timeline(workdir: Path
     planned = {b["username"]: b["planned"] for b in report["pace"]["bots"]}
     assert planned["ayse_scalp"] > planned["mehmet_trader"] > planned["ali_ekonomist"]  # the personas' own pace
     assert report["quality"]["bot_messages"] == report["totals"]["sent"]
-    assert report["capacity"]["headroom"]["method"] == "derived" and report["capacity"]["headroom"]["value"] > 1
+    headroom = report["capacity"]["headroom"]  # its size is the host's speed: bench/, not a test, judges it
+    assert headroom["method"] == "derived" and headroom["value"] > 0 and headroom["bound"] in headroom["bounds"]
     assert set(report["cache"]["kinds"]) >= {"history", "market", "system-prompt"}
     assert "PASSED" in result.stdout and str(run_dir) in result.stdout.replace("\n", "")
     rows = load_timeline(out)
@@ -88,6 +112,8 @@ async def test_runs_in_one_database_are_measured_apart_with_redis(
     import redis
 
     monkeypatch.setenv("REDIS_URL", redis_url)
+    for name, value in HOST_PROOF.items():
+        monkeypatch.setenv(name, value)
     prefix = f"b{random.getrandbits(32):x}"
     monkeypatch.setenv("PIYASA_CACHE__KEY_PREFIX", prefix)
     multiprocess.resource_tracker.ensure_running()
@@ -113,7 +139,8 @@ async def test_runs_in_one_database_are_measured_apart_with_redis(
         c = criteria(r)
         assert r["quality"]["messages"] == r["quality"]["bot_messages"] == r["totals"]["sent"] > 0, summary
         assert sum(r["pace"]["bots"][i]["delivered"] for i in range(4)) == r["totals"]["sent"]
-        for cid in ("throughput_min", "bot_pace", "worker_pace", "parallel_workers", "duplicates", "no_crash"):
+        assert_timing_judged(c)
+        for cid in ("parallel_workers", "duplicates", "no_crash"):
             assert c[cid]["status"] == "pass", (cid, c[cid])
         assert c["l2_hit_rate"]["status"] == "pass" and c["l2_hit_rate"]["value"] > 0.20, summary
         assert r["cache"]["cold"]["l1"]["hits"] + r["cache"]["cold"]["l1"]["misses"] > 0  # the warm-up is measured apart
@@ -143,13 +170,14 @@ def wait_for_sent(db: Any, timeout: float = 30.0, *, worker: int | None = None, 
 
 
 def bench_with_fault(workdir: Path, inject: Callable[[Any, subprocess.Popen[str]], None],
-                     *args: str) -> tuple[dict[str, Any], str]:
+                     *args: str, duration: str = "3m", env: dict[str, str] | None = None) -> tuple[dict[str, Any], str]:
     """`piyasa-tui bench` (3 simulated minutes at ×60, no warm-up) with ``inject(db, proc)`` called
     while it runs; returns the report and stdout after asserting the run failed with exit code 1."""
     assert run_cli("init", cwd=workdir).returncode == 0
-    proc = subprocess.Popen([str(EXE), "bench", "--time-scale", "60", "--warmup", "0", "--duration", "3m",
+    proc = subprocess.Popen([str(EXE), "bench", "--time-scale", "60", "--warmup", "0", "--duration", duration,
                              "--start-at", START, *args],
-                            cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, **(env or {})})
     db = create_engine(f"sqlite:///{workdir / 'data' / 'piyasa.db'}")
     try:
         inject(db, proc)
@@ -172,7 +200,9 @@ def test_an_injected_duplicate_fails_the_duplicates_criterion(workdir: Path) -> 
                 metadata={}))
             conn.execute(update(Message).where(Message.id == row.id).values(send_count=2))
 
-    report, out = bench_with_fault(workdir, inject)
+    # 10 simulated minutes (10 real seconds): the 8th message (~2 simulated minutes in) comes well before the
+    # end even on a host that stalls for seconds
+    report, out = bench_with_fault(workdir, inject, duration="10m")
     c = criteria(report)
     assert c["duplicates"]["status"] == "fail" and c["duplicates"]["value"] == 2
     assert report["duplicates"]["same_text"] == 1 and report["duplicates"]["sent_twice"] == 1
@@ -205,10 +235,12 @@ def test_a_starved_worker_fails_the_pace_criteria(workdir: Path) -> None:
         wait_for_sent(db, worker=1)
         victim = _workers_of(proc)[1]
         victim.suspend()
-        time.sleep(2.5)  # below the 5 s heartbeat timeout: late, not crashed
+        time.sleep(2.5)  # below the heartbeat timeout: late, not crashed
         victim.resume()
 
-    report, out = bench_with_fault(workdir, inject)
+    # a heartbeat timeout far above the suspension: a loaded host adds to the 2.5 s, and a worker taken
+    # for dead would be restarted (a crash) instead of merely late
+    report, out = bench_with_fault(workdir, inject, env={"PIYASA_SUPERVISOR__HEARTBEAT_TIMEOUT": "30"})
     c = criteria(report)
     assert c["bot_pace"]["status"] == "fail" and c["worker_pace"]["status"] == "fail", (c["bot_pace"], c["worker_pace"])
     assert "worst w1" in c["worker_pace"]["detail"]
@@ -220,12 +252,13 @@ def test_a_starved_worker_fails_the_pace_criteria(workdir: Path) -> None:
 def test_one_worker_fails_the_parallel_criterion_with_a_clear_line(workdir: Path) -> None:
     """The seed's criterion is four workers producing side by side: one worker carrying every bot may
     keep every bot's pace, and still fails it."""
-    report, out = bench_with_fault(workdir, lambda db, proc: None, "--workers", "1")
+    report, out = bench_with_fault(workdir, lambda db, proc: None, "--workers", "1", env=HOST_PROOF)
     c = criteria(report)
     assert c["parallel_workers"]["status"] == "fail" and c["parallel_workers"]["value"] == 1
     assert c["parallel_workers"]["detail"] == ("1 of 1 workers produced; the benchmark requires 4 side by side "
                                                "([benchmark] workers_required)")
-    assert c["bot_pace"]["status"] == "pass" and report["run"]["workers"] == 1
+    assert_timing_judged(c)  # one worker keeps every bot's pace: only the parallel criterion fails
+    assert report["run"]["workers"] == 1 and [b["worker"] for b in report["pace"]["bots"]] == [0] * 4
     assert ("FAILED Workers producing in parallel: 1 of 1 workers produced; the benchmark requires 4 side by side "
             "([benchmark] workers_required)") in out.splitlines()
 
@@ -242,9 +275,11 @@ def test_a_networked_provider_runs_on_the_real_clock(workdir: Path) -> None:
         assert refused.returncode == 2 and len(refused.stderr.strip().splitlines()) == 1, refused.stderr
         assert "with provider 'openai': it answers over the network in real time" in refused.stderr
         assert not (workdir / "data" / "bench").exists()
-        # 30 s: Ayşe's first turn is due within 11 s and typed within 15 s, so something is always sent
-        result = run_cli("bench", "--provider", "openai", "--time-scale", "1", "--duration", "30s", "--warmup", "0",
-                         "--sample-every", "10s", "--start-at", START, "--format", "json", cwd=workdir, env=env)
+        # 60 s: Ayşe's first turn is due within 11 s and typed within 15 s, so something is sent even when a
+        # loaded host delays it by half a minute
+        result = run_cli("bench", "--provider", "openai", "--time-scale", "1", "--duration", "60s", "--warmup", "0",
+                         "--sample-every", "10s", "--start-at", START, "--format", "json", cwd=workdir, env=env,
+                         timeout=180)
     assert result.returncode in (0, 1), result.stdout + result.stderr
     report = json.loads((only_run_dir(workdir / "data" / "bench") / "report.json").read_text(encoding="utf-8"))
     validate_report(report)

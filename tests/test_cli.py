@@ -18,13 +18,14 @@ from tests.conftest import REPO, edit_config
 EXE = Path(sys.executable).with_name("piyasa-tui")
 
 
-def run_cli(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run_cli(*args: str, cwd: Path, env: dict[str, str] | None = None,
+            timeout: float = 60) -> subprocess.CompletedProcess[str]:
     """Run the installed console script as a user would."""
     full_env = {k: v for k, v in os.environ.items()
                 if not k.startswith("PIYASA_") and k not in ("DATABASE_URL", "REDIS_URL")}
     full_env.update(env or {})
     return subprocess.run([str(EXE), *args], cwd=cwd, env=full_env, capture_output=True, text=True,
-                          timeout=60)
+                          timeout=timeout)
 
 
 def test_help_and_version(workdir: Path) -> None:
