@@ -263,6 +263,7 @@ def test_one_worker_fails_the_parallel_criterion_with_a_clear_line(workdir: Path
             "([benchmark] workers_required)") in out.splitlines()
 
 
+@pytest.mark.timeout(300)  # a minute on the real clock, besides start-up and the refused run
 def test_a_networked_provider_runs_on_the_real_clock(workdir: Path) -> None:
     """Against a fake OpenAI-compatible server answering in 1 s: a scaled run is refused (exit 2, one
     line), a ×1 run records the provider, its latency and that time was not scaled."""
