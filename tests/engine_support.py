@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -49,6 +50,27 @@ async def run_for(items: list[Engine], seconds: float) -> None:
     await asyncio.sleep(seconds)
     stop.set()
     await asyncio.gather(*tasks)
+
+
+async def run_until(items: list[Engine], done: Callable[[], bool], timeout: float = 30.0, step: float = 0.05) -> float:
+    """Run the engines until ``done()`` holds, then stop them (and let them drain); returns the real
+    seconds it took. AssertionError when it does not hold within ``timeout`` real seconds, or when an
+    engine stopped by itself. For tests waiting for something to happen: how soon is the host's speed."""
+    stop = asyncio.Event()
+    tasks = [asyncio.create_task(e.run(stop)) for e in items]
+    started = time.monotonic()
+    try:
+        while not done():
+            if any(t.done() for t in tasks):
+                break  # the gather below raises its exception
+            if time.monotonic() - started > timeout:
+                raise AssertionError(f"not reached within {timeout:g} s")
+            await asyncio.sleep(step)
+    finally:
+        stop.set()
+        await asyncio.gather(*tasks)
+    assert done(), "an engine stopped before the condition held"
+    return time.monotonic() - started
 
 
 def sent(events: list[Any]) -> list[SentMessage]:

@@ -13,7 +13,7 @@ from piyasa_core.engine.events import ChatDisabled
 from piyasa_core.secrets import RedactingFilter
 from piyasa_core.store.db import session_scope
 from piyasa_core.store.models import Chat, Message
-from tests.engine_support import engines, run_for, sent, setup_store
+from tests.engine_support import engines, run_until, sent, setup_store
 from tests.fakes import telegram_scenarios as tgs
 from tests.telegram_support import BOTS, CHAT, TelegramEnv
 
@@ -23,7 +23,13 @@ MEHMET = BOTS["mehmet_trader"][1]
 async def test_typing_precedes_each_message_and_replies_carry_ids(tg: TelegramEnv) -> None:
     config, store = setup_store()
     events: list[Any] = []
-    await run_for(engines(config, store, 120, events), 4.0)
+
+    def enough() -> bool:  # eight messages, three of them replies to another bot's
+        ms = sent(events)
+        ids = {m.message_id for m in ms}
+        return len(ms) >= 8 and sum(1 for m in ms if m.reply_to_id in ids) >= 3
+
+    await run_until(engines(config, store, 120, events), enough, timeout=60)
     messages = sent(events)
     assert len(messages) >= 8
     for token in (t for _, t in BOTS.values()):
@@ -54,7 +60,7 @@ async def test_retry_after_delays_the_message_and_stores_it_once(tg: TelegramEnv
     tg.fake.script(MEHMET, "sendMessage", [tgs.retry_after(2)])
     config, store = setup_store()
     events: list[Any] = []
-    await run_for(engines(config, store, 60, events), 5.0)
+    await run_until(engines(config, store, 60, events), lambda: tg.fake.count(MEHMET, "sendMessage", status=200) > 0)
     calls = tg.fake.calls(MEHMET, "sendMessage")
     assert calls[0].status == 429 and calls[1].status == 200
     assert calls[1].params["text"] == calls[0].params["text"]
@@ -69,7 +75,14 @@ async def test_retry_after_delays_the_message_and_stores_it_once(tg: TelegramEnv
 async def test_bad_request_is_sent_once_and_recorded(tg: TelegramEnv) -> None:
     tg.fake.script(MEHMET, "sendMessage", [tgs.bad_request("Bad Request: message is too long")])
     config, store = setup_store()
-    await run_for(engines(config, store, 60, []), 2.0)
+
+    def recorded() -> bool:  # the rejected message is through the engine: its row is failed
+        if not tg.fake.count(MEHMET, "sendMessage"):
+            return False
+        with session_scope(store.sessions) as session:
+            return session.scalar(select(Message.id).where(Message.status == "failed")) is not None
+
+    await run_until(engines(config, store, 60, []), recorded)
     first = tg.fake.calls(MEHMET, "sendMessage")[0]
     assert first.status == 400
     assert sum(1 for c in tg.fake.calls(MEHMET, "sendMessage") if c.params["text"] == first.params["text"]) == 1
@@ -84,7 +97,7 @@ async def test_forbidden_disables_the_chat(tg: TelegramEnv) -> None:
     tg.fake.set_default(MEHMET, "sendMessage", tgs.forbidden())
     config, store = setup_store()
     events: list[Any] = []
-    await run_for(engines(config, store, 60, events), 2.5)
+    await run_until(engines(config, store, 60, events), lambda: any(isinstance(e, ChatDisabled) for e in events))
     assert any(isinstance(e, ChatDisabled) and e.chat_key == "piyasa-local" for e in events)
     with session_scope(store.sessions) as session:
         assert session.scalar(select(Chat.enabled).where(Chat.telegram_chat_id == CHAT)) is False
@@ -106,7 +119,13 @@ async def test_tokens_never_reach_logs_or_stored_reasons(tg: TelegramEnv, monkey
     root.setLevel(logging.DEBUG)
     try:
         config, store = setup_store()
-        await run_for(engines(config, store, 60, []), 2.5)
+
+        def rejected() -> bool:  # Zeynep's first message failed on her token
+            with session_scope(store.sessions) as session:
+                return any("token was rejected" in (r or "") for r in session.scalars(
+                    select(Message.failure_reason).where(Message.status == "failed")))
+
+        await run_until(engines(config, store, 60, []), rejected)
     finally:
         root.removeHandler(handler)
         root.setLevel(old_level)
