@@ -11,7 +11,9 @@ from piyasa_core.config import load_config
 from piyasa_core.config.schema import BotConfig
 from piyasa_core.engine.market import PriceTape
 from piyasa_core.engine.prompt import (
+    EMOJI,
     MODE_TEXT,
+    SIGNATURES,
     build_prompt,
     build_user_prompt,
     estimate_tokens,
@@ -22,7 +24,7 @@ from piyasa_core.engine.types import BotProfile, HistoryLine, Holding, MarketSna
 from piyasa_core.llm.offline_text import compose
 from tests.conftest import REPO
 
-_NEWEST = 98  # the newest line is clipped to 100 characters at the least ("…" included)
+_NEWEST = 78  # the newest line is clipped to 80 characters at the least ("…" included)
 
 T0 = 1762160400.0
 FORBIDDEN = ("garanti", "kesin")
@@ -88,13 +90,13 @@ def test_every_persona_gets_a_distinct_system_prompt(bots: dict[str, BotProfile]
     for name, bot in bots.items():
         text = prompts[name]
         assert bot.name in text and "@" not in text  # the username is not needed to write as the bot
-        for phrase in bot.signature_phrases[:2]:
+        for phrase in bot.signature_phrases[:SIGNATURES]:
             assert f"“{phrase}”" in text
-        assert all(e in text for e in bot.emoji[:2])
-        assert "İngilizce" in text and "1-3 cümle" in text
+        assert all(e in text for e in bot.emoji[:EMOJI])
+        assert "1-3 cümle" in text
         assert "**" not in text and "#" not in text
         tokens = estimate_tokens(text)
-        assert 40 <= tokens <= 150, (name, tokens)  # cut to what changes behaviour (issue 16)
+        assert 40 <= tokens <= 130, (name, tokens)  # cut to what changes behaviour (issue 16)
         print(f"\n{name}: system prompt {len(text)} chars ≈ {tokens} tokens")
 
 
@@ -121,9 +123,9 @@ def test_reply_target_is_labelled_and_mention_requested(bots: dict[str, BotProfi
     lines = history(6)
     target = lines[-1]
     user = build_user_prompt(bots["mehmet_trader"], reply_turn(target), lines, market)
-    assert f"Yanıtlayacağın mesaj — {target.author}: {target.text}" in user.text
+    assert f"Yanıtlayacağın mesaj — {target.author.split()[0]}: {target.text[:100]}" in user.text  # its label
     assert "@ayse_scalp" in user.text and "Konu: SISE" in user.text
-    assert user.text.count(target.text) == 1  # the target is not repeated in the history block
+    assert user.text.count(target.text[:100]) == 1  # the target is not repeated in the history block
     plain = build_user_prompt(bots["mehmet_trader"], Turn(1, 1, "new", "GARAN"), lines, market)
     assert "Yanıtlayacağın" not in plain.text and "@" not in plain.text
 
@@ -138,7 +140,7 @@ def test_mode_text_differs_per_mode(bots: dict[str, BotProfile], market: MarketS
         assert task == [MODE_TEXT[mode]]
         texts[mode] = task[0]
     assert len(set(texts.values())) == 4
-    assert "emoji" in texts["reaction"] and "yardımsever" in texts["human_reply"] and "yeni" in texts["new"]
+    assert "emoji" in texts["reaction"] and "doğrudan" in texts["human_reply"] and "yeni" in texts["new"]
 
 
 def test_stances_holdings_and_market_lines(bots: dict[str, BotProfile], market: MarketSnapshot) -> None:
@@ -146,7 +148,7 @@ def test_stances_holdings_and_market_lines(bots: dict[str, BotProfile], market: 
     user = build_user_prompt(bots["mehmet_trader"], turn, history(2), market, memories=["Ayşe dün SISE sattı"],
                              token_budget=2000)
     text = user.text
-    assert "Görüşlerin: GARAN: temettü için uzun vadede tutulur (%80)" in text
+    assert "Görüşlerin: GARAN: temettü için uzun vadede tutulur" in text and "(%80)" not in text
     assert "Pozisyonların: GARAN 2.000 adet, maliyet 48,50" in text
     assert "Hatırladıkların: Ayşe dün SISE sattı" in text
     market_line = next(ln for ln in text.splitlines() if ln.startswith("Piyasa: "))
@@ -163,7 +165,7 @@ def test_newest_kept_oldest_dropped_and_counts(bots: dict[str, BotProfile], mark
     lines = history(12)
     turn = Turn(1, 1, "new", "SISE") if target_index is None else reply_turn(lines[target_index])
     user = build_user_prompt(bots["mehmet_trader"], turn, lines, market, token_budget=budget)
-    assert lines[-1].text[:_NEWEST] in user.text  # the newest line, always (clipped to 100 at the least)
+    assert lines[-1].text[:_NEWEST] in user.text  # the newest line, always (clipped to 80 at the least)
     assert user.history_used + user.history_dropped == len(lines)
     markers = kept_markers(user.text)
     others = [i for i in range(12) if target_index is None or lines[i] is not lines[target_index]]
@@ -171,7 +173,7 @@ def test_newest_kept_oldest_dropped_and_counts(bots: dict[str, BotProfile], mark
     assert shown and shown == others[-len(shown):]  # a suffix: the oldest went first
     assert user.history_used == len(markers)
     if target_index is not None:
-        assert f"Yanıtlayacağın mesaj — {lines[target_index].author}" in user.text
+        assert f"Yanıtlayacağın mesaj — {lines[target_index].author.split()[0]}" in user.text
     assert user.estimated_tokens == estimate_tokens(user.text)
     # the smallest prompt there is (newest line, target, tail): any budget at least that big is kept
     minimal = build_user_prompt(bots["mehmet_trader"], turn, lines, market, token_budget=0).total_tokens
@@ -183,7 +185,7 @@ def test_tiny_budget_keeps_newest_line_and_target(bots: dict[str, BotProfile], m
     lines = history(12)
     user = build_user_prompt(bots["ali_ekonomist"], reply_turn(lines[5], "human_reply"), lines, market,
                              memories=["x" * 100], token_budget=10)
-    assert lines[-1].text[:_NEWEST] in user.text and lines[5].text in user.text
+    assert lines[-1].text[:_NEWEST] in user.text and lines[5].text[:100] in user.text
     assert user.history_used == 2 and user.history_dropped == 10
     assert set(user.blocks_dropped) >= {"memories", "stances", "market"}
     assert "Görev: bir grup üyesi gruba sordu" in user.text and "(grup üyesi)" in user.text
@@ -253,7 +255,7 @@ def test_a_bot_not_asked_is_not_told_it_was_asked(bots: dict[str, BotProfile], m
         turn = Turn(1, 1, "human_reply", "temettü", reply_to=question, addressed=addressed)
         text = build_user_prompt(bots["mehmet_trader"], turn, [*lines, question], market).text
         assert [ln for ln in text.splitlines() if ln.startswith("Görev:")] == [expected]
-        assert "Yanıtlayacağın mesaj — Emre Kaya (grup üyesi) (soru soruyor): Temettü ne zaman" in text
+        assert "Yanıtlayacağın mesaj — Emre (grup üyesi) (soru soruyor): Temettü ne zaman" in text
         assert "etiket" not in text
     assert "sana soruyor" not in MODE_TEXT["human_group"] and "gruba" in MODE_TEXT["human_group"]
 
@@ -263,7 +265,7 @@ def test_a_new_message_that_asks_someone_has_one_consistent_task(bots: dict[str,
     text = build_user_prompt(bots["mehmet_trader"], Turn(1, 1, "new", "GARAN", mention="ayse_scalp"), history(4),
                              market).text
     task = [ln for ln in text.splitlines() if ln.startswith("Görev:")]
-    assert task == ["Görev: bu konuda sohbete yeni bir mesajla katıl ve @ayse_scalp etiketiyle ona bir soru sor."]
+    assert task == ["Görev: bu konuda yeni bir mesajla katıl ve @ayse_scalp etiketiyle ona bir soru sor."]
     assert "kimseye yanıt verme" not in text
 
 
@@ -314,3 +316,11 @@ def test_a_holding_is_counted_in_its_own_unit(market: MarketSnapshot) -> None:
     texts = [build_user_prompt(ali, Turn(3, 1, "new", topic), [], market, token_budget=2000).text
              for topic in ("USDTRY", "BTCUSDT", "GARAN")]
     assert "USDTRY 3.000 dolar" in texts[0] and "BTCUSDT 0,05 BTC" in texts[1] and "GARAN 2.000 adet" in texts[2]
+
+
+def test_a_target_that_names_its_topic_needs_no_topic_line(bots: dict[str, BotProfile], market: MarketSnapshot) -> None:
+    target = HistoryLine(id=7, chat_id=1, text="SISE bugün yine hareketli, hacim geldi", created_at=T0, author="Ayşe Scalper",
+                         bot_id=2, username="ayse_scalp")
+    named = build_user_prompt(bots["mehmet_trader"], reply_turn(target, mention=None), [target], market)
+    other = build_user_prompt(bots["mehmet_trader"], Turn(1, 1, "reply", "GARAN", reply_to=target), [target], market)
+    assert "Konu:" not in named.text and "Konu: GARAN" in other.text

@@ -176,7 +176,7 @@ class EngineConfig(Section):
     delay_jitter: float = Field(0.25, ge=0, lt=1)
     history_lines: int = Field(12, ge=1, le=200)
     max_message_chars: int = Field(400, ge=20)
-    prompt_token_budget: int = Field(480, ge=100)
+    prompt_token_budget: int = Field(400, ge=100)
     seed: int = 0
     market_seed: int = 0
     rss_feeds: list[str] = Field(default_factory=list)

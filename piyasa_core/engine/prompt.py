@@ -27,25 +27,25 @@ FORBIDDEN_WORDS: tuple[str, ...] = ("garanti", "kesin")
 """Words the bots must never write; they appear in the system prompt only inside the prohibition."""
 
 MODE_TEXT: dict[str, str] = {
-    "new": "Görev: bu konuda yeni bir mesaj yaz, kendi gözlemini söyle.",
-    "reply": "Görev: bu mesaja cevap ver; katıl ya da itiraz et, kendi bakışını ekle.",
+    "new": "Görev: bu konuda kendi gözleminle yeni bir mesaj yaz.",
+    "reply": "Görev: cevap ver; katıl ya da itiraz et.",
     "reaction": "Görev: yalnızca çok kısa bir tepki ver: 1-2 emoji ya da birkaç kelime, cümle kurma.",
-    "human_reply": "Görev: bir grup üyesi sana soruyor; sorusunu doğrudan, açık ve yardımsever biçimde yanıtla.",
-    "human_group": "Görev: bir grup üyesi gruba sordu (sana özel değil); konun olduğu için kısaca, bildiğin kadarıyla "
-                   "yanıtla.",
-    "new_ask": "Görev: bu konuda sohbete yeni bir mesajla katıl ve @{mention} etiketiyle ona bir soru sor.",
+    "human_reply": "Görev: bir grup üyesi sana soruyor; sorusunu doğrudan, açıkça yanıtla.",
+    "human_group": "Görev: bir grup üyesi gruba sordu (sana özel değil); bildiğin kadarıyla kısaca yanıtla.",
+    "new_ask": "Görev: bu konuda yeni bir mesajla katıl ve @{mention} etiketiyle ona bir soru sor.",
 }
 """The task line per mode (new topic / reply / short emoji reaction / answer a human); ``human_group``
 for a person's question to the group that this bot was chosen to answer (it was not asked itself),
 ``new_ask`` for a new message that asks another member."""
 
 HISTORY_FLOOR = 6
-"""The newest history lines every prompt keeps (clipped shorter if need be) before any context block."""
+"""The newest history lines every prompt keeps (clipped shorter if need be) before any context block; a
+reply target is one of them (it is the chat's newest line that matters most, shown in its labelled line)."""
 _LINE_CHARS = 200  # one history line is clipped to this many characters at most
-_TARGET_CHARS = 140  # the reply target: what is answered, clipped (issue 16: 200 → 140 for the token goal)
+_TARGET_CHARS = 110  # the reply target: what is answered, clipped (issue 16: 200 → 140 → 110 for the token goal)
 _VIEW_CHARS = 60  # a stance's view and a holding's note, clipped: the blocks must fit beside six lines
 _NOTE_CHARS = 30
-_NEWEST_MIN_CHARS = 100  # the newest history line is clipped 40 characters longer than the older ones, not below this
+_NEWEST_MIN_CHARS = 80  # the newest history line is clipped 30 characters longer than the older ones, not below this
 
 
 
@@ -85,15 +85,15 @@ def _copula(name: str) -> str:
     return "'sin"
 
 
-SIGNATURES = 2  # signature phrases in the system prompt (the offline composer has them all)
-EMOJI = 2  # emoji shown as the persona's own
+SIGNATURES = 1  # signature phrases in the system prompt (the offline composer has them all)
+EMOJI = 1  # emoji shown as the persona's own (an emoji is 2-4 Llama 3 tokens)
 
 _STYLE: dict[str, str] = {
-    "fastest": "çok kısa, kesik cümleler.",
-    "fast": "çok kısa, hızlı cümleler.",
-    "medium": "kısa, sohbet havasında.",
-    "slow": "ölçülü, gerekçeli cümleler.",
-    "slowest": "yavaş, ölçülü, gerekçeli.",
+    "fastest": "çok kısa, kesik.",
+    "fast": "çok kısa, hızlı.",
+    "medium": "kısa, sohbet gibi.",
+    "slow": "ölçülü, gerekçeli.",
+    "slowest": "yavaş, ölçülü.",
 }
 
 
@@ -117,12 +117,13 @@ def system_prompt(bot: BotProfile) -> str:
     if bot.signature_phrases:
         parts.append("Ara sıra: " + ", ".join(f"“{p}”" for p in bot.signature_phrases[:SIGNATURES]) + ".")
     if bot.emoji:
-        parts.append("Emoji seyrek, en çok bir: " + " ".join(bot.emoji[:EMOJI]))
+        parts.append("Emoji seyrek: " + " ".join(bot.emoji[:EMOJI]))
     # only what changes behaviour and the post-processor cannot fix for free: it strips markdown,
     # hashtags, a self-label and AI self-references at no cost, but a promise costs a retry and
     # English text a lost draft. The watchlist is not repeated here: the user prompt's topic, stances
     # and holdings carry it (issue 16: 199 → ~110 Llama 3 tokens).
-    rules = "Gündelik Türkçe, 1-3 cümle; “garanti”, “kesin” gibi vaat yok; İngilizce yok."
+    # English is left out: a Turkish prompt gets Turkish answers, and the post-processor drops the rare other
+    rules = "Gündelik Türkçe, 1-3 cümle; “garanti”, “kesin” gibi vaat yok."
     return " ".join(parts) + "\n" + rules
 
 
@@ -211,8 +212,10 @@ def _blocks(bot: BotProfile, turn: Turn, market: MarketSnapshot, memories: Seque
     out: list[tuple[str, str]] = []
     stances = sorted(bot.stances, key=lambda s: not _same_topic(s.topic, turn.topic))[:per]
     if stances:
+        # how firmly a view is held matters only when the bot is unsure ("%80" cost 4 tokens a stance)
         out.append(("stances", "Görüşlerin: " + "; ".join(
-            f"{s.topic}: {clip(s.view, _VIEW_CHARS)} (%{round(float(s.confidence) * 100)})" for s in stances)))
+            f"{s.topic}: {clip(s.view, _VIEW_CHARS)}{' (emin değilsin)' if float(s.confidence) < 0.5 else ''}"
+            for s in stances)))
     if bot.holdings:
         items = []
         for h in sorted(bot.holdings, key=lambda h: not _same_topic(h.symbol, turn.topic))[:per]:
@@ -221,7 +224,7 @@ def _blocks(bot: BotProfile, turn: Turn, market: MarketSnapshot, memories: Seque
             extra = [clip(h.note, _NOTE_CHARS)] if h.note and per > 1 else []
             if q and h.avg_price > 0 and 0.1 < q.price / h.avg_price < 10:
                 pnl = (q.price / h.avg_price - 1) * 100
-                extra.insert(0, f"şu an {'+' if pnl >= 0 else '-'}%{tr_number(abs(pnl), 0 if abs(pnl) >= 10 else 1)}")
+                extra.insert(0, f"{'+' if pnl >= 0 else '-'}%{tr_number(abs(pnl), 0 if abs(pnl) >= 10 else 1)}")
             tail = f" ({', '.join(extra)})" if extra else ""
             items.append(f"{h.symbol} {_size(h.size)} {_UNITS.get(sym or '', 'adet')}, maliyet "
                          f"{tr_number(h.avg_price, 2)}{tail}")
@@ -280,14 +283,14 @@ CLOSING_LINE = "Bu mesajdan sonra bir süre yazmayacaksın; istersen kısaca ved
 
 
 def _tail(turn: Turn, moment: str = "", own_last: str = "", closing: bool = False, note: str = "",
-          own_shown: bool = False) -> list[str]:
+          own_shown: bool = False, label: str = "") -> list[str]:
     """The required closing lines: the clock, the bot's own last message (or, when its lines are in the
     history, "kendini tekrarlama" in the task), reply target, topic and task (+ mention, + may say
     goodbye when ``closing``)."""
     lines = [x for x in (moment, own_last) if x]
     mention = (turn.mention or "").strip().lstrip("@")
     if turn.reply_to is not None:
-        who = turn.reply_to.author + (" (grup üyesi)" if turn.mode == "human_reply" else "")
+        who = (label or turn.reply_to.author) + (" (grup üyesi)" if turn.mode == "human_reply" else "")
         asks = " (soru soruyor)" if is_question(turn.reply_to.text) else ""
         lines.append(f"Yanıtlayacağın mesaj — {who}{asks}: {clip(turn.reply_to.text, _TARGET_CHARS)}")
     if turn.mode == "human_reply" and not turn.addressed:
@@ -298,7 +301,10 @@ def _tail(turn: Turn, moment: str = "", own_last: str = "", closing: bool = Fals
         task = MODE_TEXT.get(turn.mode, MODE_TEXT["new"])
         if mention:
             task += f" Mesajında @{mention} etiketini bir kez kullan."
-    if turn.topic:  # a reply to a thank-you or a greeting has no topic to bring in
+    # a reply to a thank-you or a greeting has no topic to bring in; a target that names its topic needs
+    # no "Konu:" line (6 tokens)
+    named = turn.reply_to is not None and turn.topic.casefold() in clip(turn.reply_to.text, _TARGET_CHARS).casefold()
+    if turn.topic and not named:
         lines.append(f"Konu: {turn.topic}")
     if own_shown:
         task += OWN_NOTE
@@ -342,16 +348,18 @@ def build_user_prompt(bot: BotProfile, turn: Turn, history: Sequence[HistoryLine
     budget = chars_within(token_budget - sys_tokens - CHAT_OVERHEAD_TOKENS)
 
     def render(names: Sequence[str], n: int, clip: int) -> str:
-        # older lines are clipped to ``clip``; the newest to 40 more (at least _NEWEST_MIN_CHARS)
-        newest = min(_LINE_CHARS, max(clip + 40, _NEWEST_MIN_CHARS))
+        # older lines are clipped to ``clip``; the newest to 30 more (at least _NEWEST_MIN_CHARS)
+        newest = min(_LINE_CHARS, max(clip + 30, _NEWEST_MIN_CHARS))
         picked = shown[len(shown) - n:] if n else []
-        labels = _labels([ln for ln in picked if ln.bot_id != bot.id])
+        target = [turn.reply_to] if turn.reply_to is not None else []
+        labels = _labels([ln for ln in [*picked, *target] if ln.bot_id != bot.id])
         lines = [_history_line(ln, clip if i < n - 1 else newest,
                                OWN_LABEL if ln.bot_id == bot.id else labels.get(ln.author))
                  for i, ln in enumerate(picked)]
         own = _own_last(bot, history, picked)
         return _render([blocks[k] for k in _BLOCK_ORDER if k in names], lines,
-                       _tail(turn, moment, own, closing, note, own_shown=any(ln.bot_id == bot.id for ln in picked)))
+                       _tail(turn, moment, own, closing, note, own_shown=any(ln.bot_id == bot.id for ln in picked),
+                             label=labels.get(target[0].author, "") if target else ""))
 
     def fits(names: Sequence[str], n: int, clip: int) -> bool:
         return len(render(names, n, clip)) <= budget
@@ -367,7 +375,7 @@ def build_user_prompt(bot: BotProfile, turn: Turn, history: Sequence[HistoryLine
 
     # the newest HISTORY_FLOOR lines first, then stances and holdings: older lines are clipped down to
     # _MIN_LINE_CHARS, then one stance and one holding are kept, before either is dropped
-    n = min(HISTORY_FLOOR, len(shown))
+    n = min(HISTORY_FLOOR - (1 if turn.reply_to is not None else 0), len(shown))
     chosen: list[str] = [k for k in _KEEP_ORDER[:2] if k in blocks]
     clip = widest(chosen, n)
     for name, step in (("holdings", "one"), ("stances", "one"), ("holdings", "drop"), ("stances", "drop")):

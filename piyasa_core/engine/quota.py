@@ -26,8 +26,8 @@ from piyasa_core.store.models import Message, ProviderUsage
 __all__ = ["DEFAULT_TOKENS_PER_MESSAGE", "QuotaPlanner", "chain_of"]
 
 DEFAULT_TOKENS_PER_MESSAGE = 465.0
-"""Until 20 messages of the day are measured: what bench/tokens.py billed per sent message (459–465,
-2026-12-05, default prompt budget)."""
+"""Until 20 messages of the day are measured: what bench/tokens.py billed per sent message with the
+Llama 3 tokenizer (456–467 at the default 400-token prompt budget, 2026-12-07)."""
 MEASURED_AFTER = 20
 STEP_S = 300.0  # the remaining day is planned in 5-minute pieces (cheap enough once a simulated minute)
 UNUSABLE = {"auth_error", "model_missing"}
