@@ -31,7 +31,7 @@ def make_receiver(tg: TelegramEnv, store: Any, jobs: list[ReplyJob], usernames: 
     return UpdateReceiver(store, bots, tokens, route=route or jobs.append, base_url=tg.fake.url, poll_timeout=1)
 
 
-async def wait_for(predicate: Any, timeout: float = 5.0) -> None:
+async def wait_for(predicate: Any, timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
@@ -105,15 +105,17 @@ async def test_restart_does_not_reprocess_old_updates(tg: TelegramEnv) -> None:
     with session_scope(store.sessions) as session:
         saved = get_setting(session, offset_key(1))
     assert isinstance(saved, int) and saved > 0
+    polls_before = len(tg.fake.calls(BOTS["mehmet_trader"][1], "getUpdates"))
     second = make_receiver(tg, store, jobs, ("mehmet_trader",))
     stop = asyncio.Event()
     task = asyncio.create_task(second.run_polling(stop))
-    await asyncio.sleep(1.5)
+    # its second poll: the answer to the first one (1 s long poll) has been handled
+    await wait_for(lambda: len(tg.fake.calls(BOTS["mehmet_trader"][1], "getUpdates")) >= polls_before + 2)
     stop.set()
     await task
     assert second.counts["updates"] == 0 and len(human_rows(store)) == 3 and len(jobs) == 3
-    offsets = [c.params.get("offset") for c in tg.fake.calls(BOTS["mehmet_trader"][1], "getUpdates")]
-    assert saved in offsets
+    offsets = [c.params.get("offset") for c in tg.fake.calls(BOTS["mehmet_trader"][1], "getUpdates")[polls_before:]]
+    assert offsets[0] == saved  # the second receiver started from the saved offset
     store.dispose()
 
 
