@@ -48,22 +48,35 @@ def fake() -> Iterator[FakeLLMServer]:
         yield server
 
 
+# The clients wait 10 s: a loaded host may take its time to answer. Only the timeout tests use a short
+# timeout (SHORT_TIMEOUT), against a server that holds its answer far longer (SLOW_DELAY).
+CLIENT_TIMEOUT, SHORT_TIMEOUT, SLOW_DELAY = 10.0, 0.5, 6.0
+
+
+def oai_client(url: str, timeout: float = CLIENT_TIMEOUT) -> openai.AsyncOpenAI:
+    return openai.AsyncOpenAI(api_key="sk-test", base_url=f"{url}/v1", max_retries=0, timeout=timeout)
+
+
+def groq_client(url: str, timeout: float = CLIENT_TIMEOUT) -> groq.AsyncGroq:
+    return groq.AsyncGroq(api_key="gsk_test", base_url=url, max_retries=0, timeout=timeout)
+
+
 @pytest.fixture
 async def oai(fake: FakeLLMServer) -> AsyncIterator[openai.AsyncOpenAI]:
-    client = openai.AsyncOpenAI(api_key="sk-test", base_url=f"{fake.url}/v1", max_retries=0, timeout=0.5)
+    client = oai_client(fake.url)
     yield client
     await client.close()
 
 
 @pytest.fixture
 async def grq(fake: FakeLLMServer) -> AsyncIterator[groq.AsyncGroq]:
-    client = groq.AsyncGroq(api_key="gsk_test", base_url=fake.url, max_retries=0, timeout=0.5)
+    client = groq_client(fake.url)
     yield client
     await client.close()
 
 
-def gemini_client(url: str, version: str = "v1beta") -> genai.Client:
-    options = genai_types.HttpOptions(base_url=url, api_version=version, timeout=500)
+def gemini_client(url: str, version: str = "v1beta", timeout: float = CLIENT_TIMEOUT) -> genai.Client:
+    options = genai_types.HttpOptions(base_url=url, api_version=version, timeout=int(timeout * 1000))  # ms
     return genai.Client(api_key="AIza-test", http_options=options)
 
 
@@ -83,7 +96,7 @@ def http(url: str, method: str = "GET", body: Any = None) -> tuple[int, dict[str
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
     try:
-        with urllib.request.urlopen(request, timeout=5) as response:
+        with urllib.request.urlopen(request, timeout=30) as response:
             return response.status, {k.lower(): v for k, v in response.headers.items()}, json.loads(response.read())
     except urllib.error.HTTPError as exc:
         return exc.code, {k.lower(): v for k, v in exc.headers.items()}, json.loads(exc.read())
@@ -248,10 +261,15 @@ async def test_quota_messages(fake: FakeLLMServer, oai: openai.AsyncOpenAI, grq:
     assert quota.value.message.endswith(quota.value.body["message"])
 
 
-async def test_openai_like_timeouts(fake: FakeLLMServer, oai: openai.AsyncOpenAI, grq: groq.AsyncGroq) -> None:
-    fake.script("openai", [Scenario("slow", delay=1.5)])
-    fake.script("groq", [Scenario("slow", delay=1.5)])
-    results = await asyncio.gather(chat(oai, OPENAI_MODEL), chat(grq, GROQ_MODEL), return_exceptions=True)
+async def test_openai_like_timeouts(fake: FakeLLMServer) -> None:
+    fake.script("openai", [Scenario("slow", delay=SLOW_DELAY)])
+    fake.script("groq", [Scenario("slow", delay=SLOW_DELAY)])
+    oai, grq = oai_client(fake.url, SHORT_TIMEOUT), groq_client(fake.url, SHORT_TIMEOUT)
+    try:
+        results = await asyncio.gather(chat(oai, OPENAI_MODEL), chat(grq, GROQ_MODEL), return_exceptions=True)
+    finally:
+        await oai.close()
+        await grq.close()
     assert isinstance(results[0], openai.APITimeoutError)
     assert isinstance(results[1], groq.APITimeoutError)
 
@@ -297,12 +315,16 @@ async def test_gemini_errors(
 
 
 async def test_gemini_content_filtered_and_timeout(fake: FakeLLMServer, gem: Any) -> None:
-    fake.script("gemini", ["content_filtered", Scenario("slow", delay=1.5)])
+    fake.script("gemini", ["content_filtered", Scenario("slow", delay=SLOW_DELAY)])
     response = await gem.models.generate_content(model=GEMINI_MODEL, contents="selam")
     assert response.prompt_feedback.block_reason == genai_types.BlockedReason.SAFETY
     assert not response.candidates and response.text is None
-    with pytest.raises(TIMEOUTS):  # google-genai does not wrap transport timeouts
-        await gem.models.generate_content(model=GEMINI_MODEL, contents="selam")
+    impatient = gemini_client(fake.url, timeout=SHORT_TIMEOUT).aio
+    try:
+        with pytest.raises(TIMEOUTS):  # google-genai does not wrap transport timeouts
+            await impatient.models.generate_content(model=GEMINI_MODEL, contents="selam")
+    finally:
+        await impatient.aclose()
 
 
 async def test_script_then_sticky_default(fake: FakeLLMServer, grq: groq.AsyncGroq) -> None:
@@ -337,25 +359,6 @@ def test_headers_override_and_omit(fake: FakeLLMServer) -> None:
 # ------------------------------------------------------------------------------------ enforced limits
 
 
-async def test_enforced_rpm_rejects_the_31st() -> None:
-    with FakeLLMServer(limits={"rpm": 30, "tpm": 100_000}) as limited:
-        client = groq.AsyncGroq(api_key="gsk", base_url=limited.url, max_retries=0)
-        try:
-            results = await asyncio.gather(*(chat(client, GROQ_MODEL) for _ in range(31)), return_exceptions=True)
-        finally:
-            await client.close()
-        rejected = [r for r in results if isinstance(r, BaseException)]
-        assert len(rejected) == 1 and isinstance(rejected[0], groq.RateLimitError)
-        headers = rejected[0].response.headers
-        assert 59 <= float(headers["retry-after"]) <= 60
-        assert headers["x-ratelimit-remaining-requests"] == "0"
-        assert "on requests per minute (RPM): Limit 30, Used 30" in rejected[0].body["error"]["message"]
-        stats = limited.stats()
-        assert (stats["admitted"], stats["rejected_429"]) == (30, 1)
-        assert stats["tokens_admitted"] == 30 * 49
-        assert stats["by_api"]["groq"]["admitted"] == 30
-
-
 class FakeClock:
     """A settable clock for sliding-window tests."""
 
@@ -364,6 +367,26 @@ class FakeClock:
 
     def __call__(self) -> float:
         return self.now
+
+
+async def test_enforced_rpm_rejects_the_31st() -> None:
+    clock = FakeClock()  # the 31 calls arrive at one moment, however long a loaded host takes over them
+    with FakeLLMServer(limits={"rpm": 30, "tpm": 100_000}, clock=clock) as limited:
+        client = groq.AsyncGroq(api_key="gsk", base_url=limited.url, max_retries=0)
+        try:
+            results = await asyncio.gather(*(chat(client, GROQ_MODEL) for _ in range(31)), return_exceptions=True)
+        finally:
+            await client.close()
+        rejected = [r for r in results if isinstance(r, BaseException)]
+        assert len(rejected) == 1 and isinstance(rejected[0], groq.RateLimitError)
+        headers = rejected[0].response.headers
+        assert headers["retry-after"] == "60"  # the first of the 30 leaves the window a minute after it came
+        assert headers["x-ratelimit-remaining-requests"] == "0"
+        assert "on requests per minute (RPM): Limit 30, Used 30" in rejected[0].body["error"]["message"]
+        stats = limited.stats()
+        assert (stats["admitted"], stats["rejected_429"]) == (30, 1)
+        assert stats["tokens_admitted"] == 30 * 49
+        assert stats["by_api"]["groq"]["admitted"] == 30
 
 
 def test_enforced_tpm_sliding_window() -> None:
@@ -408,4 +431,4 @@ def test_cli_process_enforces_and_reports() -> None:
         assert (stats["admitted"], stats["rejected_429"]) == (2, 1)
     finally:
         proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=5) == 0
+        assert proc.wait(timeout=30) == 0
