@@ -246,3 +246,22 @@ async def test_offline_is_never_a_silent_stand_in(workdir: Path, fake: FakeLLMSe
 def test_error_classes_cover_the_issue() -> None:
     assert {c.value for c in ErrorClass} >= {"rate_limited", "quota_exhausted", "auth", "model_not_found",
                                             "too_large", "server", "timeout", "network", "content_filtered"}
+
+
+def test_the_days_shares_spread_requests_over_the_chain_by_remaining_capacity() -> None:
+    """With the day's plan set (router.shares), the first provider tried is drawn by its share of what the
+    chain can still afford; a provider whose share is 0 comes last; no shares: chain order."""
+    from collections import Counter
+
+    from piyasa_core.config.schema import ProviderConfig
+    from piyasa_core.llm.budget import LocalBudget
+    from piyasa_core.llm.offline import OfflineProvider
+    from piyasa_core.llm.router import Router
+
+    providers = {name: OfflineProvider(ProviderConfig(model="templates-v1")) for name in ("groq", "gemini", "offline")}
+    router = Router(providers, "groq", ["gemini", "offline"], LocalBudget({}))  # type: ignore[arg-type]
+    assert router.order() == ["groq", "gemini", "offline"]
+    router.shares = {"groq": 60.0, "gemini": 40.0, "offline": 0.0}
+    firsts = Counter(router.order()[0] for _ in range(2000))
+    assert set(firsts) == {"groq", "gemini"} and 0.55 < firsts["groq"] / 2000 < 0.65
+    assert all(router.order()[-1] == "offline" for _ in range(50))

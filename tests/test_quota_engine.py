@@ -68,3 +68,48 @@ async def test_every_worker_publishes_the_plan_with_its_metrics(workdir: Path) -
     assert plans and all(p["scale"] == 1.0 and p["affordable"] is None for p in plans)  # offline: unlimited
     assert all(pacer.budget_scale == 1.0 for e in items for pacer in e.pacers.values())
     store.dispose()
+
+
+async def test_when_only_the_peoples_reserve_is_left_bots_spend_no_llm_call_and_people_are_answered(
+        workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The offline provider with an emulated daily quota (100 requests) of which 99 are used today: the one
+    request left is the people's reserve. The bots' own turns then cost no LLM call (a reaction composed
+    locally, or nothing), and a person's question is still answered through the provider."""
+    from sqlalchemy import select
+
+    from piyasa_core.engine import repo
+    from piyasa_core.engine.types import ReplyJob
+    from piyasa_core.store.models import Chat, Message
+
+    monkeypatch.setenv("PIYASA_LLM__PROVIDERS__OFFLINE__RPD", "100")
+    config, store = setup_store()
+    day = datetime.fromtimestamp(SIM_START, timezone.utc).date()
+    with session_scope(store.sessions) as session:
+        session.add(ProviderUsage(day=day, provider="offline", model="templates-v1", requests=99, prompt_tokens=0,
+                                  completion_tokens=0))
+        chat_id = session.scalar(select(Chat.id))
+        # something to react to, so that a held turn has a target
+        session.add(Message(chat_id=chat_id, bot_id=None, human_name="Deniz", text="SISE bugün hareketli, hacim geldi",
+                            status="sent", created_at=datetime.fromtimestamp(SIM_START - 30, timezone.utc),
+                            sent_at=datetime.fromtimestamp(SIM_START - 30, timezone.utc)))
+    events: list[Any] = []
+    items = engines(config, store, 120, events)
+    for e in items:
+        await e.start()
+        e.replan(SIM_START, {p.name: p.state for p in e.router.statuses()})
+        assert e.kept_for_people(), e.quota.plan  # type: ignore[union-attr]
+    with session_scope(store.sessions) as session:
+        question = repo.store_human_message(session, chat_id=chat_id, text="@ali_ekonomist faiz kararı ne zaman?",
+                                            human_name="Deniz", username="deniz_k", created_at=SIM_START)
+    await items[3].cache.bump(f"history:{chat_id}")
+    items[3].submit_reply_job(ReplyJob(bot_id=3, chat_id=chat_id, message_id=question))
+    await run_for(items, 3.0)  # ~6 simulated minutes
+    with session_scope(store.sessions) as session:
+        rows = session.execute(select(Message.provider, Message.reply_to_id, Message.meta)
+                               .where(Message.bot_id.is_not(None), Message.status == "sent")).all()
+    answers = [r for r in rows if r.reply_to_id == question]
+    assert answers and answers[0].provider == "offline"  # the person got the provider's answer
+    own = [r for r in rows if r.reply_to_id != question]
+    assert all(r.provider == "local" and r.meta.get("mode") == "reaction" for r in own), own
+    assert sum(e.counts["held_for_people"] + e.counts["reacted_for_people"] for e in items) > 0
+    store.dispose()

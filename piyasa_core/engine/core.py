@@ -30,7 +30,7 @@ from piyasa_core.engine.pipeline import MessagePipeline
 from piyasa_core.engine.prompt import reply_tokens, system_prompt
 from piyasa_core.engine.quota import QuotaPlanner
 from piyasa_core.engine.sharding import owns
-from piyasa_core.engine.turns import choose_chat, decide_turn
+from piyasa_core.engine.turns import choose_chat, decide_turn, held_turn
 from piyasa_core.engine.types import (
     BotProfile,
     ChatInfo,
@@ -114,6 +114,7 @@ class Engine:
         self.pipeline = MessagePipeline(self)
         self.quota: QuotaPlanner | None = None  # set at start (it needs every bot's profile)
         self._plan_warning = ""
+        self._plan_warned_at = -math.inf
         self._degraded: tuple[float, EngineConfig] | None = None
         self.outbox = Outbox(store.engine)
 
@@ -335,6 +336,14 @@ class Engine:
                     self.counts["waited_self_follow_up"] += 1
                     self._reschedule(bot_id, now + min(SELF_FOLLOW_UP_RETRY_S, pacer.delay(now) / 4))  # the anchor stays: the rate does not drift
                     return
+                if turn.mode != "reaction" and self.kept_for_people():
+                    turn = held_turn(turn)
+                    if turn is None:  # nothing to react to: the slot passes, the reserve stays for people
+                        self.counts["held_for_people"] += 1
+                        self._anchor[bot_id] = pacer.next_due(anchor, self.clock.now())
+                        self._reschedule(bot_id, self._anchor[bot_id])
+                        return
+                    self.counts["reacted_for_people"] += 1
                 sent = await self._deliver(bot, chat, replace(turn, due_at=due), history)
                 if not sent and self._skips[bot_id] < SKIP_RETRIES:
                     # a skipped draft (duplicate, rejected) would lose the planned message: try another turn
@@ -471,9 +480,21 @@ class Engine:
             return
         for pacer in self.pacers.values():
             pacer.budget_scale = plan.scale
-        if plan.warning and plan.warning != self._plan_warning:
+        # requests spread over the chain by what each provider can still afford today (an unlimited
+        # chain keeps its order: the active provider first)
+        self.router.shares = ({} if plan.affordable is None else
+                              {p.name: p.affordable_left or 0.0 for p in plan.providers if p.planned_per_hour is not None})
+        # the warning's figures move by a message or two every minute: say it when it starts, then hourly
+        if plan.warning and (not self._plan_warning or now - self._plan_warned_at >= 3600):
             log.warning("worker %d: %s", self.worker_id, plan.warning)
+            self._plan_warned_at = now
         self._plan_warning = plan.warning
+
+    def kept_for_people(self) -> bool:
+        """True when what the chain still affords today is the people's reserve only: a bot's own turn
+        then costs no LLM call (a reaction, or nothing), and people's questions keep the rest."""
+        plan = self.quota.plan if self.quota is not None else None
+        return bool(self.pacing and plan is not None and plan.affordable is not None and plan.affordable < 1.0)
 
     def flush_usage(self) -> None:
         """Persist token counts (deltas) so a restart keeps today's usage."""

@@ -7,7 +7,7 @@ import random
 import re
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from piyasa_core.config.schema import EngineConfig
@@ -217,3 +217,11 @@ def _reply_turn(bot: BotProfile, chat: ChatInfo, target: HistoryLine, mode: str,
     @mentions its author as well (that was most of the chat's mentions)."""
     return Turn(bot.id, chat.id, mode, _topic_in(target, bot, chat) or "", reply_to=target,
                 due_at=now, addressed=addressed)  # "": a thank-you or a greeting has no topic to add
+
+
+def held_turn(turn: Turn) -> Turn | None:
+    """The turn a bot takes when the day's LLM budget is kept for people: a short reaction to its reply
+    target (composed without an LLM), or None (a new post or an answer to a question waits)."""
+    if turn.reply_to is None or turn.mode == "human_reply" or classify(turn.reply_to.text).is_question:
+        return None
+    return replace(turn, mode="reaction", mention=None)

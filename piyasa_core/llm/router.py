@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -118,6 +119,10 @@ class Router:
         self.chain: list[str] = []
         self.paused_reason = ""
         self.paused_until: float | None = None
+        # the day's plan: each provider's share of what the chain can still afford today; requests go to a
+        # provider drawn by these shares first (fallback by remaining daily capacity, not only on error)
+        self.shares: dict[str, float] = {}
+        self._draw = random.Random(0)
         self._wake = asyncio.Event()
         for name, provider in providers.items():  # a missing key is known without any request
             missing = provider.missing_key_error()
@@ -216,12 +221,24 @@ class Router:
             self._emit(name)
 
     # ── generation ─────────────────────────────────────────────────────────────────────────────
+    def order(self) -> list[str]:
+        """The chain in the order this request tries it: with the day's shares set, a provider drawn by its
+        share of the remaining daily capacity comes first, the rest keep their chain order; a provider
+        whose share is 0 (its day spent) comes last."""
+        weighted = [(name, self.shares.get(name, 0.0)) for name in self.chain]
+        if not self.shares or sum(w for _, w in weighted) <= 0:
+            return list(self.chain)
+        names, weights = zip(*weighted, strict=True)
+        first = self._draw.choices(names, weights=weights)[0]
+        rest = [n for n, w in weighted if n != first and w > 0] + [n for n, w in weighted if n != first and w <= 0]
+        return [first, *rest]
+
     async def complete(self, request: ChatRequest) -> Completion:
-        """Try each usable provider once, in chain order; raise :class:`NoProviderAvailable`."""
+        """Try each usable provider once, in :meth:`order`; raise :class:`NoProviderAvailable`."""
         reasons: list[str] = []
         retry_at: list[float] = []
         rejected = False
-        for name in list(self.chain):
+        for name in self.order():
             usable, why = self._usable(name, self.clock())
             if not usable:
                 reasons.append(f"{name}: {self.health[name].state.value} ({why})")
