@@ -88,6 +88,19 @@ async def test_scripted_source_plays_records_and_raises() -> None:
     assert source.called("restart_workers") == [(None,)]
 
 
+def test_an_offline_stand_in_is_marked_in_the_feed() -> None:
+    """A line the offline composer wrote while an LLM provider is active is marked; under the offline
+    default (every line is offline) nothing is."""
+    from dataclasses import replace
+
+    from piyasa_tui.widgets.feed import feed_line
+
+    item = feed_item(1, NOW)
+    assert "[offline]" in feed_line(item, None, "groq").plain
+    assert "[offline]" not in feed_line(item, None, "offline").plain
+    assert "[offline]" not in feed_line(replace(item, provider="groq"), None, "groq").plain
+
+
 def test_feed_filter_grammar() -> None:
     f = FeedFilter.parse('w2 bot:ayşe chat:piyasa "hacim geldi"')
     assert f.workers == {2} and f.bots == ("ayşe",) and f.chats == ("piyasa",) and f.words == ("hacim geldi",)

@@ -73,12 +73,15 @@ def item_key(item: FeedItem) -> tuple[int, int, float]:
     return (item.message_id, item.worker_id, item.at)
 
 
-def feed_line(item: FeedItem, frame_tz: object) -> Text:
-    """`14:02:09 w1 Mehmet Yatırımcı → piyasa-local ↩ Zeynep: text`"""
+def feed_line(item: FeedItem, frame_tz: object, active: str = "") -> Text:
+    """`14:02:09 w1 Mehmet Yatırımcı → piyasa-local ↩ Zeynep: text`; a message the offline composer wrote
+    while an LLM provider is active (it stood in, where the operator allowed it) is marked "offline"."""
     line = Text(no_wrap=True, overflow="ellipsis")
     line.append(clock_text(item.at, frame_tz), "dim")  # type: ignore[arg-type]
     line.append(f" w{item.worker_id} ", WORKER_STYLES[item.worker_id % len(WORKER_STYLES)])
     line.append(item.bot_name, "bold")
+    if item.provider == "offline" and active and active != "offline":
+        line.append(" [offline]", "yellow")
     line.append(" → ", "dim")
     line.append(item.chat_key, "cyan")
     line.append("  ")
@@ -106,6 +109,7 @@ class FeedLog(RichLog):
         self._rebuilding = False
         self._width = 0
         self._tz: object = None
+        self._active = ""  # the active provider (an offline stand-in is marked against it)
         self._update_title()
 
     # ── data ───────────────────────────────────────────────────────────────────────────────────
@@ -113,6 +117,7 @@ class FeedLog(RichLog):
         if frame is None:
             return
         self._tz = frame.tz
+        self._active = next((p.name for p in frame.snapshot.providers if p.active), "")
         new = self._new_items(frame.snapshot.feed)
         if not new:
             return
@@ -124,7 +129,7 @@ class FeedLog(RichLog):
             return
         width = self._line_width()
         for item in shown:
-            self.write(feed_line(item, self._tz), width=width, scroll_end=False)
+            self.write(feed_line(item, self._tz, self._active), width=width, scroll_end=False)
         if shown:
             self.scroll_end(animate=False, immediate=False, x_axis=False)
 
@@ -154,7 +159,7 @@ class FeedLog(RichLog):
             if self._tz is not None:
                 width = self._line_width()
                 for item in self.shown:
-                    self.write(feed_line(item, self._tz), width=width, scroll_end=False)
+                    self.write(feed_line(item, self._tz, self._active), width=width, scroll_end=False)
             self.pending = 0
         finally:
             self._rebuilding = False
