@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import multiprocessing.synchronize
+import time
 import uuid
 
 import pytest
@@ -80,16 +82,18 @@ def test_static_split_without_redis() -> None:
     assert budget.limits["groq"] == Limits(rpm=7.5, tpm=1500)
 
 
-def _hammer(url: str, prefix: str, start: float, results: "multiprocessing.Queue[int]") -> None:
-    import time
+ATTEMPTS = 15  # per process: 60 in all, three times the budget of 20
 
+
+def _hammer(url: str, prefix: str, ready: "multiprocessing.synchronize.Barrier",
+            results: "multiprocessing.Queue[int]") -> None:
     async def run() -> int:
         client = aioredis.Redis.from_url(url)
         budget = RedisBudget(client, {"fake": Limits(rpm=20, tpm=100_000)}, prefix=prefix)
+        await client.ping()  # connected …
+        ready.wait(60)  # … and all four start together, however long each took to spawn
         admitted = 0
-        while time.time() < start:
-            await asyncio.sleep(0.001)
-        while time.time() < start + 1.5:
+        for _ in range(ATTEMPTS):
             reservation, _ = await budget.reserve("fake", 50)
             admitted += reservation is not None
         await client.aclose()
@@ -99,19 +103,18 @@ def _hammer(url: str, prefix: str, start: float, results: "multiprocessing.Queue
 
 
 def test_redis_budget_is_shared_by_four_processes(redis_url: str) -> None:
-    import time
-
     prefix = f"piyasa-test-{uuid.uuid4().hex[:8]}"
     ctx = multiprocessing.get_context("spawn")
     results: multiprocessing.Queue[int] = ctx.Queue()
-    start = time.time() + 2.0
-    procs = [ctx.Process(target=_hammer, args=(redis_url, prefix, start, results)) for _ in range(4)]
+    ready = ctx.Barrier(4)
+    procs = [ctx.Process(target=_hammer, args=(redis_url, prefix, ready, results)) for _ in range(4)]
     for proc in procs:
         proc.start()
-    counts = [results.get(timeout=30) for _ in procs]
+    counts = [results.get(timeout=90) for _ in procs]
     for proc in procs:
         proc.join(timeout=10)
-    assert sum(counts) == 20, counts  # exactly the shared per-minute budget, never more
+    # exactly the shared per-minute budget, never more (the 60 attempts end well within the minute)
+    assert sum(counts) == 20, counts
     client = redis.Redis.from_url(redis_url)
     for key in client.scan_iter(f"{prefix}:*"):
         client.delete(key)
@@ -122,17 +125,24 @@ async def test_redis_settle_and_release(redis_url: str) -> None:
     client = aioredis.Redis.from_url(redis_url)
     prefix = f"piyasa-test-{uuid.uuid4().hex[:8]}"
     budget = RedisBudget(client, {"p": Limits(rpm=2, tpm=1000)}, prefix=prefix)
+    requests_log = f"{prefix}:budget:p:req"
     try:
+        # the Lua script reads Redis's clock: the waits are bracketed by the time measured around the calls
+        began = time.monotonic()
         a, _ = await budget.reserve("p", 900)
         assert a is not None
+        reserved_at = await client.zscore(requests_log, a.token_id)
         none, wait = await budget.reserve("p", 200)
-        assert none is None and 59 < wait <= 60.5
+        assert none is None and 60.5 - (time.monotonic() - began) - 0.01 <= wait <= 60.5  # a's tokens leave
         await asyncio.sleep(1.0)
+        settling = time.monotonic()
         await budget.settle(a, 100)
+        # both logs now count a from its answer, at least a second after its reservation
+        assert await client.zscore(requests_log, a.token_id) >= reserved_at + 1.0
+        assert await client.zscore(f"{prefix}:budget:p:tok", f"{a.token_id}:100") >= reserved_at + 1.0
         b, _ = await budget.reserve("p", 200)
-        # both logs now count a from its answer, a second after its reservation
-        none, wait = await budget.reserve("p", 10)
-        assert none is None and 60.0 < wait <= 60.5
+        none, wait = await budget.reserve("p", 10)  # 2 per minute: waits for a's answer to leave the window
+        assert none is None and 60.5 - (time.monotonic() - settling) - 0.01 <= wait <= 60.5
         assert b is not None
         await budget.release(b)
         assert (await budget.reserve("p", 10))[0] is not None
