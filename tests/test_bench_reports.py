@@ -400,6 +400,21 @@ def test_markdown_has_the_criteria_table(report: dict[str, Any]) -> None:
     assert "not configured" in text if not report["cache"]["l2"]["configured"] else "30.0 %" in text
 
 
+def test_the_report_carries_the_days_plan(schema: dict[str, Any]) -> None:
+    """A run on a chain with daily quotas reports the day's plan (JSON and Markdown); an unlimited one says so."""
+    from piyasa_core.llm.quota_plan import ProviderDay, plan_day
+
+    plan = plan_day([ProviderDay("groq", tpd=100_000, used_tokens=40_000)], at=1_795_590_300, day_end=1_795_636_800,
+                    demand=400, demand_at_minimum=150, tokens_per_message=465).to_dict()
+    quoted = make_report(groq=True)
+    quoted["run"]["day_plan"] = plan
+    assert list(Draft202012Validator(schema).iter_errors(quoted)) == []
+    text = render_markdown(quoted)
+    assert "## The day's LLM plan" in text and "| groq | 40000/100000 |" in text and "129 |" in text
+    assert "kept for people" in text and "Warning" in text  # 116 affordable against 150 at the minimum
+    assert "no daily quota in the chain" in render_markdown(make_report())
+
+
 def test_csv_has_a_header_and_one_row_per_sample(report: dict[str, Any]) -> None:
     rows = list(csv.reader(io.StringIO(render_csv(report))))
     header, body = rows[0], rows[1:]

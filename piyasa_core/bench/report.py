@@ -167,6 +167,9 @@ def build_report(run: BenchmarkRun, final: dict[str, Any]) -> dict[str, Any]:
                       "cache_prefix": run_cache_prefix(host.config.settings.cache.key_prefix, run.id)},
             "thresholds": asdict(run.thresholds),
             "providers": {"active": snap.active_provider, "states": {p.name: p.state for p in snap.providers}},
+            # the day's LLM plan as the run ended (llm/quota_plan.py): per provider used/quota today, messages
+            # left, planned msg/h, "lasts until"; null for an unlimited chain that planned nothing
+            "day_plan": snap.day_plan,
             "config": config_summary(host.config, opts),
         },
         "totals": {

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from datetime import datetime, timezone
 from typing import Any
 
 STATUS_MARK = {"pass": "✅ pass", "fail": "❌ FAIL", "not_configured": "➖ not configured", "pending": "… pending"}
@@ -85,6 +86,26 @@ def conversation_line(q: dict[str, Any]) -> str:
             f"{q.get('sign_off_then_spoke', 0)})")
 
 
+def plan_lines(plan: dict[str, Any] | None) -> list[str]:
+    """The day's LLM plan as the run ended (a chain without daily quotas plans nothing)."""
+    if not plan or plan.get("affordable") is None:
+        return ["", "## The day's LLM plan", "", "- no daily quota in the chain: nothing to plan"]
+    lines = ["", "## The day's LLM plan", "",
+             f"- every bot at ×{plan['scale']:.2f} of its pace, {plan['planned_per_hour']:.1f} msg/h; "
+             f"{plan['affordable']:.0f} bot messages affordable today, {plan['reserve']:.0f} kept for people; "
+             f"{plan['tokens_per_message']:.0f} tokens per message",
+             "", "| Provider | tokens today | requests today | messages left | planned msg/h | lasts until |",
+             "|---|---|---|---|---|---|"]
+    for p in plan.get("providers", ()):
+        lasts = "the day's end" if p["lasts_until"] is None else \
+            datetime.fromtimestamp(p["lasts_until"], timezone.utc).strftime("%H:%M UTC")
+        lines.append(f"| {p['name']} | {p['used_tokens']}/{p['tpd'] or '–'} | {p['used_requests']}/{p['rpd'] or '–'} | "
+                     f"{fmt(p['affordable_left'], 0)} | {fmt(p['planned_per_hour'], 1)} | {lasts} |")
+    if plan.get("warning"):
+        lines.append(f"\n**Warning:** {plan['warning']}")
+    return lines
+
+
 def people_lines(people: dict[str, Any] | None) -> list[str]:
     """The people's questions and the bots' replies, for the markdown report."""
     if not people or not people.get("questions"):
@@ -158,6 +179,7 @@ def render_markdown(report: dict[str, Any]) -> str:
               f"- headroom ({room['method']}): {headroom_text(room)}",
               f"- workers' CPU over the window: {fmt(room['cpu_seconds'], 2)} s in {fmt(room['real_seconds'], 1)} s "
               f"real ({fmt(room['cpu_ms_per_message'], 2)} ms per message)"]
+    lines += plan_lines(report["run"].get("day_plan"))
     lines += ["", "## Tokens", "", "| Provider | messages | in | out | cached |", "|---|---|---|---|---|"]
     lines += [f"| {p} | {t['messages']} | {t['in']} | {t['out']} | {t['cached']} |" for p, t in report["tokens"].items()]
     cache = report["cache"]
