@@ -13,6 +13,8 @@ from piyasa_core.config import Config, load_config
 from piyasa_core.llm.registry import build_router
 from piyasa_core.llm.router import NoProviderAvailable, RequestRejected, Router
 from piyasa_core.llm.types import ChatRequest, ErrorClass
+from piyasa_core.llm.usage import UsageLedger
+from tests.engine_support import SIM_START
 from tests.fakes.llm_scenarios import Scenario
 from tests.fakes.llm_server import FakeLLMServer
 
@@ -28,8 +30,18 @@ def fake() -> Iterator[FakeLLMServer]:
         yield server
 
 
+class SimNow:
+    """A settable epoch clock: the router's cooldowns and the ledger's day read it, the test advances it."""
+
+    def __init__(self, now: float = SIM_START) -> None:  # 07:05 UTC: the day is never about to change
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def make_config(workdir: Path, fake: FakeLLMServer, monkeypatch: pytest.MonkeyPatch, *, active: str,
-                fallback: str = "", timeout: float = 3.0, keys: dict[str, str] | None = None) -> Config:
+                fallback: str = "", timeout: float = 10.0, keys: dict[str, str] | None = None) -> Config:
     for name, value in (keys if keys is not None else KEYS).items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("GROQ_BASE_URL", fake.url)
@@ -45,7 +57,10 @@ def make_config(workdir: Path, fake: FakeLLMServer, monkeypatch: pytest.MonkeyPa
 
 
 def router_for(workdir: Path, fake: FakeLLMServer, monkeypatch: pytest.MonkeyPatch, **kwargs: object) -> Router:
-    return build_router(make_config(workdir, fake, monkeypatch, **kwargs))  # type: ignore[arg-type]
+    """A router on a :class:`SimNow` clock (``router.clock``), its ledger on the same clock."""
+    clock = SimNow()
+    return build_router(make_config(workdir, fake, monkeypatch, **kwargs),  # type: ignore[arg-type]
+                        ledger=UsageLedger(clock), clock=clock)
 
 
 @pytest.mark.parametrize("name", ["groq", "openai", "gemini"])
@@ -72,16 +87,18 @@ async def test_ok_reads_text_usage_and_headers(workdir: Path, fake: FakeLLMServe
 async def test_rate_limit_cools_down_then_recovers(workdir: Path, fake: FakeLLMServer,
                                                    monkeypatch: pytest.MonkeyPatch, name: str) -> None:
     router = router_for(workdir, fake, monkeypatch, active=name)
+    clock = router.clock
     fake.script(name, [Scenario("rate_limited", retry_after=1)])
     with pytest.raises(NoProviderAvailable) as info:
         await router.complete(REQUEST)
     status = router.status(name)
-    assert status.state == "cooling" and status.until is not None
-    assert 0.5 < info.value.retry_at - time.time() <= 1.1  # type: ignore[operator]
+    assert status.state == "cooling" and status.until == pytest.approx(clock() + 1.0)  # the provider's retry-after
+    assert info.value.retry_at == status.until
+    clock.now += 0.99  # type: ignore[attr-defined]
     with pytest.raises(NoProviderAvailable):  # honoured: no request while cooling
         await router.complete(REQUEST)
     assert fake.count(name, "generate") == 1
-    await asyncio.sleep(1.05)
+    clock.now += 0.02  # type: ignore[attr-defined]
     assert (await router.complete(REQUEST)).provider == name
     assert router.status(name).state == "ok"
     await router.aclose()
@@ -97,7 +114,7 @@ async def test_daily_quota_exhausts_and_falls_back_in_the_same_message(
     assert completion.provider == other
     status = router.status(name)
     assert status.state == "exhausted" and "daily quota" in status.reason
-    assert status.until is not None and status.until - time.time() > 60
+    assert status.until is not None and status.until - router.clock() > 60
     assert (await router.complete(REQUEST)).provider == other
     assert fake.count(name, "generate") == 1
     await router.aclose()
@@ -151,22 +168,27 @@ async def test_model_not_found_names_the_model(workdir: Path, fake: FakeLLMServe
 async def test_breaker_opens_half_opens_and_closes(workdir: Path, fake: FakeLLMServer,
                                                    monkeypatch: pytest.MonkeyPatch, name: str) -> None:
     router = router_for(workdir, fake, monkeypatch, active=name)
+    clock = router.clock
     fake.script(name, ["server_error", Scenario("server_error", status=503), "server_error",
                        "server_error", "ok"])
     for _ in range(3):
         with pytest.raises(NoProviderAvailable):
             await router.complete(REQUEST)
     assert router.status(name).state == "down" and router.status(name).breaker == "open"
+    assert router.status(name).until == pytest.approx(clock() + 0.3)  # breaker_cooldown
+    clock.now += 0.29  # type: ignore[attr-defined]
     with pytest.raises(NoProviderAvailable):  # open: no request
         await router.complete(REQUEST)
     assert fake.count(name, "generate") == 3
-    await asyncio.sleep(0.35)
+    clock.now += 0.02  # type: ignore[attr-defined]
+    assert router.status(name).breaker == "half-open"
     with pytest.raises(NoProviderAvailable):  # half-open probe fails → open again, longer cooldown
         await router.complete(REQUEST)
     assert fake.count(name, "generate") == 4
     status = router.status(name)
     assert status.state == "down" and "retry in 0.6 s" in status.reason
-    await asyncio.sleep(0.65)
+    assert status.until == pytest.approx(clock() + 0.6) and status.breaker == "open"
+    clock.now += 0.6  # type: ignore[attr-defined]
     assert (await router.complete(REQUEST)).provider == name  # probe succeeds → closed
     assert router.status(name).state == "ok" and router.status(name).breaker == "closed"
     await router.aclose()
@@ -176,7 +198,7 @@ async def test_breaker_opens_half_opens_and_closes(workdir: Path, fake: FakeLLMS
 async def test_timeout_is_classified_and_counts_toward_the_breaker(
         workdir: Path, fake: FakeLLMServer, monkeypatch: pytest.MonkeyPatch, name: str) -> None:
     router = router_for(workdir, fake, monkeypatch, active=name, fallback="offline", timeout=0.4)
-    fake.script(name, [Scenario("slow", delay=1.2)])
+    fake.script(name, [Scenario("slow", delay=6.0)])  # far beyond the timeout, however slow the host
     completion = await router.complete(REQUEST)
     assert completion.provider == "offline"
     assert router.status(name).errors == {"timeout": 1}
@@ -202,19 +224,31 @@ async def test_too_large_and_filtered_requests_move_on_without_parking(
 async def test_all_providers_unavailable_pauses_then_resumes(workdir: Path, fake: FakeLLMServer,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     router = router_for(workdir, fake, monkeypatch, active="groq", fallback="openai,gemini")
+    clock = router.clock
     for name in ("groq", "openai", "gemini"):
         fake.script(name, [Scenario("rate_limited", retry_after=1)])
-    started = time.monotonic()
+    attempts = 0
+    original = router.complete
+
+    async def complete(request: ChatRequest) -> object:
+        nonlocal attempts
+        attempts += 1
+        return await original(request)
+
+    router.complete = complete  # type: ignore[method-assign]
     task = asyncio.create_task(router.generate(REQUEST))
-    deadline = time.monotonic() + 5  # the three first answers (SDK imports included on a busy host)
+    deadline = time.monotonic() + 30  # the three first answers (SDK imports included on a busy host)
     while router.paused_reason.count("rate_limited") < 3 and time.monotonic() < deadline:
         await asyncio.sleep(0.01)
     paused_at = time.monotonic()
     assert not task.done() and router.paused_reason.count("rate_limited") == 3
-    completion = await asyncio.wait_for(task, timeout=5)
-    elapsed, waited = time.monotonic() - started, time.monotonic() - paused_at
-    assert elapsed > 0.9 and waited < 2.5 and router.paused_reason == ""  # retry_after = 1 s, no busy loop
-    assert completion.provider == "groq"
+    assert router.paused_until == pytest.approx(clock() + 1.0)  # pauses until the first retry-after ends
+    await asyncio.sleep(0.5)  # the simulated clock stands still: the router keeps waiting, without spinning
+    # (it looks again once per simulated second it waits, here a real one: a loaded host may add a look)
+    assert not task.done() and attempts <= 2 + (time.monotonic() - paused_at), attempts
+    clock.now += 1.0  # type: ignore[attr-defined]
+    completion = await asyncio.wait_for(task, timeout=30)
+    assert router.paused_reason == "" and completion.provider == "groq"
     # one attempt each before the pause, one after: no busy loop
     assert [fake.count(n, "generate") for n in ("groq", "openai", "gemini")] == [2, 1, 1]
     await router.aclose()
