@@ -15,19 +15,25 @@ from piyasa_core.llm.usage import UsageLedger
 from piyasa_core.store.db import make_engine, session_factory, session_scope
 from piyasa_core.store.migrate import upgrade
 from piyasa_core.store.models import ProviderUsage
+from tests.engine_support import SIM_START
 from tests.fakes.llm_scenarios import Scenario
 from tests.fakes.llm_server import FakeLLMServer
 from tests.test_cli import run_cli
+from tests.test_llm_router import SimNow
+
+# the ledgers count on a clock of the test's (07:05 UTC): a run near midnight must not split "today"
+TO_MIDNIGHT = 86400 - SIM_START % 86400
 
 
 def test_ledger_flush_adds_deltas_and_load_survives_restart(db_url: str) -> None:
     engine = make_engine(db_url)
     upgrade(engine)
     sessions = session_factory(engine)
-    first = UsageLedger()
+    clock = SimNow()
+    first = UsageLedger(clock)
     first.record("groq", "llama", prompt=100, completion=20, cached=5)
     first.record("groq", "llama", error=True)
-    second = UsageLedger()  # another worker
+    second = UsageLedger(clock)  # another worker
     second.record("groq", "llama", prompt=50, completion=10)
     with session_scope(sessions) as session:
         first.flush(session)
@@ -40,33 +46,45 @@ def test_ledger_flush_adds_deltas_and_load_survives_restart(db_url: str) -> None
         row = session.scalars(select(ProviderUsage)).one()
         assert (row.requests, row.errors, row.prompt_tokens, row.completion_tokens, row.cached_tokens) == \
             (4, 1, 151, 31, 5)
-    restarted = UsageLedger()
+    restarted = UsageLedger(clock)
     with session_scope(sessions) as session:
         restarted.load(session)
     assert restarted.today("groq").tokens == 182 and restarted.today("groq").requests == 4
+    clock.now += TO_MIDNIGHT  # the next UTC day starts from nothing
+    tomorrow = UsageLedger(clock)
+    with session_scope(sessions) as session:
+        tomorrow.load(session)
+    assert tomorrow.today("groq").tokens == 0 and restarted.today("groq").requests == 0
     engine.dispose()
 
 
 def test_projection_of_quota_exhaustion() -> None:
-    ledger = UsageLedger()
+    clock = SimNow()
+    ledger = UsageLedger(clock)
     assert ledger.projected_exhaustion("groq", 100_000) is None  # no traffic, no projection
     ledger.record("groq", "m", prompt=99_000, completion=500)
     eta = ledger.projected_exhaustion("groq", 100_000)
-    assert eta is not None  # 500 tokens left at ~1,650 tokens/s (over the 60 s floor)
+    assert eta is not None  # 500 tokens left at 99,500 tokens a minute (the rate's 60 s floor)
+    assert eta.timestamp() == pytest.approx(SIM_START + 500 / (99_500 / 60))
     ledger.record("groq", "m", prompt=1000)
-    assert ledger.projected_exhaustion("groq", 100_000) is not None
+    assert ledger.projected_exhaustion("groq", 100_000).timestamp() == SIM_START  # type: ignore[union-attr]
+    late = UsageLedger(SimNow(SIM_START + TO_MIDNIGHT - 0.1))  # 1,000 tokens left, 0.6 s at this rate
+    late.record("groq", "m", prompt=99_000)
+    assert late.projected_exhaustion("groq", 100_000) is None  # not before today ends
     assert ledger.projected_exhaustion("groq", 0) is None
 
 
 def test_restart_keeps_the_daily_budget_of_a_static_share(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PIYASA_LLM__PROVIDERS__OFFLINE__TPD", "4000")
     config = load_config()
-    ledger = UsageLedger()
+    clock = SimNow()
+    ledger = UsageLedger(clock)
     ledger.record("offline", "templates-v1", prompt=3000, completion=990)
-    router = build_router(config, ledger=ledger)
+    router = build_router(config, ledger=ledger, clock=clock, budget_clock=clock)
     assert isinstance(router.budget, LocalBudget)
     reservation, wait = router.budget.try_reserve("offline", 100)
-    assert reservation is None and wait > 60  # 997 of this worker's 1,000 tokens were already used today
+    assert reservation is None and wait == TO_MIDNIGHT  # 997 of this worker's 1,000 tokens were used today
+    assert router.budget.try_reserve("offline", 3)[0] is not None  # the last 3 are still there
 
 
 async def test_headers_reporting_an_empty_budget_cool_the_provider(workdir: Path,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from piyasa_core.config import Config
@@ -38,12 +39,16 @@ def router_policy(config: Config) -> RouterPolicy:
 
 
 def build_router(config: Config, *, redis_client: Any | None = None, ledger: UsageLedger | None = None,
-                 providers: dict[str, Provider] | None = None, **kwargs: Any) -> Router:
-    """The router of one worker: shared budgets through Redis when given, else a 1/N share."""
+                 providers: dict[str, Provider] | None = None, budget_clock: Callable[[], float] | None = None,
+                 **kwargs: Any) -> Router:
+    """The router of one worker: shared budgets through Redis when given, else a 1/N share (on
+    ``budget_clock`` when given: epoch seconds, by default the real clock; Redis uses its own)."""
     llm = config.settings.llm
     workers = config.settings.supervisor.workers
     budget = make_budget(llm.providers, workers=workers, redis_client=redis_client,
                          prefix=config.settings.cache.key_prefix, margin_s=llm.budget_margin)
+    if budget_clock is not None and isinstance(budget, LocalBudget):
+        budget.clock = budget_clock
     limits = {name: Limits.from_config(cfg) for name, cfg in llm.providers.items()}
     if ledger is not None and isinstance(budget, LocalBudget):
         for name in llm.providers:  # this worker's share of what today already used
