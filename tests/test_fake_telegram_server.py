@@ -300,11 +300,11 @@ async def test_long_poll_delivers_one_message_to_every_member(fake: FakeTelegram
         await bot.initialize()
     try:
         started = time.monotonic()
-        polls = asyncio.gather(*(bot.get_updates(timeout=1) for bot in bots))
+        polls = asyncio.gather(*(bot.get_updates(timeout=30) for bot in bots))
         await asyncio.sleep(0.2)
         message = fake.human_message(CHAT, "Altın rekor kırdı! @borsaci_bot ne diyorsun?", from_user=HUMAN)
         results = await polls
-        assert time.monotonic() - started < 0.9  # answered when the message came, not at the timeout
+        assert time.monotonic() - started < 15  # answered when the message came, not at the 30 s timeout
         assert [len(r) for r in results] == [1, 1, 1]
         updates = [r[0] for r in results]
         assert {u.message.message_id for u in updates} == {message["message_id"]}
@@ -318,7 +318,7 @@ async def test_long_poll_delivers_one_message_to_every_member(fake: FakeTelegram
         # Nothing pending: waits for the timeout, then [].
         started = time.monotonic()
         assert await bots[0].get_updates(offset=updates[0].update_id + 1, timeout=0.5) == ()
-        assert 0.4 < time.monotonic() - started < 1.5
+        assert 0.4 < time.monotonic() - started < 10  # at the timeout, not at once and not never
         # Edits come as edited_message.
         fake.edit_human_message(CHAT, message["message_id"], "Altın geri çekildi.")
         edited = await bots[0].get_updates(offset=updates[0].update_id + 1, timeout=0)
