@@ -178,6 +178,8 @@ async def run_day(chain: str, scale: float, tokenizer: Any | None, every: float,
             await asyncio.sleep(clock.real_seconds(15.0))
         stop.set()
         await task
+        for client in (engine.router, engine.cache, engine.transport):  # before the loop closes
+            await client.aclose()
         with session_scope(store.sessions) as session:
             rows = session.execute(select(Message.sent_at, Message.provider, Message.tokens_in, Message.tokens_out)
                                    .where(Message.bot_id.is_not(None), Message.status == "sent")).all()

@@ -50,6 +50,11 @@ async def test_a_promise_retry_adds_the_first_calls_tokens_to_the_row(workdir: P
     assert engine.counts["retried_promise"] >= 1 and "garanti" not in first.text
     assert first.tokens_out == 30 + 12  # both calls' completions, not only the retry's
     assert first.tokens_in > 0 and len(prompts) == 2
+    # the retry sends the rejected draft with the note, not the whole context again: it costs less
+    retry_user = next(m["content"] for m in prompts[1].body["messages"] if m["role"] == "user")
+    first_user = next(m["content"] for m in prompts[0].body["messages"] if m["role"] == "user")
+    assert "Taslağın: Bu hisse kesin kazandırır" in retry_user and "Kazanç vaadi" in retry_user
+    assert "Sohbet:" not in retry_user and len(retry_user) < len(first_user) / 2
     store.dispose()
 
 

@@ -403,3 +403,15 @@ def test_language_helpers() -> None:
     assert english_words("On numara, of ya, can sıkıcı ama not aldım") == []
     assert foreign_jargon("bullish breakout @trading_bot") == ["breakout", "bullish"]
     assert KNOWN_SYMBOLS <= DEFAULT_ALLOWED
+
+
+@pytest.mark.parametrize("text, kept", [
+    ("GARAN'da acele yok. Temettü dönemine kadar beklerim, sonra kademeli", "GARAN'da acele yok."),
+    ("SISE alev alev! Hacim geldi, ben de girdim ve", "SISE alev alev!"),
+    ("Bence temettü için tutulur ama faiz kararını", "Bence temettü için tutulur ama faiz…"),
+    ("Tamamlanmış bir cümle.", "Tamamlanmış bir cümle."),
+])
+def test_a_reply_cut_at_its_token_cap_keeps_its_complete_sentences(text: str, kept: str) -> None:
+    from piyasa_core.engine.postprocess import drop_unfinished
+
+    assert drop_unfinished(text) == kept

@@ -100,11 +100,14 @@ def test_the_people_reserve_follows_the_measured_demand() -> None:
     chain = [ProviderDay("groq", tpd=100_000)]
     quiet = plan_day(chain, at=0, day_end=36_000, demand=400, demand_at_minimum=100, tokens_per_message=500,
                      reserve_share=0.1)
+    late = plan_day(chain, at=0, day_end=36_000, demand=400, demand_at_minimum=100, tokens_per_message=500,
+                    reserve_share=0.0, people_demand=0.4)
+    assert late.reserve == 2  # 0.4 expected: one answer, and one spare for a question the rate missed
     busy = plan_day(chain, at=0, day_end=36_000, demand=400, demand_at_minimum=100, tokens_per_message=500,
                     reserve_share=0.1, people_demand=60)
     swamped = plan_day(chain, at=0, day_end=36_000, demand=400, demand_at_minimum=100, tokens_per_message=500,
                        reserve_share=0.1, people_demand=500)
     assert (quiet.reserve, quiet.affordable) == (20, 180)  # 200 affordable: the 10 % share
-    assert (busy.reserve, busy.affordable) == (60, 140) and busy.scale < quiet.scale
+    assert (busy.reserve, busy.affordable) == (61, 139) and busy.scale < quiet.scale  # 60 expected, one spare
     assert (swamped.reserve, swamped.affordable, swamped.scale) == (200, 0, 0)
     assert swamped.warning

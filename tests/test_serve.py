@@ -63,6 +63,23 @@ def _workers(pid: int) -> list[psutil.Process]:
             "multiprocess" in " ".join(p.cmdline())]
 
 
+def _alive(process: psutil.Process) -> bool:
+    try:
+        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def _all_gone(processes: list[psutil.Process], timeout: float) -> bool:
+    """Whether every one of ``processes`` has ended (zombies count as ended) within ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while any(_alive(p) for p in processes):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
 def test_control_api_metrics_and_clean_stop(served: tuple[subprocess.Popen[str], str, str], workdir: Path) -> None:
     proc, url, token = served
     assert url.startswith("http://127.0.0.1:")
@@ -102,8 +119,7 @@ def test_control_api_metrics_and_clean_stop(served: tuple[subprocess.Popen[str],
     assert len(children) >= 4
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=20) == 0
-    time.sleep(0.5)
-    assert not [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
+    assert _all_gone(children, timeout=10)
     lines = [json.loads(line) for line in proc.stdout.read().splitlines() if line.startswith("{")]  # type: ignore[union-attr]
     assert any("stopped in" in entry["msg"] for entry in lines)
     assert token not in json.dumps(lines)
@@ -119,9 +135,7 @@ def test_killing_the_supervisor_leaves_no_worker_behind(served: tuple[subprocess
     assert len(children) >= 4
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(timeout=5)
-    time.sleep(5)
-    alive = [c.pid for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
-    assert alive == []
+    assert _all_gone(children, timeout=30), [c.pid for c in children if _alive(c)]
 
 
 def test_status_without_a_server_is_one_clear_line(workdir: Path) -> None:

@@ -13,8 +13,15 @@ from piyasa_core.engine import repo
 from piyasa_core.engine.clock import describe_moment, local_hour
 from piyasa_core.engine.dedup import DuplicateChecker
 from piyasa_core.engine.pacing import BotPacer
-from piyasa_core.engine.postprocess import postprocess
-from piyasa_core.engine.prompt import build_user_prompt, clip, hints_for, quoted_symbols, stop_sequences
+from piyasa_core.engine.postprocess import drop_unfinished, postprocess
+from piyasa_core.engine.prompt import (
+    build_user_prompt,
+    clip,
+    hints_for,
+    quoted_symbols,
+    rewrite_prompt,
+    stop_sequences,
+)
 from piyasa_core.engine.types import (
     BotProfile,
     ChatInfo,
@@ -72,17 +79,24 @@ class MessagePipeline:
         return self.engine.counts
 
     async def _draft(self, bot: BotProfile, turn: Turn, history: tuple[HistoryLine, ...], rng: random.Random,
-                     note: str = "", seed_offset: int = 0, closing: bool = False,
+                     note: str = "", seed_offset: int = 0, closing: bool = False, draft: str = "",
                      ) -> tuple[str | None, Completion | None, str]:
-        """One generation + post-processing. Returns (text, completion, rejection reason)."""
+        """One generation + post-processing. Returns (text, completion, rejection reason). With ``draft`` (a
+        retry after a rejected or duplicate draft) the prompt is that draft with ``note``, not the whole
+        context again: the model already answered it, it only has to say it otherwise (issue 16: a
+        retry costs about half a message, not a whole one)."""
         engine = self.engine
         cfg = engine.config.settings.engine
         now = engine.clock.now()
         market = await engine.market_snapshot(now, bot.id)
         system = await engine.system_prompt(bot)
-        user = build_user_prompt(bot, turn, history[-cfg.history_lines:], market, engine.memories.get(bot.id, ()),
-                                 token_budget=cfg.prompt_token_budget, system_tokens=estimate_tokens(system),
-                                 moment=describe_moment(now, cfg.timezone), closing=closing, note=note)
+        if draft:
+            user = rewrite_prompt(turn, draft, note, system_tokens=estimate_tokens(system),
+                                  keep_meaning=note != PARAPHRASE_NOTE)
+        else:
+            user = build_user_prompt(bot, turn, history[-cfg.history_lines:], market, engine.memories.get(bot.id, ()),
+                                     token_budget=cfg.prompt_token_budget, system_tokens=estimate_tokens(system),
+                                     moment=describe_moment(now, cfg.timezone), closing=closing, note=note)
         seed = rng.getrandbits(31) + seed_offset
         hour = local_hour(now, cfg.timezone)
         hints = hints_for(bot, turn, market, seed, max_chars=cfg.max_message_chars, hour=hour, closing=closing,
@@ -101,7 +115,11 @@ class MessagePipeline:
             completion = await engine.router.generate(request, max_pause=engine.max_pause)
         except RequestRejected as exc:
             return None, None, f"rejected: {exc.reason}"
-        result = postprocess(completion.text, bot_name=bot.name, username=bot.username,
+        raw = completion.text
+        if completion.finish_reason in ("length", "max_tokens"):  # cut at the answer's token cap
+            self.counts["cut_at_token_cap"] += 1
+            raw = drop_unfinished(raw)
+        result = postprocess(raw, bot_name=bot.name, username=bot.username,
                              max_chars=cfg.max_message_chars, rng=rng, casual=0.3)
         if result.rejected:
             return None, completion, result.reason or "rejected"
@@ -153,7 +171,8 @@ class MessagePipeline:
             self.counts["retried_" + why.split(":")[0].replace(" ", "_")] += 1
             first = completion
             note = PROMISE_RETRY_NOTE if why.startswith("promise") else UNTIMELY_NOTE
-            text, completion, why = await self._draft(bot, turn, history, rng, note, 7919, closing)
+            text, completion, why = await self._draft(bot, turn, history, rng, note, 7919, closing,
+                                                      draft=first.text if first is not None else "")
             if completion is not None and first is not None:
                 completion = with_tokens_of(completion, first)  # the row carries every call it cost
         if text is None or completion is None:
@@ -166,7 +185,8 @@ class MessagePipeline:
             self.counts[f"duplicate_{verdict.kind}"] += 1
             log.debug("bot %s %s draft is a %s duplicate of %r: %r", bot.username, turn.mode, verdict.kind,
                       verdict.match, text)
-            text, completion2, why = await self._draft(bot, turn, history, rng, PARAPHRASE_NOTE, 104729, closing)
+            text, completion2, why = await self._draft(bot, turn, history, rng, PARAPHRASE_NOTE, 104729, closing,
+                                                       draft=text)
             if text is None or completion2 is None or self.dedup.check(text, recent, seen).duplicate:
                 text = self._pointer(bot, turn, rng, recent, seen)
                 if text is None:

@@ -20,7 +20,7 @@ from piyasa_core.llm.turkish import fix_surface, surface_problems
 
 __all__ = [
     "DEFAULT_ALLOWED", "EMOJI_RE", "EXTRA_UPPER", "PostProcessed", "artifacts", "cap_length", "english_words",
-    "find_promises", "fix_emoji_placement", "fix_tickers", "foreign_jargon", "humanize", "lower_caps_word",
+    "drop_unfinished", "find_promises", "fix_emoji_placement", "fix_tickers", "foreign_jargon", "humanize", "lower_caps_word",
     "normalise_shouting", "postprocess", "strip_ai_traces", "tr_lower", "tr_upper", "unknown_upper"]
 
 EXTRA_UPPER: frozenset[str] = frozenset({
@@ -347,6 +347,18 @@ def fix_emoji_placement(text: str) -> str:
 
 
 # ── Length ────────────────────────────────────────────────────────────────────────────────────────
+def drop_unfinished(text: str) -> str:
+    """A reply the provider cut at its token cap (finish reason "length") ends mid-sentence: keep its
+    complete sentences, or the text up to the last word with "…" when it has none."""
+    text = text.strip()
+    if not text or text[-1] in ".!?…" or EMOJI_RE.search(text[-2:]):
+        return text
+    ends = [m.end() for m in _SENT_END.finditer(text)]
+    if ends and ends[-1] < len(text):
+        return text[:ends[-1]].strip()
+    return cap_length(text, len(text) - 1)
+
+
 def cap_length(text: str, max_chars: int) -> str:
     """At most ``max_chars`` characters. Cut at a sentence end (plus its trailing emoji) when that keeps
     at least half the budget, else at a space (never inside a word, ticker, number, @mention or emoji

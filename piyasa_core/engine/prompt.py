@@ -21,7 +21,7 @@ from piyasa_core.llm.asks import priced_symbol
 from piyasa_core.llm.tokens import CHAT_OVERHEAD_TOKENS, chars_within, estimate_tokens
 
 __all__ = ["HISTORY_FLOOR", "MODE_TEXT", "clip", "PromptParts", "UserPrompt", "build_prompt", "build_user_prompt", "estimate_tokens",
-           "hints_for", "quoted_symbols", "system_prompt"]
+           "hints_for", "quoted_symbols", "rewrite_prompt", "system_prompt"]
 
 FORBIDDEN_WORDS: tuple[str, ...] = ("garanti", "kesin")
 """Words the bots must never write; they appear in the system prompt only inside the prohibition."""
@@ -407,6 +407,27 @@ def build_user_prompt(bot: BotProfile, turn: Turn, history: Sequence[HistoryLine
     return UserPrompt(text=text, history_used=used, history_dropped=len(history) - used,
                       estimated_tokens=estimate_tokens(text), system_tokens=sys_tokens,
                       blocks_dropped=tuple(k for k in _BLOCK_ORDER if k in blocks and k not in chosen))
+
+
+REWRITE_HEAD = "Taslağın:"
+
+
+def rewrite_prompt(turn: Turn, draft: str, note: str, system_tokens: int = 0, keep_meaning: bool = True) -> UserPrompt:
+    """A retry's user prompt: the message it answers (if any), the rejected draft and what to change
+    (``note``: no promise, no untimely greeting, not what was said already). About 90 tokens instead
+    of the whole fitted prompt: the draft already carries what the context asked for."""
+    lines = []
+    if turn.reply_to is not None:
+        lines.append(f"Yanıtladığın mesaj — {turn.reply_to.author.split()[0] if turn.reply_to.author else '?'}: "
+                     f"{clip(turn.reply_to.text, _TARGET_CHARS)}")
+    lines.append(f"{REWRITE_HEAD} {clip(draft, 300)}")
+    # a promise or an untimely greeting is taken out of the same message; a draft that repeats the chat
+    # needs another angle (the note says so), not the same meaning again
+    task = "Görev: taslağı aynı anlamla yeniden yaz." if keep_meaning else "Görev: taslağın yerine yeni bir mesaj yaz."
+    lines.append(f"{task} {note.strip()}".strip())
+    text = "\n".join(lines)
+    return UserPrompt(text=text, history_used=0, history_dropped=0, estimated_tokens=estimate_tokens(text),
+                      system_tokens=system_tokens)
 
 
 def build_prompt(bot: BotProfile, turn: Turn, history: Sequence[HistoryLine], market: MarketSnapshot,

@@ -14,6 +14,7 @@ Pure arithmetic on numbers the engine gathers (engine/quota.py); no clock or I/O
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
@@ -103,7 +104,10 @@ def plan_day(chain: Sequence[ProviderDay], *, at: float, day_end: float, demand:
     afford = [p.affordable(tokens_per_message, calls_per_message) for p in chain]
     unlimited = any(a is None for a in afford) or not chain
     total = None if unlimited else sum(a or 0.0 for a in afford)
-    reserve = 0.0 if total is None else min(total, max(total * reserve_share, people_demand))
+    # the people's answers expected for the rest of the day are whole messages, and one more is kept for a
+    # question the rate did not predict (the last question of a day was left unanswered without it)
+    expected = math.ceil(people_demand) + 1 if people_demand > 0 else 0.0
+    reserve = 0.0 if total is None else min(total, max(total * reserve_share, expected))
     for_bots = None if total is None else total - reserve
     scale = 1.0 if for_bots is None or demand <= 0 else min(1.0, for_bots / demand)
     hours = max(day_end - at, 0.0) / HOUR
