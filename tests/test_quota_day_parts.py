@@ -18,7 +18,7 @@ from piyasa_core.llm.router import NoProviderAvailable
 from piyasa_core.llm.types import ChatRequest
 from piyasa_core.store.bootstrap import initialise
 from piyasa_core.store.models import Message
-from tests.engine_support import SIM_START, run_for
+from tests.engine_support import SIM_START, run_until
 from tests.fakes.llm_server import FakeLLMServer
 from tests.test_llm_router import make_config
 
@@ -75,8 +75,18 @@ async def test_a_reaction_costs_no_llm_call_and_answers_carry_a_cap_and_stop_seq
 
     store = open_store(config)
     engine = build_engine(config, store, worker_id=0, total=1, pacing=False, seed=5, clock=SimClock(60, SIM_START))
+
+    def seen_both() -> bool:  # a reaction was sent, and an answer asked the provider with a speaker label stop
+        labelled = any(s.startswith("\n") and s.endswith(":")
+                       for r in fake.requests_for("groq") for s in r.body.get("stop", [])[1:])
+        if not labelled:
+            return False
+        with store.engine.connect() as conn:
+            return conn.execute(select(Message.id).where(Message.status == "sent", Message.provider == "local")
+                                .limit(1)).first() is not None
+
     try:
-        await run_for([engine], 1.0)
+        await run_until([engine], seen_both, timeout=60)
     finally:
         await engine.router.aclose()
         await engine.cache.aclose()
