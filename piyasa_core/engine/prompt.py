@@ -101,19 +101,22 @@ _STYLE: dict[str, str] = {
 def system_prompt(bot: BotProfile) -> str:
     """A distinct, compact Turkish system prompt for one bot (persona, tone, style, rules)."""
     emo = bot.emotion_dict()
-    tone = str(emo.get("tone") or "").strip()
+    bio = bot.bio.casefold()
+    # nothing the bio says already is said again (no block repeated: issue 16)
+    tone = ", ".join(w for w in (t.strip() for t in str(emo.get("tone") or "").split(",")) if w and w.casefold() not in bio)
     words = [tone] + [w for w in (
         _level(emo.get("energy"), ("sakin", "", "çok enerjik")),
         _level(emo.get("optimism"), ("temkinli", "dengeli", "iyimser"), (0.4, 0.65)),
         _level(emo.get("humor"), ("ciddi", "arada esprili", "ironik"), (0.25, 0.45)),
-    ) if w and w not in tone and w not in bot.bio]
+    ) if w and w not in tone and w.casefold() not in bio]
     mood = ", ".join(w for w in words if w)
+    style = "" if "kısa cümle" in bio else _STYLE.get(bot.speed, _STYLE["medium"])
     parts = [f"Sen {bot.name}{_copula(bot.name)}, borsa sohbet grubundasın."]
     if bot.bio:
         parts.append(_cap_first(bot.bio).rstrip(".") + ".")
     if bot.risk or bot.horizon:
         parts.append("Risk " + ", ".join(x for x in (bot.risk, bot.horizon) if x) + ".")
-    parts.append(f"Ton: {mood}; {_STYLE.get(bot.speed, _STYLE['medium'])}")
+    parts.append(("Ton: " + "; ".join(x for x in (mood, style) if x)).rstrip(".") + ".")
     if bot.signature_phrases:
         parts.append("Ara sıra: " + ", ".join(f"“{p}”" for p in bot.signature_phrases[:SIGNATURES]) + ".")
     if bot.emoji:
