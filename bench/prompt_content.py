@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 HISTORY_HEAD = "Sohbet:"
+REWRITE_HEAD = "Taslağın:"  # engine/prompt.py rewrite_prompt: a retry's prompt
 # the closing lines of every prompt (engine/prompt.py ``_tail``): where the history ends
 TAIL_STARTS = ("Şimdi:", "Son mesaj", "Sohbetteki ", "Yanıtlayacağın mesaj", "Konu:", "Görev:")
 GOAL_SHARE = 0.95
@@ -28,6 +29,7 @@ class PromptContent:
     holdings: bool
     market: bool
     within_budget: bool
+    rewrite: bool = False  # a retry's prompt: the rejected draft and a note, no context by design (issue 16)
 
     @property
     def meets_goal(self) -> bool:
@@ -68,11 +70,15 @@ def analyse(user: str, total_tokens: int, budget: int) -> PromptContent:
         stances=any(line.startswith("Görüşlerin:") for line in lines),
         holdings=any(line.startswith("Pozisyonların:") for line in lines),
         market=any(line.startswith("Piyasa:") for line in lines),
-        within_budget=total_tokens <= budget)
+        within_budget=total_tokens <= budget,
+        rewrite=any(line.startswith(REWRITE_HEAD) for line in lines))
 
 
 def summary_lines(contents: Sequence[PromptContent], budget: int) -> list[str]:
-    """The printed figures over every captured prompt."""
+    """The printed figures over every captured prompt that carries the chat's context (a retry's rewrite
+    prompt carries the draft instead, and is counted apart)."""
+    rewrites = sum(1 for c in contents if c.rewrite)
+    contents = [c for c in contents if not c.rewrite]
     n = len(contents) or 1
 
     def share(pred: Any) -> str:
@@ -82,7 +88,8 @@ def summary_lines(contents: Sequence[PromptContent], budget: int) -> list[str]:
     met = sum(1 for c in contents if c.meets_goal) / n
     histories = sorted(c.history for c in contents) or [0]
     return [
-        f"prompts captured: {len(contents)}; within the {budget}-token budget (engine estimate): "
+        f"retry prompts (the rejected draft and a note, no context by design): {rewrites}",
+        f"context prompts captured: {len(contents)}; within the {budget}-token budget (engine estimate): "
         f"{share(lambda c: c.within_budget)}",
         f"history lines: min {histories[0]}, median {histories[len(histories) // 2]}; "
         f"≥ {GOAL_HISTORY}: {share(lambda c: c.history >= GOAL_HISTORY)}",

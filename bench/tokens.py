@@ -374,7 +374,7 @@ def main() -> int:
     for i in range(args.show_prompts):
         system, user = prompts[i * len(prompts) // max(1, args.show_prompts)] if prompts else ("", "")
         print(f"── prompt {i + 1} ──\n[system]\n{system}\n[user]\n{user}")
-    misses = [(prompt, c) for prompt, c in zip(prompts, contents, strict=True) if not c.meets_goal]
+    misses = [(prompt, c) for prompt, c in zip(prompts, contents, strict=True) if not c.meets_goal and not c.rewrite]
     for (system, user), c in misses[:args.show_misses]:
         print(f"── a prompt short of the goal ({c}) ──\n[user]\n{user}")
     print(f"{'PASS' if passed else 'FAIL'}: {total_per_msg:.1f} tokens per sent message (goal ≤ {GOAL})")
