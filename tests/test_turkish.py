@@ -48,3 +48,13 @@ def test_the_post_processor_fixes_an_llm_text_and_says_so() -> None:
     assert not out.rejected and "fix_turkish_surface" in out.changes
     assert "veriler de" in out.text and "Kanka" not in out.text
 
+
+
+def test_an_afternoon_phrase_before_noon_and_efendim_mid_sentence_are_caught() -> None:
+    """Seen in a dashboard capture: an LLM's "Öğleden sonra ons altın …" at 10:00, and "Aynen Efendim, …"."""
+    from piyasa_core.engine.postprocess import artifacts
+    from piyasa_core.llm.daytime import time_phrase_violations
+
+    assert time_phrase_violations("Öğleden sonra ons altın beklentinin üstünde.", 10.0) == ["afternoon"]
+    assert time_phrase_violations("Öğleden sonra ons altın beklentinin üstünde.", 14.0) == []
+    assert "midsentence-caps" in artifacts("Aynen Efendim, temel resim bunu doğruluyor.")

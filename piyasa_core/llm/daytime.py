@@ -9,6 +9,8 @@ import re
 PHRASES: tuple[tuple[str, re.Pattern[str], tuple[float, float]], ...] = (
     ("morning", re.compile(r"günaydın|hayırlı sabahlar|bu sabah(?!tan)|sabah sabah"), (5.0, 12.0)),
     ("noon", re.compile(r"öğlen öğlen|öğle arası|öğle yemeği|öğleden beri"), (11.5, 18.0)),
+    # an LLM wrote "Öğleden sonra ons altın …" at 10:00 and it was sent
+    ("afternoon", re.compile(r"öğleden sonra|akşamüstü|akşamüzeri"), (12.0, 19.0)),
     ("evening", re.compile(r"iyi akşamlar|hayırlı akşamlar|bu akşam|akşam akşam"), (17.0, 24.0)),
     ("night", re.compile(r"iyi geceler|hayırlı geceler|bu gece"), (20.0, 28.0)),  # 28: 04:00 next day
     ("since_morning", re.compile(r"sabahtan beri"), (9.0, 24.0)),

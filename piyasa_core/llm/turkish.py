@@ -15,7 +15,7 @@ FRONT_EXCEPTIONS = frozenset({
 })
 """Loanwords whose last vowel is back but which take front suffixes (saatte, dikkatte)."""
 ADDRESS_WORDS = frozenset({"kanka", "arkadaşlar", "millet", "ekip", "hocam", "abi", "abla", "dostlar", "kardeşim",
-                           "çocuklar", "beyler", "usta", "gençler"})
+                           "çocuklar", "beyler", "usta", "gençler", "efendim", "dostum", "hocalarım"})
 """Fillers and forms of address that are never capitalised inside a sentence."""
 
 _WORD = r"[A-Za-zÇĞİÖŞÜçğıöşüâîû]+"

@@ -35,8 +35,9 @@ def provider_lines(p: ProviderView, frame: Frame, *, compact: bool, detailed: bo
     if p.reason and (p.state != "ok" or not compact):
         text.append("\n")
         text.append(one_line(p.reason), "red" if p.state in ("auth_error", "model_missing", "down", "exhausted") else "yellow")
-    if compact or not p.is_llm:
-        return text
+    planned = plan_of(frame, p.name)
+    if compact or (not p.is_llm and not p.tpd and planned is None):  # the offline composer with emulated quotas
+        return text                                                  # shows them like a provider's
     limits = []
     if p.remaining_requests is not None or p.limit_requests is not None:
         limits.append(f"req {count(p.remaining_requests)}/{count(p.limit_requests)}")
@@ -49,7 +50,6 @@ def provider_lines(p: ProviderView, frame: Frame, *, compact: bool, detailed: bo
     if p.tpd or p.tokens_today or p.requests_today:
         text.append("\n")
         today(text, p, frame, detailed=detailed)
-    planned = plan_of(frame, p.name)
     if planned is not None:
         text.append("\n")
         plan_line(text, planned, frame)
