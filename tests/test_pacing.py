@@ -281,3 +281,16 @@ def test_the_plan_leaves_out_the_hours_a_bot_is_alone_in_its_chats() -> None:
     assert plans["zeynep_newbie"].planned == pytest.approx(15.0)  # 17:00–18:00 only; 18–21 alone
     assert plans["ayse_scalp"].planned == pytest.approx(16.98, abs=0.01)  # 17 bent under the cap of 20
     assert plans["can"].planned == 0.0  # alone in its own chat
+
+
+def test_a_plan_held_back_by_the_days_quota_plans_that_share_of_the_pace() -> None:
+    """The benchmark holds each bot against its pace × the day plan's scale at each moment."""
+    from piyasa_core.bench.plan import plan_bots
+
+    me = bot(active_hours=())
+    other = bot(id=2, username="ayse_scalp", name="Ayşe Scalper", persona="scalper", active_hours=())
+    cfg = EngineConfig()
+    full = plan_bots([me, other], cfg, 4, at(10), at(12))[0].planned
+    half = plan_bots([me, other], cfg, 4, at(10), at(12), scale_at=lambda t: 0.5)[0].planned
+    first_hour = plan_bots([me, other], cfg, 4, at(10), at(12), scale_at=lambda t: 1.0 if t < at(11) else 0.0)[0].planned
+    assert half == pytest.approx(full / 2) and 0 < first_hour < full

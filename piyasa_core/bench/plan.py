@@ -53,7 +53,7 @@ class BotPlan:
 
 
 def plan_bots(bots: list[BotProfile], engine: EngineConfig, workers: int, begin: float, end: float,
-              people_at: Sequence[float] = ()) -> list[BotPlan]:
+              people_at: Sequence[float] = (), scale_at: Callable[[float], float] | None = None) -> list[BotPlan]:
     """Every bot's plan for ``[begin, end)`` (the engine's own pacer, no randomness involved); a bot
     plans nothing while no other bot of its chats is active (it does not talk to itself), except that
     a person's post (``people_at``) in such a span lets it take one turn after it."""
@@ -71,9 +71,10 @@ def plan_bots(bots: list[BotProfile], engine: EngineConfig, workers: int, begin:
 
         people = sum(1 for t in people_at if begin <= t < end and pacer.is_active(t) and alone(t))
         out.append(BotPlan(bot.id, bot.name, bot.username, bot.persona, bot.speed, owner_modulo(bot.id, workers),
-                           pacer.planned_messages(begin, end, company=company), pacer.base_per_hour(),
-                           pacer.active_seconds(begin, end),
-                           pacer.planned_messages(begin, end, company=alone) if people else 0.0, people))
+                           pacer.planned_messages(begin, end, company=company, scale_at=scale_at),
+                           pacer.base_per_hour(), pacer.active_seconds(begin, end),
+                           pacer.planned_messages(begin, end, company=alone, scale_at=scale_at) if people else 0.0,
+                           people))
     return out
 
 

@@ -289,7 +289,19 @@ class BenchmarkRun:
         with session_scope(self.host.store.sessions) as session:
             bots = [b for b in load_profiles(session) if set(b.chat_ids) & set(self.scope.chat_ids)]  # type: ignore[union-attr]
         people = [q.at for q in self.asker.asked] if self.asker is not None else []
-        return plan_bots(bots, engine, self.host.total, self.sim_begin, end, people)
+        return plan_bots(bots, engine, self.host.total, self.sim_begin, end, people, self._scale_at)
+
+    def _scale_at(self, t: float) -> float:
+        """The day's LLM plan's scale at simulated ``t`` (the last sample at or before it; 1 before any):
+        the workers ran every bot at this share of its pace, so the run is held against the same."""
+        assert self.sim_begin is not None
+        at = t - self.sim_begin
+        scale = 1.0
+        for s in self.samples:
+            if s["t_sim"] > at:
+                break
+            scale = s.get("plan_scale", 1.0)
+        return scale
 
     def _asker(self) -> HumanAsker:
         from piyasa_core.engine.repo import load_profiles
@@ -375,6 +387,7 @@ class BenchmarkRun:
             "cache": {k: int(cache.get(k, 0)) for k in ("l1_hits", "l1_misses", "l2_hits", "l2_misses", "l2_errors")},
             "restarts": self._crash_restarts(snap),
             "worker_states": [w.state for w in snap.workers],
+            "plan_scale": float((snap.day_plan or {}).get("scale", 1.0)),
             "providers": {p.name: {"state": p.state, "remaining_requests": p.remaining_requests,
                                    "limit_requests": p.limit_requests, "remaining_tokens": p.remaining_tokens,
                                    "limit_tokens": p.limit_tokens, "tokens_today": p.tokens_today, "tpd": p.tpd,

@@ -148,13 +148,15 @@ class BotPacer:
         return out
 
     def planned_messages(self, begin: float, end: float, step: float = 10.0,
-                         company: Callable[[float], bool] | None = None) -> float:
+                         company: Callable[[float], bool] | None = None,
+                         scale_at: Callable[[float], float] | None = None) -> float:
         """How many messages the configured pace plans in ``[begin, end)``: the planned rate over the
         active part of the span (what the benchmark holds each bot's delivered count against).
         ``company(t)``: someone else is there to talk to at ``t``; a bot alone in its chats plans
-        nothing then (it never follows itself up, engine/turns.py)."""
-        return sum(self.target_per_hour(mid) * span / HOUR for mid, span in self._active_spans(begin, end, step)
-                   if company is None or company(mid))
+        nothing then (it never follows itself up, engine/turns.py). ``scale_at(t)``: the day's LLM plan
+        held every bot at this share of its pace at ``t`` (engine/quota.py)."""
+        return sum(self.target_per_hour(mid) * (scale_at(mid) if scale_at else 1.0) * span / HOUR
+                   for mid, span in self._active_spans(begin, end, step) if company is None or company(mid))
 
     def active_seconds(self, begin: float, end: float, step: float = 10.0) -> float:
         """Seconds of ``[begin, end)`` inside the bot's active hours."""
