@@ -232,11 +232,12 @@ class MessagePipeline:
         if result.ok:
             await engine.outbox.mark_sent(message_id, result.message_id, sent_at)
         else:
-            await engine.outbox.mark_failed(message_id, f"{result.error_class}: {result.reason}",
-                                            disable_chat_id=chat.id if result.disable_chat else None)
-        if not result.ok:
+            # the chat is disabled in memory before the write is awaited: a turn that finishes typing
+            # meanwhile must not send to a chat the bot was removed from
             if result.error_class != "chat_disabled":
                 engine.on_send_failed(bot, chat, message_id, result)
+            await engine.outbox.mark_failed(message_id, f"{result.error_class}: {result.reason}",
+                                            disable_chat_id=chat.id if result.disable_chat else None)
             return None
         pacer.record_send(sent_at)
         line = HistoryLine(id=message_id, chat_id=chat.id, text=text, created_at=sent_at, author=bot.name,
