@@ -10,7 +10,9 @@ clock and scope are put back afterwards (the workers restart in the community's 
 from __future__ import annotations
 
 import asyncio
+import bisect
 import logging
+import math
 import secrets
 import time
 from dataclasses import dataclass, field, replace
@@ -113,6 +115,8 @@ class BenchmarkRun:
         self.scope: RunScope | None = None
         self._closed = False
         self.plans: list[BotPlan] = []
+        self._sample_times: list[float] = []  # samples' t_sim, for the plan scale's look-up
+        self._live_planned_at = -math.inf
         self._cancel = asyncio.Event()
         self.cache = DeltaTally()  # cache counters since the workers started on the run's clock
         self.counts = DeltaTally()  # engine outcome counters, likewise
@@ -295,13 +299,8 @@ class BenchmarkRun:
         """The day's LLM plan's scale at simulated ``t`` (the last sample at or before it; 1 before any):
         the workers ran every bot at this share of its pace, so the run is held against the same."""
         assert self.sim_begin is not None
-        at = t - self.sim_begin
-        scale = 1.0
-        for s in self.samples:
-            if s["t_sim"] > at:
-                break
-            scale = s.get("plan_scale", 1.0)
-        return scale
+        i = bisect.bisect_right(self._sample_times, t - self.sim_begin)
+        return float(self.samples[i - 1].get("plan_scale", 1.0)) if i else 1.0
 
     def _asker(self) -> HumanAsker:
         from piyasa_core.engine.repo import load_profiles
@@ -395,7 +394,13 @@ class BenchmarkRun:
                           for p in snap.providers},
         }
         self.samples.append(sample)
-        partial = self._plan(self.sim_begin + elapsed)  # the plan so far, for the live view
+        self._sample_times.append(sample["t_sim"])
+        # the live view's plan so far: a plan over the whole window costs more the longer the run, so a long
+        # run (a day profile) re-plans at most ~120 times, not at every sample
+        if elapsed < self.options.duration and elapsed - self._live_planned_at < self.options.duration / 120:
+            return
+        self._live_planned_at = elapsed
+        partial = self._plan(self.sim_begin + elapsed)
         answers = answers_per_bot(self.host.store.engine, self._window) if self.asker is not None else {}
         bots, workers = pace_rows(partial, self._delivered_per_bot(), self.host.total, answers,
                                   self.options.profile.hourly_max)

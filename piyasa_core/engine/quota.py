@@ -98,11 +98,13 @@ class QuotaPlanner:
             tokens, requests = used.get(name, (0, 0))
             chain.append(ProviderDay(name, cfg.tpd, cfg.rpd, tokens, requests, states.get(name, "ok") not in UNUSABLE))
         start = datetime.combine(day, datetime.min.time(), timezone.utc)
+        # the offline composer counts only where the operator emulates quotas on it (tpd/rpd)
+        billed = [p for p in chain if p.name != "offline" or p.tpd or p.rpd]
         sent = session.scalar(select(func.count()).select_from(Message).where(
             Message.bot_id.is_not(None), Message.status == "sent", Message.created_at >= start,
-            Message.provider.in_([p.name for p in chain if p.name != "offline"]))) or 0
-        spent = sum(p.used_tokens for p in chain if p.name != "offline")
-        calls = sum(p.used_requests for p in chain if p.name != "offline")
+            Message.provider.in_([p.name for p in billed]))) or 0
+        spent = sum(p.used_tokens for p in billed)
+        calls = sum(p.used_requests for p in billed)
         measured = sent >= MEASURED_AFTER and spent > 0
         per_message = spent / sent if measured else DEFAULT_TOKENS_PER_MESSAGE
         calls_per_message = calls / sent if measured and calls else 1.0
