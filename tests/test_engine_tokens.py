@@ -86,3 +86,68 @@ async def test_an_untimely_greeting_from_a_real_llm_is_redrafted(workdir: Path, 
     assert engine.counts["retried_untimely"] >= 1 and "akşam" not in first.text
     assert first.tokens_out == 20 + 10 and "Saate uymayan selam" in second_prompt
     store.dispose()
+
+
+async def test_a_network_error_costs_the_provider_a_short_backoff_and_a_person_no_wait(
+        workdir: Path, fake: FakeLLMServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Groq unreachable (a closed port: a real network error through the SDK), the offline composer allowed
+    as fallback: a person's question is answered at once by the fallback, and Groq is paused for a short
+    backoff (≤ 60 s), never an hour."""
+    import socket
+
+    from piyasa_core.engine import repo
+    from piyasa_core.engine.types import ReplyJob
+    from piyasa_core.store.db import session_scope
+    from piyasa_core.store.models import Chat
+    from tests.engine_support import sent
+
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    for limit in ("RPM", "TPM", "RPD", "TPD"):
+        monkeypatch.setenv(f"PIYASA_LLM__PROVIDERS__GROQ__{limit}", "0")
+    config = make_config(workdir, fake, monkeypatch, active="groq", fallback="offline")
+    monkeypatch.setenv("GROQ_BASE_URL", f"http://127.0.0.1:{closed}")
+    from piyasa_core.config import load_config
+
+    config = load_config()
+    initialise(config)
+    from piyasa_core.store import open_store
+
+    store = open_store(config)
+    events: list = []
+    engine = build_engine(config, store, worker_id=3, total=4, pacing=False, seed=3, clock=SimClock(60, SIM_START),
+                          emit=events.append)
+    await engine.start()
+    with session_scope(store.sessions) as session:
+        chat_id = session.scalar(select(Chat.id))
+        asked_at = engine.clock.now()
+        question = repo.store_human_message(session, chat_id=chat_id, text="@ali_ekonomist faiz kararı ne zaman?",
+                                            human_name="Deniz", username="deniz_k", created_at=asked_at)
+    await engine.cache.bump(f"history:{chat_id}")
+    refused = []  # every time no provider could serve (the router would then pause the caller)
+    complete = engine.router.complete
+
+    async def counting(request: object) -> object:
+        try:
+            return await complete(request)  # type: ignore[arg-type]
+        except Exception as exc:
+            refused.append(exc)
+            raise
+
+    engine.router.complete = counting  # type: ignore[method-assign]
+    engine.submit_reply_job(ReplyJob(bot_id=3, chat_id=chat_id, message_id=question))
+    try:
+        await run_for([engine], 1.0)
+    finally:
+        groq = engine.router.status("groq")
+        await engine.router.aclose()
+        await engine.cache.aclose()
+        await engine.transport.aclose()
+    answers = [m for m in sent(events) if m.reply_to_id == question]
+    assert answers and answers[0].provider == "offline"
+    assert refused == []  # the fallback served every request: nothing was held behind Groq's pause
+    assert groq.errors.get("network", 0) >= 1 and groq.state == "down"
+    # a networked provider's pauses run on the real clock (the router's), however fast the simulation runs
+    assert groq.until is not None and groq.until - engine.router.clock() <= 60
+    store.dispose()

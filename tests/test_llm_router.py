@@ -165,31 +165,35 @@ async def test_model_not_found_names_the_model(workdir: Path, fake: FakeLLMServe
 
 
 @pytest.mark.parametrize("name", ["groq", "openai", "gemini"])
-async def test_breaker_opens_half_opens_and_closes(workdir: Path, fake: FakeLLMServer,
-                                                   monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+async def test_a_transient_error_backs_off_briefly_then_probes_and_the_breaker_caps_at_a_minute(
+        workdir: Path, fake: FakeLLMServer, monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    """Each transient error (5xx here) pauses the provider: 1 then 2 s (each with jitter, ×0.5–1) before
+    the breaker opens at the third, then the breaker cooldown doubling up to 60 s; after each pause
+    exactly one half-open probe; a success closes it. Never an hour (the old path waited 3600 s)."""
+    from dataclasses import replace
+
     router = router_for(workdir, fake, monkeypatch, active=name)
+    router.policy = replace(router.policy, breaker_cooldown=10.0, breaker_cooldown_max=60.0)  # config.toml's
     clock = router.clock
     fake.script(name, ["server_error", Scenario("server_error", status=503), "server_error",
-                       "server_error", "ok"])
-    for _ in range(3):
-        with pytest.raises(NoProviderAvailable):
+                       "server_error", "server_error", "server_error", "ok"])
+    waits = []
+    for attempt in range(6):
+        with pytest.raises(NoProviderAvailable) as refused:
             await router.complete(REQUEST)
-    assert router.status(name).state == "down" and router.status(name).breaker == "open"
-    assert router.status(name).until == pytest.approx(clock() + 0.3)  # breaker_cooldown
-    clock.now += 0.29  # type: ignore[attr-defined]
-    with pytest.raises(NoProviderAvailable):  # open: no request
-        await router.complete(REQUEST)
-    assert fake.count(name, "generate") == 3
-    clock.now += 0.02  # type: ignore[attr-defined]
-    assert router.status(name).breaker == "half-open"
-    with pytest.raises(NoProviderAvailable):  # half-open probe fails → open again, longer cooldown
-        await router.complete(REQUEST)
-    assert fake.count(name, "generate") == 4
-    status = router.status(name)
-    assert status.state == "down" and "retry in 0.6 s" in status.reason
-    assert status.until == pytest.approx(clock() + 0.6) and status.breaker == "open"
-    clock.now += 0.6  # type: ignore[attr-defined]
-    assert (await router.complete(REQUEST)).provider == name  # probe succeeds → closed
+        status = router.status(name)
+        assert status.state == "down" and status.until is not None
+        waits.append(status.until - clock())
+        assert refused.value.retry_at == pytest.approx(status.until)  # a pause that knows its end
+        with pytest.raises(NoProviderAvailable):  # paused: no request until the pause ends
+            await router.complete(REQUEST)
+        assert fake.count(name, "generate") == attempt + 1
+        clock.now += waits[-1]  # type: ignore[attr-defined]
+        assert router.status(name).breaker == "half-open"
+    assert 0.5 <= waits[0] <= 1.0 and 1.0 <= waits[1] <= 2.0  # backing off, with jitter
+    assert waits[2:] == [10, 20, 40, 60]  # the breaker: its cooldown doubling, capped at a minute
+    assert "breaker open" in router.status(name).reason
+    assert (await router.complete(REQUEST)).provider == name  # the probe succeeds → closed
     assert router.status(name).state == "ok" and router.status(name).breaker == "closed"
     await router.aclose()
 

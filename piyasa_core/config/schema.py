@@ -129,7 +129,7 @@ class LLMConfig(Section):
     fallback: list[ProviderName] = Field(default_factory=list)
     breaker_threshold: int = Field(3, ge=1)
     breaker_cooldown: Duration = Field(10.0, gt=0)
-    breaker_cooldown_max: Duration = Field(300.0, gt=0)
+    breaker_cooldown_max: Duration = Field(60.0, gt=0)
     default_retry_after: Duration = Field(10.0, gt=0)
     max_budget_wait: Duration = Field(30.0, ge=0)
     budget_margin: Duration = Field(0.5, ge=0)

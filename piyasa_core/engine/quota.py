@@ -30,7 +30,7 @@ DEFAULT_TOKENS_PER_MESSAGE = 465.0
 Llama 3 tokenizer (456–467 at the default 400-token prompt budget, 2026-12-07)."""
 MEASURED_AFTER = 20
 STEP_S = 300.0  # the remaining day is planned in 5-minute pieces (cheap enough once a simulated minute)
-UNUSABLE = {"auth_error", "model_missing"}
+UNUSABLE = {"auth_error", "model_missing", "not_configured"}
 
 
 def chain_of(llm: LLMConfig, active: str) -> list[str]:

@@ -23,8 +23,10 @@ _REQUEST_ONLY = {ErrorClass.TOO_LARGE, ErrorClass.CONTENT_FILTERED, ErrorClass.B
 
 
 class State(str, Enum):
-    """Provider states shown to the operator."""
+    """Provider states shown to the operator (``UNKNOWN`` until a request or a probe has told)."""
 
+    UNKNOWN = "unknown"
+    NOT_CONFIGURED = "not_configured"  # no API key: not an error, nothing was tried
     OK = "ok"
     COOLING = "cooling"
     EXHAUSTED = "exhausted"
@@ -39,14 +41,16 @@ class RouterPolicy:
 
     breaker_threshold: int = 3
     breaker_cooldown: float = 10.0
-    breaker_cooldown_max: float = 300.0
+    breaker_cooldown_max: float = 60.0
     default_retry_after: float = 10.0
     max_budget_wait: float = 30.0
+    backoff_initial: float = 1.0  # a transient error (network, timeout, 5xx) pauses the provider this long …
+    backoff_max: float = 60.0  # … doubling per consecutive error, with jitter, never longer than this
 
 
 @dataclass
 class _Health:
-    state: State = State.OK
+    state: State = State.UNKNOWN
     reason: str = ""
     until: float | None = None
     failures: int = 0
@@ -127,7 +131,9 @@ class Router:
         for name, provider in providers.items():  # a missing key is known without any request
             missing = provider.missing_key_error()
             if missing is not None:
-                self.health[name].state, self.health[name].reason = State.AUTH_ERROR, missing.reason
+                self.health[name].state, self.health[name].reason = State.NOT_CONFIGURED, missing.reason
+            elif not provider.is_llm:
+                self.health[name].state = State.OK  # the offline composer needs nothing to work
         self.switch(active)
 
     # ── chain and switching ────────────────────────────────────────────────────────────────────
@@ -149,7 +155,7 @@ class Router:
     # ── state machine ──────────────────────────────────────────────────────────────────────────
     def _usable(self, name: str, now: float) -> tuple[bool, str]:
         health = self.health[name]
-        if health.state in (State.AUTH_ERROR, State.MODEL_MISSING):
+        if health.state in (State.AUTH_ERROR, State.MODEL_MISSING, State.NOT_CONFIGURED):
             return False, health.reason
         if health.state in (State.COOLING, State.EXHAUSTED):
             if health.until is not None and now >= health.until:
@@ -197,7 +203,7 @@ class Router:
             health.headers = error.headers
         now = self.clock()
         cls = error.error_class
-        was_probe, health.probing = health.probing, False
+        health.probing = False
         if cls is ErrorClass.RATE_LIMITED:
             wait = error.retry_after_s if error.retry_after_s is not None else self.policy.default_retry_after
             self._set(name, State.COOLING, error.reason, now + max(wait, 0.05))
@@ -209,14 +215,23 @@ class Router:
         elif cls is ErrorClass.MODEL_NOT_FOUND:
             self._set(name, State.MODEL_MISSING, error.reason)
         elif cls in _BREAKER_CLASSES:
+            # a transient error: pause the provider briefly (capped exponential backoff with jitter), then
+            # one half-open probe; the request meanwhile goes to the next provider. The provider's own
+            # Retry-After wins when it gave one. Never an hour: the old path waited 3600 s for a network error.
             health.failures += 1
-            if was_probe or health.failures >= self.policy.breaker_threshold:
-                if was_probe:
-                    health.cooldown = min(health.cooldown * 2, self.policy.breaker_cooldown_max)
-                self._set(name, State.DOWN, f"{error.reason} (breaker open, retry in {health.cooldown:g} s)",
-                          now + health.cooldown)
-            else:
-                self._emit(name)
+            cap = min(self.policy.backoff_max, self.policy.breaker_cooldown_max)
+            if error.retry_after_s is not None:
+                wait, why = error.retry_after_s, "the provider asked"
+            elif health.failures >= self.policy.breaker_threshold:  # the breaker opens: cooldown, doubling
+                opened = health.failures - self.policy.breaker_threshold
+                health.cooldown = min(self.policy.breaker_cooldown * 2 ** opened, cap)
+                wait, why = health.cooldown, "breaker open"
+            else:  # 1, 2 … s, each with jitter, before the breaker opens
+                base = min(cap, self.policy.backoff_initial * 2 ** (health.failures - 1))
+                wait, why = base * self._draw.uniform(0.5, 1.0), "backing off"
+            self._set(name, State.DOWN, f"{error.reason} ({why}, retry in {wait:.1f} s)", now + wait)
+        elif health.state is State.UNKNOWN:  # it answered (refusing this request): it is reachable
+            self._set(name, State.OK, "")
         else:  # request-only classes leave the provider usable
             self._emit(name)
 
@@ -290,7 +305,8 @@ class Router:
                 if max_pause is not None and now - started >= max_pause:
                     raise
                 self.paused_reason, self.paused_until = exc.reason, exc.retry_at
-                delay = (exc.retry_at - now) if exc.retry_at is not None else 3600.0
+                # no provider said when: look again soon (a switch or a recovery also wakes the wait)
+                delay = (exc.retry_at - now) if exc.retry_at is not None else self.policy.default_retry_after
                 if max_pause is not None:
                     delay = min(delay, max_pause - (now - started))
                 self._wake.clear()

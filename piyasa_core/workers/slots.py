@@ -18,7 +18,9 @@ if TYPE_CHECKING:
 
 SPARK_BUCKET_S = 10.0
 SPARK_BUCKETS = 12
-STATE_RANK = {"ok": 0, "cooling": 1, "down": 2, "exhausted": 3, "model_missing": 4, "auth_error": 5}
+STATE_RANK = {"unknown": -1, "ok": 0, "cooling": 1, "down": 2, "exhausted": 3, "model_missing": 4, "auth_error": 5,
+              "not_configured": 6}
+"""How bad a provider state is; the worst a worker reports is shown (unknown loses to any known one)."""
 
 
 class Slot:

@@ -19,7 +19,7 @@ STATE_STYLES = {
     "crashed": "bold red", "backoff": "bold red",
     # providers
     "ok": "green", "cooling": "yellow", "exhausted": "red", "down": "red",
-    "auth_error": "bold red", "model_missing": "bold red",
+    "auth_error": "bold red", "model_missing": "bold red", "unknown": "dim", "not_configured": "dim",
 }
 
 

@@ -25,6 +25,10 @@ def provider_lines(p: ProviderView, frame: Frame, *, compact: bool, detailed: bo
     now = frame.now
     text = Text()
     title = p.name if compact and p.is_llm else provider_title(p)
+    if p.state == "not_configured":  # no key: nothing was tried, nothing is wrong; one dim line says what to set
+        text.append(f"{title}  not configured", "dim")
+        text.append(f" · {one_line(p.reason)}" if p.reason and not compact else "", "dim")
+        return text
     text.append(title, "bold" if p.active else "")
     text.append("  ")
     text.append(p.state, STATE_STYLES.get(p.state, ""))
