@@ -35,7 +35,7 @@ from piyasa_tui.screens.modals import (
     PostScreen,
     ProviderPicker,
 )
-from piyasa_tui.source import SnapshotSource
+from piyasa_tui.source import Link, Linked, SnapshotSource
 from piyasa_tui.widgets.common import ISTANBUL, Frame, zone
 from piyasa_tui.widgets.feed import FEED_LIMIT
 
@@ -75,6 +75,7 @@ class PiyasaApp(App[None]):
         self._timer: Timer | None = None
         self._post_chat: str | None = None
         self._post_name = "Operatör"
+        self._link_up: bool | None = None  # attached: the connection as last told (toasts on a change)
 
     # ── screens ────────────────────────────────────────────────────────────────────────────────
     def get_default_screen(self) -> Screen[Any]:
@@ -115,12 +116,30 @@ class PiyasaApp(App[None]):
         self.last_snapshot = snapshot
         self.refresh_count += 1
         running = snapshot.running if self._pending_running is None else self._pending_running
-        frame = Frame(snapshot, self.clock(), running, self.tz)
+        link = self.source.link() if isinstance(self.source, Linked) else None
+        frame = Frame(snapshot, self.clock(), running, self.tz, link)
+        self._tell_link(link)
         with self.batch_update():
             self.dashboard.frame = frame
             if isinstance(self.screen, BenchmarkScreen) and snapshot.benchmark is not None:
                 self.screen.bench = snapshot.benchmark
             self._show_notices(snapshot.notices)
+
+    def _tell_link(self, link: Link | None) -> None:
+        """A toast when an attached TUI loses or regains its server (the header says it all the time)."""
+        if link is None or link.connected == self._link_up:
+            return
+        first, self._link_up = self._link_up is None, link.connected
+        if not link.connected:
+            self.notify(f"Lost {link.url}: {link.error or 'no answer'}; the last known state is greyed. "
+                        + ("Retrying." if link.retry_at is not None else "Not retrying: attach again."),
+                        title="Disconnected", severity="error", timeout=10, markup=False)
+        elif not first:
+            self.notify(f"Attached to {link.url} again; the data is live.", title="Reconnected", markup=False)
+
+    async def message_detail(self, message_id: int) -> dict[str, Any]:
+        """Everything stored about one message, from the source (the message detail screen)."""
+        return await self._call(self.source.message_detail, message_id)
 
     def _reapply(self) -> None:
         if self.last_snapshot is not None:
@@ -217,11 +236,14 @@ class PiyasaApp(App[None]):
     async def action_restart_all(self) -> None:
         if self._restart_in_progress():
             return
+        preview = await self._call(self.source.preview_restart)
+        if not preview.get("ok"):
+            self.push_screen(MessageScreen("Restart refused — the workers keep running",
+                                           ["The configuration is invalid:", "", redact(str(preview.get("error")))],
+                                           error=True))
+            return
         confirmed = await self.push_screen_wait(ConfirmScreen(
-            "Restart all workers",
-            "Stop and start every worker, re-reading config.toml, .env and the environment.\n"
-            "An invalid configuration is refused and the running workers keep going.",
-            "Restart"))
+            "Restart all workers", restart_summary(preview), "Restart"))
         if not confirmed:
             return
         self.notify("Restarting all workers…", title="Restart")
@@ -257,6 +279,9 @@ class PiyasaApp(App[None]):
             return
         lines = ["Changed settings (secrets masked):", *(f"  • {c}" for c in changes)] if changes \
             else ["No configuration changes."]
+        held = [redact(str(h)) for h in result.get("held") or []]
+        if held:
+            lines += ["", "Not applied (secrets masked):", *(f"  • {h}" for h in held)]
         if worker_id is None:
             self.push_screen(MessageScreen(f"Restarted {which}", lines))
         else:
@@ -298,6 +323,9 @@ class PiyasaApp(App[None]):
     def action_toggle_follow(self) -> None:
         self.dashboard.feed_log.action_toggle_follow()
 
+    def action_toggle_wrap(self) -> None:
+        self.dashboard.feed_log.toggle_wrap()
+
     @work(group="post", exit_on_error=False, name="post as a human")
     async def action_post_human(self) -> None:
         snapshot = self.last_snapshot
@@ -334,6 +362,18 @@ class PiyasaApp(App[None]):
             if key.action != "quit":
                 yield SystemCommand(f"{key.title} ({key.shown})", key.help, getattr(self, f"action_{key.action}"))
         yield from super().get_system_commands(screen)
+
+
+def restart_summary(preview: dict[str, Any]) -> str:
+    """The restart dialog's text: what the restart applies and what it cannot (values masked)."""
+    changes = [redact(str(c)) for c in preview.get("changes") or []]
+    held = [redact(str(h)) for h in preview.get("held") or []]
+    lines = ["Stop and start every worker, re-reading config.toml, .env and the environment."]
+    lines += ["", "It applies (secrets masked):", *(f"• {c}" for c in changes)] if changes \
+        else ["", "No configuration changes: the workers restart with what they run now."]
+    if held:
+        lines += ["", "It cannot apply (they need a restart of piyasa):", *(f"• {h}" for h in held)]
+    return "\n".join(lines)
 
 
 def run_embedded(config: Any, *, workers: int | None = None, log_file: Any = None) -> int:

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-from piyasa_core.workers.snapshot import Snapshot
+from piyasa_core.workers.snapshot import FeedItem, Snapshot
 
 
 @runtime_checkable
@@ -31,7 +31,12 @@ class SnapshotSource(Protocol):
     async def switch_provider(self, name: str) -> dict[str, Any]: ...
 
     async def restart_workers(self, worker_id: int | None = None) -> dict[str, Any]:
-        """`{"ok", "changes", "error"}`; re-reads config and `.env`."""
+        """`{"ok", "changes", "held", "error"}`; re-reads config and `.env` (held: keys only a restart of
+        piyasa applies, each with why)."""
+        ...
+
+    async def preview_restart(self) -> dict[str, Any]:
+        """What :meth:`restart_workers` would apply and hold now, without restarting."""
         ...
 
     async def set_simulation(self, running: bool) -> dict[str, Any]: ...
@@ -41,8 +46,37 @@ class SnapshotSource(Protocol):
         ...
 
     async def benchmark(self, action: str, options: dict[str, Any]) -> dict[str, Any]:
-        """``start`` (options: duration, time_scale, …), ``cancel`` or ``status`` of the benchmark."""
+        """``start`` (options: duration, time_scale, …), ``cancel``, ``status`` or ``history`` (past runs)
+        of the benchmark."""
         ...
+
+    async def set_bot_enabled(self, bot: int | str, enabled: bool) -> dict[str, Any]:
+        """Turn a bot (id or username) on or off; kept in the database across restarts."""
+        ...
+
+    async def message_detail(self, message_id: int) -> dict[str, Any]:
+        """Everything stored about one message (``piyasa_core/store/message_detail.py``); LookupError
+        (or a 404 ControlError when attached) when there is none."""
+        ...
+
+
+@dataclass(frozen=True)
+class Link:
+    """How an attached TUI reaches its server, as of one moment (wall-clock epoch seconds)."""
+
+    url: str
+    connected: bool
+    since: float  # when the connection was made, or lost
+    received_at: float | None  # when the newest snapshot arrived
+    error: str = ""  # why it was lost
+    retry_at: float | None = None  # when the next attempt is due (None: not retrying)
+
+
+@runtime_checkable
+class Linked(Protocol):
+    """A source whose data comes over a connection (`--attach`); an embedded supervisor is always fresh."""
+
+    def link(self) -> Link | None: ...
 
 
 @dataclass(frozen=True)
@@ -74,6 +108,7 @@ class ScriptedSource:
         self.calls: list[Call] = []
         self.snapshot_calls = 0
         self.subscribers: list[asyncio.Queue[dict[str, Any]]] = []
+        self.link_state: Link | None = None
 
     # ── snapshots ──────────────────────────────────────────────────────────────────────────────
     def snapshot(self) -> Snapshot:
@@ -122,7 +157,10 @@ class ScriptedSource:
         return await self._act("switch_provider", (name,), {"ok": True, "provider": name, "workers": []})
 
     async def restart_workers(self, worker_id: int | None = None) -> dict[str, Any]:
-        return await self._act("restart_workers", (worker_id,), {"ok": True, "changes": [], "error": None})
+        return await self._act("restart_workers", (worker_id,), {"ok": True, "changes": [], "held": [], "error": None})
+
+    async def preview_restart(self) -> dict[str, Any]:
+        return await self._act("preview_restart", (), {"ok": True, "changes": [], "held": [], "error": None})
 
     async def set_simulation(self, running: bool) -> dict[str, Any]:
         return await self._act("set_simulation", (running,), {"ok": True, "running": running})
@@ -131,12 +169,29 @@ class ScriptedSource:
         return await self._act("post_human", (chat, text, name), {"ok": True, "message_id": 1, "answering": []})
 
     async def benchmark(self, action: str, options: dict[str, Any]) -> dict[str, Any]:
-        return await self._act("benchmark", (action, dict(options)), {"ok": True, "id": "scripted"})
+        default = {"ok": True, "out_dir": "data/bench", "runs": [], "total": 0, "skipped": []} \
+            if action == "history" else {"ok": True, "id": "scripted"}
+        return await self._act("benchmark", (action, dict(options)), default)
+
+    async def set_bot_enabled(self, bot: int | str, enabled: bool) -> dict[str, Any]:
+        return await self._act("set_bot_enabled", (bot, enabled), {"ok": True, "bot": bot, "enabled": enabled})
+
+    async def message_detail(self, message_id: int) -> dict[str, Any]:
+        """By default what the current snapshot's feed line says (LookupError for an unknown id)."""
+        item = next((i for i in (self._current.feed if self._current else ()) if i.message_id == message_id), None)
+        default = detail_of(item) if item is not None else LookupError(f"message {message_id} not found")
+        return await self._act("message_detail", (message_id,), default)
+
+    def link(self) -> Link | None:
+        """``link_state`` (None: behave like the embedded supervisor, always fresh)."""
+        return self.link_state
 
 
 # ── a fixed sample (tests, snapshot tests and a look at the layout without workers) ────────────
 SAMPLE_BOTS = ((0, ("Mehmet Yatırımcı",)), (1, ("Zeynep Yeni", "Ali Ekonomist")), (2, ("Ayşe Scalper",)),
                (3, ("Can Teknik",)))
+SAMPLE_USERNAMES = {"Mehmet Yatırımcı": "mehmet_trader", "Zeynep Yeni": "zeynep_newbie", "Ali Ekonomist": "ali_ekonomist",
+                    "Ayşe Scalper": "ayse_scalp", "Can Teknik": "can_chartist"}
 SAMPLE_LINES = (
     ("GARAN'da acele yok, 20 yılda gördüklerim bunu söylüyor", "Zeynep Yeni"),
     ("@ali_ekonomist enflasyon verisi bugün mü açıklanıyor? 😊", None),
@@ -194,8 +249,9 @@ def sample_snapshot(now: float, *, feed_size: int = 24, l2: bool = False, runnin
     for i in range(feed_size):
         worker_id, names = SAMPLE_BOTS[i % len(SAMPLE_BOTS)]
         text, reply_to = SAMPLE_LINES[i % len(SAMPLE_LINES)]
+        name = names[(i // len(SAMPLE_BOTS)) % len(names)]
         feed.append(FeedItem(message_id=1000 + i, at=now - 5 * (feed_size - i), worker_id=worker_id,
-                             bot_id=i % 5, bot_name=names[(i // len(SAMPLE_BOTS)) % len(names)],
+                             bot_id=i % 5, bot_name=name, username=SAMPLE_USERNAMES[name],
                              chat_key="piyasa-local" if i % 3 else "borsa-sohbet", text=text,
                              mode="reply" if reply_to else "new", reply_to_author=reply_to, provider="groq",
                              model="llama-3.3-70b-versatile"))
@@ -205,3 +261,18 @@ def sample_snapshot(now: float, *, feed_size: int = 24, l2: bool = False, runnin
         active_provider="groq", running=running, paused_reason="", sent_total=sum(w.sent_total for w in views),
         rate_1m=sum(w.rate_1m for w in views), rate_10m=sum(w.rate_10m for w in views),
         cache_totals=cache_totals(views), l2_configured=l2, notices=(), chats=("piyasa-local", "borsa-sohbet"))
+
+
+def detail_of(item: FeedItem) -> dict[str, Any]:
+    """A message detail with what a feed line knows (the shape of ``piyasa_core/store/message_detail.py``)."""
+    author = {"kind": "person" if item.human else "bot", "name": item.bot_name, "username": item.username,
+              "bot_id": None if item.human else item.bot_id, "user_id": None}
+    return {"id": item.message_id, "text": item.text, "status": "sent", "failure_reason": None,
+            "created_at": item.at, "sent_at": item.at,
+            "chat": {"key": item.chat_key, "title": item.chat_key, "transport": "console", "run_id": None},
+            "author": author, "worker_id": None if item.human else item.worker_id, "provider": item.provider or None,
+            "model": item.model or None, "tokens_in": 0, "tokens_out": 0, "tokens_cached": 0, "llm_latency_s": None,
+            "telegram_message_id": None, "send_count": 1,
+            "reply_to": {"id": None, "text": "", "kind": "bot", "name": item.reply_to_author, "username": "",
+                         "bot_id": None, "user_id": None} if item.reply_to_author else None,
+            "meta": {"mode": item.mode}}

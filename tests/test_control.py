@@ -80,6 +80,10 @@ class FakeTarget:
         return {"ok": True, "changes": [f"worker {w} restarted" for w in ([worker_id] if worker_id else [1, 2])],
                 "error": None}
 
+    async def preview_restart(self) -> dict[str, Any]:
+        self.calls.append(("preview", None))
+        return {"ok": True, "changes": ["engine.time_scale: 1.0 → 3.0"], "held": [], "error": None}
+
     async def set_simulation(self, running: bool) -> dict[str, Any]:
         self.calls.append(("simulation", running))
         if self.fail_with is not None:
@@ -113,6 +117,7 @@ ROUTES = [
     ("GET", "/metrics", None),
     ("POST", "/provider", {"name": "openai"}),
     ("POST", "/workers/restart", {}),
+    ("GET", "/workers/restart", None),
     ("POST", "/simulation", {"running": False}),
     ("POST", "/human", {"chat": "piyasa-local", "text": "Selam", "name": "Operatör"}),
     ("POST", "/benchmark", {"action": "start", "duration": "10m", "time_scale": 60}),
@@ -248,6 +253,8 @@ async def test_restart_all_and_one(client: ControlClient, target: FakeTarget) ->
     assert target.calls == [("restart", None), ("restart", 2)]
     with pytest.raises(ControlError, match="400: no worker 9"):
         await client.restart(9)
+    preview = await client.restart_preview()  # GET: what a restart would apply, nothing restarted
+    assert preview["changes"] == ["engine.time_scale: 1.0 → 3.0"] and target.calls[-1] == ("preview", None)
 
 
 async def test_restart_accepts_an_empty_body(http: aiohttp.ClientSession, server: ControlServer,

@@ -119,6 +119,25 @@ async def test_restart_all_rereads_env_and_reports_masked_changes(workdir: Path)
             assert "gsk_restart" not in notices
 
 
+async def test_restart_applies_the_time_scale_and_holds_what_it_cannot_apply(workdir: Path) -> None:
+    """The preview and the restart report the same: the time scale applies (the snapshot and the workers'
+    clock follow it), the worker count is held at 4 with its reason; nothing reported goes unapplied."""
+    async with running_supervisor() as sup:
+        await until(lambda: all_running(sup), 20)
+        (workdir / ".env").write_text("PIYASA_ENGINE__TIME_SCALE=120\nPIYASA_SUPERVISOR__WORKERS=6\n")
+        preview = await sup.preview_restart()
+        assert preview["ok"] and any("engine.time_scale: 1.0 → 120.0" in c for c in preview["changes"])
+        assert any("supervisor.workers: 4 → 6" in h and "not applied" in h for h in preview["held"])
+        before = sup.sim_now()
+        result = await sup.restart_workers()
+        assert result["changes"] == preview["changes"] and result["held"] == preview["held"]
+        assert sup.snapshot().time_scale == 120 and sup.total == 4 and len(sup.snapshot().workers) == 4
+        assert sup.sim_now() >= before  # the simulated timeline goes on, faster
+        await until(lambda: all_running(sup), 20)
+        await until(lambda: all(m.at >= before for m in sup.snapshot().feed[-1:]), 15)
+        assert any("not applied" in text for _, _, text in sup.snapshot().notices)
+
+
 async def test_an_invalid_env_keeps_the_old_workers(workdir: Path) -> None:
     async with running_supervisor() as sup:
         await until(lambda: all_running(sup), 20)

@@ -61,7 +61,8 @@ def feed_item(n: int, at: float, worker_id: int = 0, bot: str = "Mehmet Yatırı
 
 
 # ── the source protocol ──────────────────────────────────────────────────────────────────────────
-PROTOCOL_METHODS = ("snapshot", "subscribe", "unsubscribe", "switch_provider", "restart_workers", "set_simulation",
+PROTOCOL_METHODS = ("snapshot", "subscribe", "unsubscribe", "switch_provider", "restart_workers", "preview_restart",
+                    "set_simulation",
                     "post_human", "benchmark")
 
 
@@ -83,7 +84,7 @@ async def test_scripted_source_plays_records_and_raises() -> None:
     with pytest.raises(ValueError):
         await source.switch_provider("nope")
     assert (await source.benchmark("start", {}))["ok"]
-    assert await source.restart_workers() == {"ok": True, "changes": [], "error": None}
+    assert await source.restart_workers() == {"ok": True, "changes": [], "held": [], "error": None}
     assert source.called("switch_provider") == [("nope",)]
     assert source.called("restart_workers") == [(None,)]
 
@@ -206,39 +207,51 @@ async def test_p_picks_a_provider_and_switches() -> None:
 
 
 async def test_r_confirms_restarts_all_and_shows_the_changes() -> None:
-    changes = ["GROQ_API_KEY: gsk_…a1 → gsk_…b2", "engine.reply_probability: 0.3 → 0.4"]
-    source = ScriptedSource(sample_snapshot(NOW),
-                            results={"restart_workers": {"ok": True, "changes": changes, "error": None}})
+    """`r` asks the source what a restart would change first; the dialog shows the masked diff and what
+    cannot be applied (and why) before anything restarts; the result repeats both."""
+    changes = ["GROQ_API_KEY: gsk_…a1 → gsk_…b2", "engine.time_scale: 1.0 → 3.0"]
+    held = ["supervisor.workers: 4 → 6 — not applied: the worker count is fixed while piyasa runs; "
+            "restart piyasa to apply it"]
+    source = ScriptedSource(sample_snapshot(NOW), results={
+        "preview_restart": {"ok": True, "changes": changes, "held": held, "error": None},
+        "restart_workers": {"ok": True, "changes": changes, "held": held, "error": None}})
     app = make_app(source)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("r")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
-        assert source.calls == []
+        assert source.called("preview_restart") == [()] and not source.called("restart_workers")
+        text = screen_text(app)
+        assert "engine.time_scale: 1.0 → 3.0" in text and "gsk_…a1 → gsk_…b2" in text
+        assert "It cannot apply" in text and "supervisor.workers: 4 → 6" in text
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, MessageScreen))
         assert source.called("restart_workers") == [(None,)]
         text = screen_text(app)
         assert "Restarted all workers" in text and "GROQ_API_KEY: gsk_…a1 → gsk_…b2" in text
+        assert "Not applied" in text
         await pilot.press("enter")
         await wait_for(pilot, lambda: not isinstance(app.screen, MessageScreen))
 
 
 async def test_r_shows_a_refused_restart_and_escape_cancels() -> None:
-    source = ScriptedSource(sample_snapshot(NOW), results={"restart_workers": {
-        "ok": False, "changes": [], "error": "llm.active: 'grok' is not a provider"}})
+    source = ScriptedSource(sample_snapshot(NOW))
     app = make_app(source)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("r")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        assert "No configuration changes" in screen_text(app)
         await pilot.press("escape")
         await pilot.pause(0.1)
-        assert source.calls == []
+        assert not source.called("restart_workers")
+    refused = ScriptedSource(sample_snapshot(NOW), results={"preview_restart": {
+        "ok": False, "changes": [], "held": [], "error": "llm.active: 'grok' is not a provider"}})
+    app = make_app(refused)
+    async with app.run_test(size=SIZE) as pilot:
         await pilot.press("r")
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
-        await pilot.press("y")
         await wait_for(pilot, lambda: isinstance(app.screen, MessageScreen))
         text = screen_text(app)
         assert "Restart refused" in text and "'grok' is not a provider" in text
+        assert not refused.called("restart_workers")
 
 
 async def test_shift_r_restarts_the_selected_worker() -> None:

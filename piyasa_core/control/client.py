@@ -130,6 +130,10 @@ class ControlClient:
     async def switch_provider(self, name: str) -> dict[str, Any]:
         return await self._request("POST", "/provider", {"name": name})
 
+    async def restart_preview(self) -> dict[str, Any]:
+        """What a restart would apply and hold now (values masked), without restarting."""
+        return await self._request("GET", "/workers/restart")
+
     async def restart(self, worker: int | None = None) -> dict[str, Any]:
         return await self._request("POST", "/workers/restart", {} if worker is None else {"worker": worker})
 
@@ -141,6 +145,13 @@ class ControlClient:
 
     async def benchmark(self, action: str, **options: Any) -> dict[str, Any]:
         return await self._request("POST", "/benchmark", {**options, "action": action})
+
+    async def set_bot_enabled(self, bot: int | str, enabled: bool) -> dict[str, Any]:
+        return await self._request("POST", "/bots", {"bot": bot, "enabled": enabled})
+
+    async def message(self, message_id: int) -> dict[str, Any]:
+        """Everything stored about one message (a 404 ControlError when there is none)."""
+        return await self._request("GET", f"/messages/{int(message_id)}")
 
     async def metrics_text(self) -> str:
         return await self._request("GET", "/metrics", as_text=True)

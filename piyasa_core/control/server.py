@@ -30,7 +30,7 @@ UNAUTHORIZED = "missing or wrong bearer token"
 HEARTBEAT_S = 15.0
 DISCONNECT_POLL_S = 0.25  # how often an idle event stream checks for a gone client or a stop
 MAX_BODY = 64 * 1024
-BENCHMARK_ACTIONS = ("start", "cancel", "status")
+BENCHMARK_ACTIONS = ("start", "cancel", "status", "history")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -48,11 +48,17 @@ class ControlTarget(Protocol):
 
     async def restart_workers(self, worker_id: int | None) -> dict[str, Any]: ...
 
+    async def preview_restart(self) -> dict[str, Any]: ...
+
     async def set_simulation(self, running: bool) -> dict[str, Any]: ...
 
     async def post_human(self, chat: str, text: str, name: str) -> dict[str, Any]: ...
 
     async def benchmark(self, action: str, options: dict[str, Any]) -> dict[str, Any]: ...
+
+    async def set_bot_enabled(self, bot: int | str, enabled: bool) -> dict[str, Any]: ...
+
+    async def message_detail(self, message_id: int) -> dict[str, Any]: ...
 
     def metrics(self) -> tuple[bytes, str]: ...
 
@@ -144,11 +150,14 @@ class ControlServer:
         app.router.add_get("/status", self._status)
         app.router.add_get("/events", self._events)
         app.router.add_get("/metrics", self._metrics)
+        app.router.add_get("/messages/{message_id}", self._message)
         app.router.add_post("/provider", self._provider)
         app.router.add_post("/workers/restart", self._restart)
+        app.router.add_get("/workers/restart", self._restart_preview)
         app.router.add_post("/simulation", self._simulation)
         app.router.add_post("/human", self._human)
         app.router.add_post("/benchmark", self._benchmark)
+        app.router.add_post("/bots", self._bots)
         return app
 
     async def start(self) -> int:
@@ -246,6 +255,9 @@ class ControlServer:
             raise BadRequest('field "worker" must be an integer worker id (or absent for all)')
         return await self._call(self._target.restart_workers(worker))
 
+    async def _restart_preview(self, request: web.Request) -> web.Response:
+        return await self._call(self._target.preview_restart())
+
     async def _simulation(self, request: web.Request) -> web.Response:
         body = await json_body(request)
         running = body.get("running")
@@ -262,16 +274,35 @@ class ControlServer:
         name = string_field(body, "name", default="Operatör")
         return await self._call(self._target.post_human(chat, text, name))
 
+    async def _message(self, request: web.Request) -> web.Response:
+        raw = request.match_info["message_id"]
+        if not raw.isdigit():
+            raise BadRequest(f"message id must be a number, not {raw!r}")
+        try:
+            detail = await self._target.message_detail(int(raw))
+        except LookupError as exc:
+            return error_response(404, str(exc).strip("'\"") or f"message {raw} not found")
+        return web.json_response(detail, dumps=dumps)
+
     async def _benchmark(self, request: web.Request) -> web.Response:
         body = await json_body(request)
         action = body.pop("action", None)
         if action not in BENCHMARK_ACTIONS:
-            raise BadRequest('field "action" must be "start", "cancel" or "status"')
+            raise BadRequest('field "action" must be "start", "cancel", "status" or "history"')
         if "duration" in body and not isinstance(body["duration"], str):
             raise BadRequest('field "duration" must be a string such as "10m"')
         if "time_scale" in body and not (_is_number(body["time_scale"]) and body["time_scale"] > 0):
             raise BadRequest('field "time_scale" must be a positive number')
         return await self._call(self._target.benchmark(action, body))
+
+    async def _bots(self, request: web.Request) -> web.Response:
+        body = await json_body(request)
+        bot, enabled = body.get("bot"), body.get("enabled")
+        if isinstance(bot, bool) or not (isinstance(bot, int) or (isinstance(bot, str) and bot.strip())):
+            raise BadRequest('field "bot" must be a bot id or a username')
+        if not isinstance(enabled, bool):
+            raise BadRequest('field "enabled" must be true or false')
+        return await self._call(self._target.set_bot_enabled(bot, enabled))
 
     async def _events(self, request: web.Request) -> web.StreamResponse:
         queue = self._target.subscribe()

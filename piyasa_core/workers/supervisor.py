@@ -39,6 +39,7 @@ from piyasa_core.workers.messages import (
     CommandApplied,
     Drain,
     Heartbeat,
+    SetBotEnabled,
     SetRunning,
     SubmitJob,
     SwitchProvider,
@@ -47,8 +48,13 @@ from piyasa_core.workers.messages import (
     WorkerStarted,
     WorkerStopped,
 )
+from piyasa_core.workers.provider_log import ProviderErrors
+from piyasa_core.workers.roster import Roster
+from piyasa_core.workers.reload import plan_reload
 from piyasa_core.workers.slots import Slot, merge_providers, sampler
-from piyasa_core.workers.snapshot import FeedItem, Snapshot, cache_totals
+from piyasa_core.store.message_detail import message_detail
+from piyasa_core.workers.feed_history import BotNames, message_item, recent_feed, sent_item
+from piyasa_core.workers.snapshot import Snapshot, cache_totals
 from piyasa_core.workers.worker_main import worker_main
 
 log = logging.getLogger(__name__)
@@ -80,6 +86,7 @@ class Supervisor:
         self.notices: deque[tuple[float, str, str]] = deque(maxlen=100)
         self.running = True
         self.active_provider = config.settings.llm.active
+        self.held_overrides: dict[Any, Any] = {}  # settings a restart could not apply: the workers keep these
         self.started_at = time.time()
         self.on_change = on_change
         self._closing = threading.Event()
@@ -88,6 +95,9 @@ class Supervisor:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._subscribers: list[asyncio.Queue[dict[str, Any]]] = []
         self.store = open_store(config)
+        self.roster = Roster(config.settings.engine.timezone, self.total)  # every bot, for the bots screen
+        self.provider_errors = ProviderErrors()
+        self.bot_names = BotNames(self.store)  # usernames on feed lines (the filter matches them)
         self.chat_keys: tuple[str, ...] = ()
         self.metrics_dir: Path | None = None
         self.receiver: Any = None
@@ -113,6 +123,10 @@ class Supervisor:
             self.metrics_dir = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
         with session_scope(self.store.sessions) as session:
             self.chat_keys = tuple(c.key for c in load_chats(session) if c.enabled)
+            self.roster.load(session)
+        # the feed starts with today's conversation from the database (bots' and people's lines)
+        self.feed.extend(recent_feed(self.store, self.sim_now(), self.config.settings.engine.timezone,
+                                     self.feed.maxlen or 500))
         for slot in self.slots.values():
             self._spawn(slot)
         for target, name in ((self._read_events, "events"), (self._sample, "psutil")):
@@ -135,7 +149,8 @@ class Supervisor:
         tg = self.config.settings.telegram
         tokens = tokens_for(self.config, [(b.id, b.username, b.token_env) for b in bots])
         receiver = UpdateReceiver(self.store, bots, tokens, route=self.route_job, base_url=tg.api_base_url,
-                                  poll_timeout=tg.poll_timeout, tz_name=self.config.settings.engine.timezone)
+                                  poll_timeout=tg.poll_timeout, tz_name=self.config.settings.engine.timezone,
+                                  on_stored=self._show_person)
         self.receiver = receiver
         if tg.mode == "webhook":
             secret = self.config.secret(tg.webhook_secret_env)
@@ -158,7 +173,7 @@ class Supervisor:
     def _spawn(self, slot: Slot, *, after_crash: bool = False) -> None:
         slot.generation += 1
         scope = self.scope
-        overrides = {**self.config.overrides, **(scope.overrides if scope else {})}
+        overrides = {**self.config.overrides, **self.held_overrides, **(scope.overrides if scope else {})}
         if self.active_provider != self.config.settings.llm.active:  # switched at runtime: a new process keeps it
             overrides[("llm", "active")] = self.active_provider
         spec = WorkerSpec(
@@ -323,18 +338,29 @@ class Supervisor:
         self.store.dispose()
 
     # ── operator actions ───────────────────────────────────────────────────────────────────────
+    async def preview_restart(self) -> dict[str, Any]:
+        """What a restart would change now (values masked): applied and held keys, or the config's error."""
+        try:
+            fresh, changes = await asyncio.to_thread(self.config.reload)
+        except ConfigError as exc:
+            return {"ok": False, "changes": [], "held": [], "error": str(exc)}
+        return {"ok": True, **plan_reload(self.config, fresh, changes).to_dict(), "error": None}
+
     async def restart_workers(self, worker_id: int | None = None) -> dict[str, Any]:
-        """Re-read config, `.env` and the environment; restart all workers (or one) with them.
+        """Re-read config, `.env` and the environment; restart all workers (or one) with them, applying every
+        key it reports: the time scale and start re-anchor the simulated clock, the provider is switched.
+        Settings only a restart of piyasa can change are held at their old values and reported as held.
         An invalid configuration keeps the running workers and reports the error."""
         try:
             fresh, changes = await asyncio.to_thread(self.config.reload)
         except ConfigError as exc:
             self.notice("error", f"restart refused, workers keep running: {exc}")
-            return {"ok": False, "changes": [], "error": str(exc)}
-        if fresh.settings.supervisor.workers != self.total:
-            self.notice("warning", "the worker count changed; it applies when piyasa is restarted")
+            return {"ok": False, "changes": [], "held": [], "error": str(exc)}
+        plan = plan_reload(self.config, fresh, changes)
         if fresh.settings.llm.active != self.config.settings.llm.active:  # the operator edited it: it wins
             self.active_provider = fresh.settings.llm.active
+        self._apply_clock(self.config.settings.engine, fresh.settings.engine)
+        self.held_overrides = {**self.held_overrides, **plan.overrides}
         self.config = fresh
         targets = [self.slots[worker_id]] if worker_id is not None else list(self.slots.values())
         await self._stop_slots(targets)
@@ -342,10 +368,21 @@ class Supervisor:
             for slot in targets:
                 slot.backoff_level = 0
                 self._spawn(slot)
-        shown = [str(c) for c in changes]
+        shown = plan.to_dict()
         which = f"worker {worker_id}" if worker_id is not None else "all workers"
-        self.notice("info", f"restarted {which}; " + (f"changed: {'; '.join(shown)}" if shown else "no changes"))
-        return {"ok": True, "changes": shown, "error": None}
+        self.notice("info", f"restarted {which}; " + (f"changed: {'; '.join(shown['changes'])}" if shown["changes"]
+                                                       else "no changes"))
+        for line in shown["held"]:
+            self.notice("warning", line)
+        return {"ok": True, **shown, "error": None}
+
+    def _apply_clock(self, old: Any, new: Any) -> None:
+        """A reloaded time scale or start moves the simulated clock (not while a benchmark owns it): the
+        timeline goes on from now at the new scale, or restarts at the new start."""
+        if self.scope is not None or (old.time_scale, old.start_at) == (new.time_scale, new.start_at):
+            return
+        start = start_epoch(new.start_at, new.timezone) if new.start_at != old.start_at else self.sim_now()
+        self.time_scale, self.sim_start, self.sim_anchor = new.time_scale, start, time.monotonic()
 
     async def switch_provider(self, name: str) -> dict[str, Any]:
         """Make ``name`` the active provider in every worker (commands arrive within milliseconds)."""
@@ -366,6 +403,30 @@ class Supervisor:
         self.notice("info", "simulation resumed" if running else "simulation paused")
         return {"ok": True, "running": running}
 
+    async def set_bot_enabled(self, bot: int | str, enabled: bool) -> dict[str, Any]:
+        """Turn a bot (id or username) on or off at runtime. Written to the database first (it stays so
+        across restarts; `init` leaves it), then every worker re-reads who talks: the owner starts or
+        stops the bot (a message in flight is still sent), the others stop counting it as a member."""
+        with self.lock:
+            record = self.roster.find(bot)
+        if enabled and not record.enabled:
+            raise ValueError(f"bot {record.username} is disabled in config.toml (enabled = false): set it to true "
+                             "there and run piyasa-tui init")
+        await asyncio.to_thread(self._write_bot_switch, record.bot_id, not enabled)
+        with self.lock:
+            self.roster.set_operator_disabled(record.bot_id, not enabled)
+            reached = [s.worker_id for s in self.slots.values() if self._send(s, SetBotEnabled(record.bot_id, enabled))]
+        owner = record.bot_id % self.total
+        self.notice("info", f"bot {record.name} {'enabled' if enabled else 'disabled'} by the operator (worker {owner})")
+        return {"ok": True, "bot": record.bot_id, "username": record.username, "enabled": enabled,
+                "worker": owner, "workers": reached}
+
+    def _write_bot_switch(self, bot_id: int, disabled: bool) -> None:
+        from piyasa_core.engine.repo import set_operator_disabled
+
+        with session_scope(self.store.sessions) as session:
+            set_operator_disabled(session, bot_id, disabled)
+
     def route_job(self, job: ReplyJob) -> None:
         """Hand a reply job to the worker that owns the bot (``bot_id % workers``)."""
         with self.lock:
@@ -376,6 +437,7 @@ class Supervisor:
     async def post_human(self, chat: str, text: str, name: str = "Operatör") -> dict[str, Any]:
         """Post into a chat as a person; the bots it mentions answer (through their workers)."""
         stored = await asyncio.to_thread(self._store_human, chat, text, name)
+        await asyncio.to_thread(self._show_person, stored.message_id)
         for job in stored.jobs:
             self.route_job(job)
         return {"ok": True, "message_id": stored.message_id, "answering": [j.bot_id for j in stored.jobs]}
@@ -411,6 +473,7 @@ class Supervisor:
                 log.exception("could not fold event %r", type(event).__name__)
 
     def _fold(self, event: Any) -> None:
+        line = sent_item(event, self.bot_names) if isinstance(event, SentMessage) else None  # not a run's chats
         with self.lock:
             slot = self.slots.get(getattr(event, "worker_id", -1))
             if slot is None:
@@ -420,11 +483,16 @@ class Supervisor:
                     slot.last_heartbeat = time.time()
             elif isinstance(event, SentMessage):
                 slot.record_sent(event.sent_at)
-                self.feed.append(FeedItem(event.message_id, event.sent_at, event.worker_id, event.bot_id,
-                                          event.bot_name, event.chat_key, event.text, event.mode,
-                                          event.reply_to_author, event.provider, event.model))
+                if self.scope is None:  # a benchmark run's chats are not the community's
+                    self.roster.note_sent(event.bot_id, event.sent_at, event.text)
+                if line is not None:
+                    self.feed.append(line)
             elif isinstance(event, EngineMetrics):
                 slot.metrics = event
+                self.provider_errors.note(event)
+                if event.bots != slot.bots and all(b in self.roster.records for b in event.bots):
+                    slot.bots = event.bots  # the operator turned a bot on or off
+                    slot.bot_names = tuple(self.roster.records[b].name for b in event.bots)
             elif isinstance(event, CommandApplied):
                 slot.applied[event.command] = (event.value, event.at)
             elif isinstance(event, WorkerStarted):
@@ -447,8 +515,21 @@ class Supervisor:
                 text = f"w{event.worker_id}: chat {event.chat_key} disabled: {event.reason}" \
                     if isinstance(event, ChatDisabled) else f"w{event.worker_id}: message {event.message_id} failed: {event.reason}"
                 self.notices.append((time.time(), "warning", text))
-        if isinstance(event, SentMessage):
-            self._publish({"type": "message", "data": self.feed[-1].__dict__})
+        if line is not None:
+            self._publish({"type": "message", "data": line.__dict__})
+
+    def _show_person(self, message_id: int | None) -> None:
+        """A person's message (the operator's `/` post or a Telegram member's) joins the feed."""
+        line = message_item(self.store, message_id) if message_id is not None else None
+        if line is None:
+            return
+        with self.lock:
+            self.feed.append(line)
+        self._publish({"type": "message", "data": line.__dict__})
+
+    async def message_detail(self, message_id: int) -> dict[str, Any]:
+        """Everything stored about one message (LookupError when there is none)."""
+        return await asyncio.to_thread(message_detail, self.store, message_id)
 
     def subscribe(self) -> asyncio.Queue[dict[str, Any]]:
         """A queue of events for the control API's `/events` (bounded; old items dropped)."""
@@ -487,7 +568,11 @@ class Supervisor:
         with self.lock:
             views = tuple(slot.view(now, sim_now) for slot in self.slots.values())
             metrics = [s.metrics for s in self.slots.values() if s.metrics is not None]
-            providers = merge_providers(metrics, self.active_provider, self.config)
+            providers = self.provider_errors.decorate(merge_providers(metrics, self.active_provider, self.config),
+                                                      self.config)
+            engine = self.config.settings.engine
+            bots = self.roster.views(sim_now, {s.worker_id: (s.state, s.metrics) for s in self.slots.values()},
+                                     (engine.hourly_min, engine.hourly_max))
             paused = next((m.paused for m in metrics if m.paused and m.paused != "paused by operator"), "")
             plans = [m.extra["plan"] for m in metrics if m.extra.get("plan")]  # every worker plans alike
             day_plan = max(plans, key=lambda p: p["at"]) if plans else None
@@ -499,7 +584,7 @@ class Supervisor:
             sent_total=sum(v.sent_total for v in views), rate_1m=sum(v.rate_1m for v in views),
             rate_10m=sum(v.rate_10m for v in views), cache_totals=cache_totals(views),
             l2_configured=self.l2_configured, notices=notices, chats=self.chat_keys, time_scale=self.time_scale,
-            benchmark=self.bench.status(), day_plan=day_plan)
+            benchmark=self.bench.status(), day_plan=day_plan, bots=bots)
 
     def snapshot_dict(self) -> dict[str, Any]:
         return self.snapshot().to_dict()
@@ -508,6 +593,10 @@ class Supervisor:
         """Start (`options`: duration, time_scale, sample_every, out, formats, start_at), cancel or ask
         about the benchmark; see :mod:`piyasa_core.bench`."""
         trigger = str(options.pop("trigger", "api")) if isinstance(options, dict) else "api"
+        if action == "history":  # past runs of the output directory (the benchmarks screen)
+            from piyasa_core.bench.history import bench_history, bench_out_dir
+
+            return await asyncio.to_thread(bench_history, bench_out_dir(self.config))
         return await self.bench.handle(action, dict(options), trigger=trigger)
 
     def clock_state(self) -> tuple[float, float, float, RunScope | None]:
