@@ -43,6 +43,10 @@ log = logging.getLogger(__name__)
 
 SEVERITY: dict[str, SeverityLevel] = {"error": "error", "critical": "error", "warning": "warning", "warn": "warning"}
 EXPECTED_ERRORS = (ValueError, LookupError, PermissionError, ConnectionError, TimeoutError)
+CANNOT_WORK = {"not_configured": "no API key is set", "auth_error": "its key was refused",
+               "model_missing": "its model does not exist", "exhausted": "its daily quota is spent",
+               "down": "it is failing"}
+"""Provider states a switch asks about first (the picker says why)."""
 BENCH_DEFAULT_DURATION, BENCH_DEFAULT_SCALE = "10m", 60.0  # the start dialog's values: 10 simulated min in 10 s
 
 
@@ -227,6 +231,14 @@ class PiyasaApp(App[None]):
         name = await self.push_screen_wait(ProviderPicker(snapshot.providers))
         if not name:
             return
+        view = next((p for p in snapshot.providers if p.name == name), None)
+        if view is not None and view.state in CANNOT_WORK:
+            why = f"{name} cannot work now: {CANNOT_WORK[view.state]}" + (f" ({redact(view.reason)})" if view.reason else "")
+            confirmed = await self.push_screen_wait(ConfirmScreen(
+                f"Switch to {name}?", f"{why}.\nEvery request would go to the fallback chain, or wait, until it "
+                "works.", "Switch anyway"))
+            if not confirmed:
+                return
         result = await self._call(self.source.switch_provider, name)
         reached = result.get("workers") if isinstance(result, dict) else None
         suffix = f" ({len(reached)} workers told)" if isinstance(reached, list) and reached else ""

@@ -201,6 +201,11 @@ async def test_p_picks_a_provider_and_switches() -> None:
         text = screen_text(app)
         assert "auth_error — 401 invalid key" in text and "offline — not an LLM" in text
         await pilot.press("down", "enter")
+        # openai's key was refused: the switch asks first and says why
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        assert "openai cannot work now: its key was refused" in screen_text(app)
+        assert not source.called("switch_provider")
+        await pilot.press("enter")
         await wait_for(pilot, lambda: source.called("switch_provider"))
         assert source.called("switch_provider") == [("openai",)]
         await wait_for(pilot, lambda: any("Active provider → openai (3 workers told)" in m for m in messages(app)))
