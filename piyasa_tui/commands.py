@@ -32,12 +32,16 @@ def run_init(args: argparse.Namespace) -> int:
             console.print(f"{verb}: " + ", ".join(items))
     if not report.changed:
         console.print(f"bots and chats already in sync ({len(report.unchanged)} rows unchanged)")
+    if report.held:
+        console.print("kept disabled by the operator: " + ", ".join(report.held)
+                      + " (enable on the dashboard's bots screen, key t, or with POST /bots)")
     table = Table(title=f"bots ({config.settings.supervisor.workers} workers, bot_id % workers)")
     for column in ("id", "name", "username", "persona", "enabled", "worker", "chats"):
         table.add_column(column, no_wrap=column in ("username", "chats"))
     for bot in result.bots:
         table.add_row(str(bot.id), escape(bot.name), "@" + bot.username, escape(bot.persona),
-                      "yes" if bot.enabled else "no", str(bot.worker) if bot.enabled else "–",
+                      "yes" if bot.talks else "no (operator)" if bot.enabled else "no",
+                      str(bot.worker) if bot.talks else "–",
                       escape(", ".join(bot.chats)))
     console.print(table)
     return 0

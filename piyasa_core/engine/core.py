@@ -97,6 +97,7 @@ class Engine:
         self.usernames: dict[int, str] = {}
         self.members: dict[int, tuple[BotProfile, ...]] = {}  # chat → its bots (every worker's)
         self._heap: list[tuple[float, int]] = []
+        self.disabled: set[int] = set()  # bots the operator turned off while running: their turns stop
         self._anchor: dict[int, float] = {}
         self._skips: Counter[int] = Counter()
         self._avoid: defaultdict[int, set[int]] = defaultdict(set)  # reply targets whose drafts were skipped
@@ -124,18 +125,14 @@ class Engine:
         with session_scope(self.store.sessions) as session:
             everyone = repo.load_profiles(session)
             self.chats = {c.id: c for c in repo.load_chats(session, self.run_id)}
-            mine = [replace(b, chat_ids=tuple(c for c in b.chat_ids if c in self.chats)) for b in everyone
-                    if owns(b.id, self.worker_id, self.total) and (self.only_bots is None or b.id in self.only_bots)]
+            mine = self._mine(everyone)
             stale = repo.resolve_stale_pending(session, [b.id for b in mine])
             self.router.ledger.load(session)
             my_chats = {c for bot in mine for c in bot.chat_ids}
             for chat_id in sorted(my_chats):  # what was said before this start, beyond the history
                 self.seen_keys(chat_id).note(repo.recent_texts(session, chat_id, SEEN_KEEP))
             for bot in mine:
-                rows = session.query(Memory).filter(Memory.bot_id == bot.id).order_by(
-                    Memory.importance.desc(), Memory.id.desc()).limit(20).all()
-                self.memories[bot.id] = tuple(m.content for m in rows)[:3]  # the prompt's memories block
-                self.past[bot.id] = tuple(m.content for m in rows if m.kind == SEED_MEMORY)  # the composer's
+                self.memories[bot.id], self.past[bot.id] = _memories(session, bot.id)
         if stale:
             log.warning("worker %d: %d interrupted outbox rows marked failed (never re-sent)", self.worker_id, stale)
             self.counts["stale_pending_resolved"] += stale
@@ -147,14 +144,55 @@ class Engine:
         now = self.clock.now()
         self.started_at = now
         for bot in mine:
-            self.bots[bot.id] = bot
-            self.rngs[bot.id] = random.Random(f"{self.seed}:{bot.id}")
-            self.pacers[bot.id] = BotPacer(bot, self.config.settings.engine, self.rngs[bot.id], pacing=self.pacing)
-            self._locks[bot.id] = asyncio.Lock()
-            due = self.pacers[bot.id].first_due(now) if self.stagger else now
-            self._anchor[bot.id] = due
-            heapq.heappush(self._heap, (due, bot.id))
+            self._add_bot(bot, now, stagger=self.stagger)
         await self.cache.start()
+
+    def _add_bot(self, bot: BotProfile, now: float, *, stagger: bool) -> None:
+        """Schedule one of this worker's bots (at start, or when the operator enables it)."""
+        self.bots[bot.id] = bot
+        self.rngs[bot.id] = random.Random(f"{self.seed}:{bot.id}")
+        self.pacers[bot.id] = BotPacer(bot, self.config.settings.engine, self.rngs[bot.id], pacing=self.pacing)
+        self._locks[bot.id] = asyncio.Lock()
+        due = self.pacers[bot.id].first_due(now) if stagger else now
+        self._anchor[bot.id] = due
+        heapq.heappush(self._heap, (due, bot.id))
+
+    def _mine(self, everyone: list[BotProfile]) -> list[BotProfile]:
+        """This worker's share of ``everyone``, each in this engine's chats only."""
+        return [replace(b, chat_ids=tuple(c for c in b.chat_ids if c in self.chats)) for b in everyone
+                if owns(b.id, self.worker_id, self.total) and (self.only_bots is None or b.id in self.only_bots)]
+
+    async def reload_bots(self) -> None:
+        """The operator enabled or disabled a bot: read who talks from the database. This worker's bots
+        turned off stop (a message in flight is still sent), those turned on start speaking; every
+        worker forgets a silent bot as a chat member (nobody waits for its answer)."""
+        def read() -> tuple[list[BotProfile], dict[int, tuple[tuple[str, ...], tuple[str, ...]]]]:
+            with session_scope(self.store.sessions) as session:
+                everyone = repo.load_profiles(session)
+                new = [b.id for b in self._mine(everyone) if b.id not in self.bots]
+                return everyone, {b: _memories(session, b) for b in new}
+
+        everyone, memories = await asyncio.to_thread(read)
+        talking, now = {b.id for b in everyone}, self.clock.now()
+        self.members = {c: tuple(b for b in everyone if c in b.chat_ids) for c in self.chats}
+        if self.quota is not None:
+            plan, settings = self.quota.plan, self.config.settings
+            self.quota = QuotaPlanner([b for b in everyone if not self.run_id or set(b.chat_ids) & set(self.chats)],
+                                      settings.engine, settings.llm, settings.llm.people_reserve)
+            self.quota.plan = plan
+        for bot_id in [b for b in self.bots if b not in talking and b not in self.disabled]:
+            self.disabled.add(bot_id)
+            self._heap = [entry for entry in self._heap if entry[1] != bot_id]
+            heapq.heapify(self._heap)
+        for bot in self._mine(everyone):
+            if bot.id in self.disabled:
+                self.disabled.discard(bot.id)
+                self._anchor[bot.id] = self.pacers[bot.id].first_due(now)
+                self._reschedule(bot.id, self._anchor[bot.id])
+            elif bot.id not in self.bots:
+                self.memories[bot.id], self.past[bot.id] = memories[bot.id]
+                self._add_bot(bot, now, stagger=True)
+                self._wakeup.set()
 
     # ── cached reads ───────────────────────────────────────────────────────────────────────────
     async def history(self, chat: ChatInfo) -> tuple[HistoryLine, ...]:
@@ -303,6 +341,9 @@ class Engine:
         self._wakeup.set()
 
     async def _scheduled_turn(self, bot_id: int, due: float) -> None:
+        if bot_id in self.disabled:  # turned off by the operator after this turn was scheduled
+            self._inflight.release()
+            return
         bot, pacer, rng = self.bots[bot_id], self.pacers[bot_id], self.rngs[bot_id]
         anchor = self._anchor.get(bot_id, due)
         if self._owed[bot_id]:
@@ -393,7 +434,7 @@ class Engine:
     async def _answer(self, job: ReplyJob) -> None:
         bot = self.bots.get(job.bot_id)
         chat = self.chats.get(job.chat_id)
-        if bot is None or chat is None or not chat.enabled:
+        if bot is None or chat is None or not chat.enabled or bot.id in self.disabled:
             self.counts["jobs_ignored"] += 1
             return
         try:
@@ -508,11 +549,32 @@ class Engine:
         """This worker's counters now."""
         now = self.clock.now()
         alarms = tuple(self.bots[b].username for b, p in self.pacers.items()
-                       if self.pacing and p.below_floor(now, self.started_at))
+                       if self.pacing and b not in self.disabled and p.below_floor(now, self.started_at))
+        talking = tuple(sorted(b for b in self.bots if b not in self.disabled))
+        extra: dict[str, Any] = {"bots": self._bot_states(now, talking),
+                                 "pace": (self.config.settings.engine.hourly_min, self.config.settings.engine.hourly_max)}
+        if self.quota is not None and self.quota.plan:
+            extra["plan"] = self.quota.plan.to_dict()
         return EngineMetrics(
-            worker_id=self.worker_id, at=now, real_at=time.time(), bots=tuple(sorted(self.bots)),
+            worker_id=self.worker_id, at=now, real_at=time.time(), bots=talking,
             counts=dict(self.counts), per_bot=dict(self.per_bot), cache=self.cache.stats.as_dict(),
             providers=tuple(self.router.statuses()), active_provider=self.router.active,
             paused="paused by operator" if self.paused else self.router.paused_reason,
-            floor_alarms=alarms, inflight=self._busy,
-            extra={"plan": self.quota.plan.to_dict()} if self.quota is not None and self.quota.plan else {})
+            floor_alarms=alarms, inflight=self._busy, extra=extra)
+
+    def _bot_states(self, now: float, bots: tuple[int, ...]) -> dict[int, dict[str, Any]]:
+        """Per talking bot: its next due time (None while its turn runs), messages in the rolling hour
+        and the planned rate now (the operator's bots screen)."""
+        dues: dict[int, float] = {}
+        for due, bot_id in self._heap:
+            dues[bot_id] = min(due, dues.get(bot_id, due))
+        return {b: {"due": dues.get(b), "hour": self.pacers[b].sent_last_hour(now),
+                    "plan": round(self.pacers[b].target_per_hour(now), 1)} for b in bots}
+
+
+def _memories(session: Any, bot_id: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """A bot's memories for the prompt (the three most important) and config.toml's, which the
+    offline composer tells of."""
+    rows = session.query(Memory).filter(Memory.bot_id == bot_id).order_by(
+        Memory.importance.desc(), Memory.id.desc()).limit(20).all()
+    return tuple(m.content for m in rows)[:3], tuple(m.content for m in rows if m.kind == SEED_MEMORY)

@@ -27,10 +27,11 @@ def _profile(row: Bot) -> BotProfile:
 
 def load_profiles(session: Session, bot_ids: Iterable[int] | None = None, *,
                   enabled_only: bool = True) -> list[BotProfile]:
-    """Bot profiles (optionally only some ids), in id order."""
+    """Bot profiles (optionally only some ids), in id order; ``enabled_only``: the bots that talk
+    (enabled in config.toml and not disabled by the operator)."""
     query = select(Bot).order_by(Bot.id)
     if enabled_only:
-        query = query.where(Bot.enabled.is_(True))
+        query = query.where(Bot.enabled.is_(True), Bot.operator_disabled.is_(False))
     if bot_ids is not None:
         query = query.where(Bot.id.in_(list(bot_ids)))
     return [_profile(row) for row in session.scalars(query)]
@@ -140,3 +141,8 @@ def store_human_message(session: Session, *, chat_id: int, text: str, human_name
 
 def set_chat_enabled(conn: Connection | Session, chat_id: int, enabled: bool) -> None:
     conn.execute(update(Chat).where(Chat.id == chat_id).values(enabled=enabled))
+
+
+def set_operator_disabled(session: Session, bot_id: int, disabled: bool) -> None:
+    """The operator's runtime switch of one bot (kept across restarts; `init` leaves it alone)."""
+    session.execute(update(Bot).where(Bot.id == bot_id).values(operator_disabled=disabled))

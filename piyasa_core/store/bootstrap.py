@@ -25,6 +25,11 @@ class BotRow:
     enabled: bool
     worker: int
     chats: tuple[str, ...]
+    operator_disabled: bool = False  # turned off at runtime; init keeps it so
+
+    @property
+    def talks(self) -> bool:
+        return self.enabled and not self.operator_disabled
 
 
 @dataclass(frozen=True)
@@ -49,7 +54,7 @@ def initialise(config: Config) -> InitResult:
             session.flush()
             bots = tuple(
                 BotRow(b.id, b.name, b.username, b.persona, b.enabled, b.id % workers,
-                       tuple(c.key for c in b.chats if c.run_id is None))
+                       tuple(c.key for c in b.chats if c.run_id is None), b.operator_disabled)
                 for b in session.scalars(select(Bot).order_by(Bot.id))
             )
         return InitResult(store.url, before, after, report, bots)

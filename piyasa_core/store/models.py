@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -67,7 +68,10 @@ class Bot(Timestamped, Base):
     signature_phrases: Mapped[list[str]] = mapped_column(JSON, default=list, nullable=False)
     emoji: Mapped[list[str]] = mapped_column(JSON, default=list, nullable=False)
     token_env: Mapped[str | None] = mapped_column(String(128))
-    enabled: Mapped[bool] = mapped_column(Boolean, default=True, nullable=False)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True, nullable=False)  # config.toml's, synced by init
+    # the operator's runtime switch (TUI bots screen, `POST /bots`); init never changes it. A bot talks
+    # when enabled and not operator_disabled (migration 0005)
+    operator_disabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false(), nullable=False)
 
     chats: Mapped[list[Chat]] = relationship(secondary="bot_chats", back_populates="bots",
                                              order_by="Chat.id")

@@ -20,6 +20,7 @@ class SyncReport:
     updated: list[str] = field(default_factory=list)
     disabled: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
+    held: list[str] = field(default_factory=list)  # enabled in config, kept disabled by the operator
 
     @property
     def changed(self) -> bool:
@@ -69,7 +70,9 @@ def sync_from_config(session: Session, settings: Settings) -> SyncReport:
 
     Rows are matched by bot username and chat key, so ids (and the ``bot_id % workers``
     sharding built on them) stay stable across runs. Nothing is deleted: messages keep
-    pointing at their authors.
+    pointing at their authors. ``bots.enabled`` follows config.toml; ``bots.operator_disabled``
+    (the operator's runtime switch) is never changed here, so a sync cannot re-enable a bot the
+    operator turned off: it is listed in ``held`` instead.
     """
     report = SyncReport()
     chats = {c.key: c for c in session.scalars(select(Chat).where(Chat.run_id.is_(None)))}  # not runs' chats
@@ -114,6 +117,8 @@ def sync_from_config(session: Session, settings: Settings) -> SyncReport:
         changed |= _sync_stances(row, bot_cfg)
         changed |= _sync_holdings(row, bot_cfg)
         changed |= _sync_memories(session, row, bot_cfg)
+        if row.operator_disabled and row.enabled:
+            report.held.append(label)
         if created:
             report.created.append(label)
         elif changed:

@@ -29,7 +29,15 @@ class SubmitJob:
     job: ReplyJob
 
 
-Command = SwitchProvider | SetRunning | Drain | SubmitJob
+@dataclass(frozen=True)
+class SetBotEnabled:
+    """The operator turned a bot on or off (already written to the database, which the worker re-reads)."""
+
+    bot_id: int
+    enabled: bool
+
+
+Command = SwitchProvider | SetRunning | Drain | SubmitJob | SetBotEnabled
 
 
 # ── worker → supervisor ────────────────────────────────────────────────────────────────────────────

@@ -46,6 +46,8 @@ class FeedItem:
     reply_to_author: str | None
     provider: str
     model: str
+    human: bool = False  # a person wrote it (worker_id is -1); the operator's `/` posts included
+    username: str = ""  # the bot's (or the person's Telegram) username, for the feed filter
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,33 @@ class ProviderView:
     tpd: int
     projected_exhaustion: float | None
     errors: dict[str, int]
+    budgets: dict[str, int] = field(default_factory=dict)  # ours (config): rpm, tpm, rpd, tpd; 0 = none
+    last_error: str = ""  # the class of the newest error a worker reported (workers/provider_log.py)
+    last_error_at: float | None = None  # when (simulated)
+
+
+@dataclass(frozen=True)
+class BotView:
+    """One bot for the operator (workers/roster.py): its hours on the simulated clock, the operator's
+    switch, and what its worker reports (None while the worker is not running)."""
+
+    bot_id: int
+    name: str
+    username: str
+    worker: int  # bot_id % workers
+    state: str  # active | away | disabled
+    disabled_by: str  # "" | "operator" | "config"
+    next_change: float | None  # simulated time its hours turn it away/active (None: never, or disabled)
+    next_due: float | None  # its next scheduled turn (simulated)
+    sent_hour: int | None  # messages in the rolling hour
+    plan_per_hour: float | None  # the pace planned now
+    hourly_min: int
+    hourly_max: int
+    active_hours: tuple[str, ...]
+    prime_hours: tuple[str, ...]
+    last_at: float | None  # its newest message (simulated time) and text
+    last_text: str
+    stances: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -93,6 +122,7 @@ class Snapshot:
     benchmark: dict[str, Any] | None = None
     time_scale: float = 1.0
     day_plan: dict[str, Any] | None = None  # the day's LLM plan (llm/quota_plan.py DayPlan.to_dict)
+    bots: tuple[BotView, ...] = ()  # every bot of the database, in id order
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (the control API's `/status`)."""
@@ -119,4 +149,6 @@ def snapshot_from_dict(data: dict[str, Any]) -> Snapshot:
     fields["providers"] = tuple(ProviderView(**p) for p in data["providers"])
     fields["notices"] = tuple(tuple(n) for n in data["notices"])  # type: ignore[misc]
     fields["chats"] = tuple(data.get("chats", ()))
+    fields["bots"] = tuple(BotView(**{**b, **{k: tuple(b[k]) for k in ("active_hours", "prime_hours", "stances")}})
+                           for b in data.get("bots", ()))
     return Snapshot(**fields)

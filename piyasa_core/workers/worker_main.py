@@ -16,6 +16,7 @@ from piyasa_core.workers.messages import (
     CommandApplied,
     Drain,
     Heartbeat,
+    SetBotEnabled,
     SetRunning,
     SubmitJob,
     SwitchProvider,
@@ -136,8 +137,22 @@ async def _run(spec: WorkerSpec, events: Any, commands: Any) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
 
+    pending: set[asyncio.Task[None]] = set()
+
+    async def reload_bots(command: SetBotEnabled) -> None:
+        try:
+            await engine.reload_bots()
+        except Exception:  # noqa: BLE001 - reported; the worker keeps its bots as they were
+            logging.getLogger(__name__).exception("worker %d could not apply %s", spec.worker_id, command)
+            return
+        events.put(CommandApplied(spec.worker_id, "bot", f"{command.bot_id}:{command.enabled}", time.time()))
+
     def on_command(command: Any) -> None:
-        if isinstance(command, SwitchProvider):
+        if isinstance(command, SetBotEnabled):
+            task = asyncio.ensure_future(reload_bots(command))
+            pending.add(task)
+            task.add_done_callback(pending.discard)
+        elif isinstance(command, SwitchProvider):
             engine.router.switch(command.name)
             events.put(CommandApplied(spec.worker_id, "provider", command.name, time.time()))
         elif isinstance(command, SetRunning):
