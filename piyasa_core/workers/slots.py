@@ -46,6 +46,7 @@ class Slot:
         self.bot_names: tuple[str, ...] = ()
         self.sent_total = 0
         self.sends: deque[float] = deque()  # simulated send times of the last ten minutes
+        self.counting_since: float | None = None  # simulated time the rates started counting
         self.metrics: EngineMetrics | None = None
         self.applied: dict[str, tuple[str, float]] = {}  # command → (value, when the worker applied it)
         self.cpu_percent: float | None = None
@@ -63,8 +64,14 @@ class Slot:
         self.sends.append(sim_at)
 
     def view(self, now: float, sim_now: float) -> WorkerView:
+        if self.counting_since is None or (self.sends and self.sends[-1] > sim_now + 1):
+            # the first look, or the simulated clock went back (a benchmark ran on its own): count afresh
+            self.sends.clear()
+            self.counting_since = sim_now
         while self.sends and self.sends[0] < sim_now - 600:
             self.sends.popleft()
+        # the ten-minute rate over the minutes counted so far (at least one): not divided by ten at the start
+        minutes = min(10.0, max(1.0, (sim_now - self.counting_since) / 60))
         last_1m = sum(1 for t in self.sends if t >= sim_now - 60)
         spark = [0] * SPARK_BUCKETS
         for t in self.sends:
@@ -78,7 +85,7 @@ class Slot:
             worker_id=self.worker_id, pid=self.pid if alive else None, state=self.state,
             state_since=self.state_since, uptime_s=(now - self.started_at) if self.state == "running" else 0.0,
             restarts=self.restarts, backoff_until=self.backoff_until, bots=self.bots, bot_names=self.bot_names,
-            sent_total=self.sent_total, rate_1m=float(last_1m), rate_10m=len(self.sends) / 10.0,
+            sent_total=self.sent_total, rate_1m=float(last_1m), rate_10m=len(self.sends) / minutes,
             spark=tuple(spark), cache=dict(metrics.cache) if metrics else {},
             cpu_percent=self.cpu_percent if alive else None, rss_bytes=self.rss_bytes if alive else None,
             last_error=self.last_error, last_heartbeat=self.last_heartbeat,
