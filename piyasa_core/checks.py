@@ -31,7 +31,7 @@ class CheckRow:
 def check_config(config: Config) -> list[CheckRow]:
     """The configuration itself (it already validated when it loaded)."""
     s = config.settings
-    env = f", .env {config.env_path}" if config.env_path else ", no .env"
+    env = f", {config.env_path}" if config.env_path else ", no .env"
     rows = [CheckRow("config", "ok", f"{config.config_path}{env}")]
     enabled = [b for b in s.bots if b.enabled]
     rows.append(CheckRow("bots", "ok" if enabled else "warn",

@@ -78,6 +78,8 @@ def mask_url(url: str) -> str:
         parts = urlsplit(url)
     except ValueError:
         return MASK
+    if parts.scheme.startswith("sqlite"):  # a file path, no secret: keep it as written (urlunsplit would drop a /)
+        return url
     netloc = parts.netloc
     if parts.password:
         userinfo, _, hostport = netloc.rpartition("@")

@@ -59,7 +59,8 @@ def render_checks(rows: list[CheckRow], console: Console) -> None:
 
 
 def run_check(args: argparse.Namespace) -> int:
-    """`piyasa-tui check`: 0 when nothing failed, 2 when a configured service is unreachable."""
+    """`piyasa-tui check`: 0 when nothing failed, 1 when a check failed (a configured service is unreachable,
+    a key refused); bad input (an invalid config) is 2, as for every command."""
     from piyasa_tui.cli import PROG, config_from_args
 
     config = config_from_args(args)
@@ -70,7 +71,7 @@ def run_check(args: argparse.Namespace) -> int:
     if failed:
         Console(stderr=True, highlight=False).print(
             f"{PROG}: error: {len(failed)} check(s) failed: {failed[0].detail}", markup=False)
-        return 2
+        return 1
     return 0
 
 

@@ -548,3 +548,12 @@ def test_timeline_draws_a_run_that_sent_nothing(tmp_path: Path) -> None:
     _append(out, report)
     html = (out / "timeline.html").read_text(encoding="utf-8")
     assert parse(html).figures.get("chart-timeline") == 1 and "worker CV (right axis)" not in html
+
+
+def test_html_marks_results_with_words_not_emoji_alone() -> None:
+    """A page without an emoji font showed empty boxes for pass/fail: the HTML says PASS/FAIL in a badge."""
+    from piyasa_core.bench.html import render_html
+
+    page = render_html(make_report(groq=True))
+    assert '<span class="badge pass">PASS</span>' in page or '<span class="badge fail">FAIL</span>' in page
+    assert "✅" not in page and "❌" not in page

@@ -82,3 +82,11 @@ def test_bad_dotenv_value_for_a_url_is_masked(workdir: Path) -> None:
 def test_mask_url() -> None:
     assert mask_url("redis://:pw12345@127.0.0.1:6379/0") == "redis://:***@127.0.0.1:6379/0"
     assert TOKEN not in mask_url(f"https://api.telegram.org/bot{TOKEN}/getMe")
+
+
+def test_a_sqlite_url_is_shown_as_written() -> None:
+    """`sqlite:////tmp/x.db` lost a slash in reports (`sqlite://tmp/…`): a file path holds no secret."""
+    from piyasa_core.secrets import mask_url
+
+    assert mask_url("sqlite:////tmp/x/data/piyasa.db") == "sqlite:////tmp/x/data/piyasa.db"
+    assert mask_url("postgresql+psycopg://u:pw@db:5432/p") == "postgresql+psycopg://u:***@db:5432/p"

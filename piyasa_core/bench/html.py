@@ -32,7 +32,7 @@ h1{font-size:1.5rem;margin:.2rem 0}h2{font-size:1.15rem;margin:1.6rem 0 .5rem;bo
 table{border-collapse:collapse;margin:.4rem 0;font-size:13px}th,td{border:1px solid #d5d9e0;padding:.2rem .5rem;
 text-align:left;vertical-align:top}th{background:#f2f4f7}td.n{text-align:right;font-variant-numeric:tabular-nums}
 .badge{display:inline-block;padding:.15rem .6rem;border-radius:4px;font-weight:600;color:#fff}
-.pass{background:#1f883d}.fail{background:#cf222e}.cancelled{background:#9a6700}
+.pass{background:#1f883d}.fail{background:#cf222e}.cancelled,.warn{background:#9a6700}.skip{background:#6e7781}
 figure{margin:1rem 0;border:1px solid #e3e6eb;border-radius:6px;padding:.5rem}
 figure svg{width:100%;height:auto;display:block}figcaption{font-size:12px;color:#57606a;margin-top:.3rem}
 .muted{color:#57606a}code{background:#f2f4f7;padding:0 .25rem;border-radius:3px}
@@ -64,6 +64,19 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[Any]], numeric: Iterab
 
 class Markup(str):
     """HTML that is already escaped (a cell built from escaped parts)."""
+
+
+BADGE = {"pass": ("pass", "PASS"), "fail": ("fail", "FAIL"), "not_configured": ("skip", "not configured"),
+         "pending": ("skip", "pending")}
+
+
+def status_badge(c: dict[str, Any]) -> Markup:
+    """A criterion's result as a coloured word (no emoji: a page without an emoji font showed empty boxes)."""
+    if not c.get("required", True) and c["status"] in ("pass", "fail"):
+        cls, word = ("pass", "target met") if c["status"] == "pass" else ("warn", "target not met")
+    else:
+        cls, word = BADGE.get(c["status"], ("skip", str(c["status"])))
+    return Markup(f'<span class="badge {cls}">{escape(word)}</span>')
 
 
 def number(v: float | None) -> str:
@@ -249,7 +262,7 @@ def render_html(report: dict[str, Any]) -> str:
                ("version", f"{run['version']}, git {run['git_revision'] or 'unknown'}"),
                ("host", f"{host['name']} — {host['platform']}, Python {host['python']}, {host['cpus']} CPUs")])]
     out += ["<h2>Criteria</h2>", table(["Criterion", "Result", "Value", "Threshold", "Detail"], (
-        [c["name"], criterion_status(c), _criterion_value(c, "value"), f"{c['op']} {_criterion_value(c, 'threshold')}",
+        [c["name"], status_badge(c), _criterion_value(c, "value"), f"{c['op']} {_criterion_value(c, 'threshold')}",
          c["detail"]] for c in report["criteria"]), numeric=(2,))]
     out += ["<h2>Throughput</h2>",
             (f"<p>{totals['sent']} messages sent ({e(totals['throughput_per_min'])} msg/min), {totals['failed']} "

@@ -230,9 +230,11 @@ def render_timeline_html(rows: list[dict[str, Any]]) -> str:
         row = _cells(c, n)
         target = str(c["row"].get("run_dir") or row[1])
         link = escape(row[1]) if ":" in target else f'<a href="{escape(target)}/">{escape(row[1])}</a>'
-        cells.append([row[0], Markup(link), *row[2:]])
+        cls = "cancelled" if c["row"].get("state") == "cancelled" else "pass" if c["row"].get("passed") else "fail"
+        word = {"cancelled": "cancelled", "pass": "PASS", "fail": "FAIL"}[cls]  # words: no emoji font needed
+        cells.append([row[0], Markup(link), *row[2:4], Markup(f'<span class="badge {cls}">{word}</span>'), *row[5:]])
     body = ["<h1>Benchmark timeline</h1>", f"<p>{escape(_summary(rows))}</p>",
-            f"<p class=muted>⚠️ {escape(note)}</p>" if note else "",
+            f"<p class=muted>Note: {escape(note)}</p>" if note else "",
             figure("chart-timeline", caption, drawing),
             table(HEADERS, cells, numeric=(0, 5, 8, 9, 10, 11))]
     return page("Benchmark timeline", "\n".join(body))
