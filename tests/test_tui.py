@@ -63,7 +63,7 @@ def feed_item(n: int, at: float, worker_id: int = 0, bot: str = "Mehmet Yatırı
 # ── the source protocol ──────────────────────────────────────────────────────────────────────────
 PROTOCOL_METHODS = ("snapshot", "subscribe", "unsubscribe", "switch_provider", "restart_workers", "preview_restart",
                     "set_simulation",
-                    "post_human", "benchmark")
+                    "post_human", "benchmark", "message_detail")
 
 
 @pytest.mark.parametrize("implementation", [Supervisor, ScriptedSource])

@@ -80,11 +80,12 @@ class MessagePipeline:
 
     async def _draft(self, bot: BotProfile, turn: Turn, history: tuple[HistoryLine, ...], rng: random.Random,
                      note: str = "", seed_offset: int = 0, closing: bool = False, draft: str = "",
-                     ) -> tuple[str | None, Completion | None, str]:
+                     trace: dict[str, Any] | None = None) -> tuple[str | None, Completion | None, str]:
         """One generation + post-processing. Returns (text, completion, rejection reason). With ``draft`` (a
         retry after a rejected or duplicate draft) the prompt is that draft with ``note``, not the whole
         context again: the model already answered it, it only has to say it otherwise (issue 16: a
-        retry costs about half a message, not a whole one)."""
+        retry costs about half a message, not a whole one). ``trace["postprocess"]`` gets the steps that
+        changed the draft (the message's metadata keeps those of the draft that was sent)."""
         engine = self.engine
         cfg = engine.config.settings.engine
         now = engine.clock.now()
@@ -104,7 +105,7 @@ class MessagePipeline:
                           quoted=quoted_symbols([*history, *([turn.reply_to] if turn.reply_to else [])]))
         reply = turn.reply_to
         if turn.mode == "reaction":
-            return self._react(bot, turn, hints, cfg.max_message_chars, rng)
+            return self._react(bot, turn, hints, cfg.max_message_chars, rng, trace)
         request = ChatRequest(
             system=system, user=user.text,
             max_tokens=engine.provider_max_tokens(bot, turn.mode), temperature=engine.provider_temperature(),
@@ -121,6 +122,9 @@ class MessagePipeline:
             raw = drop_unfinished(raw)
         result = postprocess(raw, bot_name=bot.name, username=bot.username,
                              max_chars=cfg.max_message_chars, rng=rng, casual=0.3)
+        steps = list(result.changes)
+        if trace is not None:
+            trace["postprocess"] = steps
         if result.rejected:
             return None, completion, result.reason or "rejected"
         text = result.text
@@ -128,16 +132,19 @@ class MessagePipeline:
             return None, completion, "untimely"  # "iyi akşamlar" at 10:00, a goodbye and then more messages
         if turn.mention and f"@{turn.mention}".lower() not in text.lower():
             text = f"@{turn.mention} {text}"
+            steps.append("add_mention")
         return text, completion, ""
 
     def _react(self, bot: BotProfile, turn: Turn, hints: dict[str, Any], max_chars: int, rng: random.Random,
-               ) -> tuple[str | None, Completion | None, str]:
+               trace: dict[str, Any] | None = None) -> tuple[str | None, Completion | None, str]:
         """A reaction ("👍", "Aynen, hacim zayıf.") is composed here, without an LLM call: a real model
         spent a whole prompt (~550 Llama 3 tokens) to write two words (issue 16)."""
         reply = turn.reply_to
         started = time.perf_counter()
         text = compose(hints, (reply.author, reply.text, reply.is_human) if reply else None, int(hints["seed"]))
         result = postprocess(text, bot_name=bot.name, username=bot.username, max_chars=max_chars, rng=rng, casual=0.0)
+        if trace is not None:
+            trace["postprocess"] = list(result.changes)
         if result.rejected:
             return None, None, result.reason or "rejected"
         self.counts["reactions_without_llm"] += 1
@@ -166,13 +173,15 @@ class MessagePipeline:
         """Generate and deliver one message for ``turn``; None when it was skipped."""
         engine = self.engine
         closing = pacer.closing(engine.clock.now())
-        text, completion, why = await self._draft(bot, turn, history, rng, closing=closing)
+        trace: dict[str, Any] = {}  # how the text was made: the message's metadata keeps it
+        text, completion, why = await self._draft(bot, turn, history, rng, closing=closing, trace=trace)
         if text is None and why.startswith(("promise", "untimely")):
             self.counts["retried_" + why.split(":")[0].replace(" ", "_")] += 1
+            trace["retries"] = [why]
             first = completion
             note = PROMISE_RETRY_NOTE if why.startswith("promise") else UNTIMELY_NOTE
             text, completion, why = await self._draft(bot, turn, history, rng, note, 7919, closing,
-                                                      draft=first.text if first is not None else "")
+                                                      draft=first.text if first is not None else "", trace=trace)
             if completion is not None and first is not None:
                 completion = with_tokens_of(completion, first)  # the row carries every call it cost
         if text is None or completion is None:
@@ -181,22 +190,27 @@ class MessagePipeline:
         recent = [line.text for line in history] + list(engine.recent_texts.get(chat.id, ()))
         seen = engine.seen_keys(chat.id)
         verdict = self.dedup.check(text, recent, seen)
+        trace["dedup"] = {"verdict": "unique"}
         if verdict.duplicate:
+            trace["dedup"] = {"verdict": verdict.kind, "score": round(verdict.score, 1),
+                              "match": (verdict.match or "")[:200]}
             self.counts[f"duplicate_{verdict.kind}"] += 1
             log.debug("bot %s %s draft is a %s duplicate of %r: %r", bot.username, turn.mode, verdict.kind,
                       verdict.match, text)
             text, completion2, why = await self._draft(bot, turn, history, rng, PARAPHRASE_NOTE, 104729, closing,
-                                                       draft=text)
+                                                       draft=text, trace=trace)
             if text is None or completion2 is None or self.dedup.check(text, recent, seen).duplicate:
                 text = self._pointer(bot, turn, rng, recent, seen)
                 if text is None:
                     self.counts["skipped_duplicate"] += 1
                     return None
                 self.counts["pointed_to_earlier_answer"] += 1
+                trace["dedup"]["outcome"], trace["postprocess"] = "pointed to the earlier answer", []
             else:
                 completion = with_tokens_of(completion2, completion)
                 self.counts["paraphrased"] += 1
-        sent = await self._deliver(bot, chat, turn, text, completion, pacer)
+                trace["dedup"]["outcome"] = "paraphrased"
+        sent = await self._deliver(bot, chat, turn, text, completion, pacer, trace)
         target = turn.reply_to
         if sent is not None and target is not None and turn.mode != "reaction" and classify(target.text).is_question:
             about = f" {turn.topic}" if turn.topic else ""
@@ -205,13 +219,14 @@ class MessagePipeline:
         return sent
 
     async def _deliver(self, bot: BotProfile, chat: ChatInfo, turn: Turn, text: str, completion: Completion,
-                       pacer: BotPacer) -> SentMessage | None:
+                       pacer: BotPacer, trace: dict[str, Any] | None = None) -> SentMessage | None:
         engine = self.engine
         created = engine.clock.now()
         typing = pacer.typing_seconds(text)
         # typing_s: the planned part of due → sent (the benchmark's lateness leaves it out)
+        # trace: post-processing steps, rejected drafts retried, the dedup verdict (the TUI's message detail)
         meta = {"topic": turn.topic, "mode": turn.mode, "due_at": turn.due_at, "mention": turn.mention,
-                "typing_s": round(typing, 3)}
+                "typing_s": round(typing, 3), **(trace or {})}
         message_id = await engine.outbox.add_pending(
             chat_id=chat.id, bot_id=bot.id, text=text, reply_to_id=turn.reply_to.id if turn.reply_to else None,
             worker_id=engine.worker_id, provider=completion.provider, model=completion.model,

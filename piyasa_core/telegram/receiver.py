@@ -44,12 +44,15 @@ def offset_key(bot_id: int) -> str:
 
 
 class UpdateReceiver:
-    """Receives updates for every bot token; ``route(job)`` hands reply jobs to the supervisor."""
+    """Receives updates for every bot token; ``route(job)`` hands reply jobs to the supervisor,
+    ``on_stored(message_id)`` hears of every person's message stored (the supervisor's feed shows it)."""
 
     def __init__(self, store: Store, bots: Sequence[BotProfile], tokens: dict[int, Secret], *,
                  route: Callable[[ReplyJob], None], base_url: str = "", poll_timeout: float = 25.0,
-                 clock: Callable[[], float] = time.time, tz_name: str | None = None) -> None:
+                 clock: Callable[[], float] = time.time, tz_name: str | None = None,
+                 on_stored: Callable[[int], None] | None = None) -> None:
         self.store = store
+        self.on_stored = on_stored
         self.tz_name = tz_name  # the group's questions go to bots inside their active hours
         self.bots = [b for b in bots if b.id in tokens]
         self.tokens = tokens
@@ -171,6 +174,8 @@ class UpdateReceiver:
         for job in stored.jobs:
             self.counts["jobs"] += 1
             self.route(job)
+        if self.on_stored is not None:
+            self.on_stored(stored.message_id)
 
     def _edit(self, message: TgMessage) -> None:
         known = self._chats.get(message.chat.id)

@@ -38,8 +38,9 @@ KEYS = (
         "Restart the worker of the selected row"),
     Key("b", "b", "benchmark", "bench", "Benchmark", "Start the benchmark, or show the running one (c there cancels it)"),
     Key("space", "space", "toggle_simulation", "pause", "Pause / resume", "Pause or resume the simulation"),
-    Key("f", "f", "filter_feed", "filter", "Filter feed", "Filter the feed: w2, bot:Ayşe, chat:piyasa-local (empty clears)"),
+    Key("f", "f", "filter_feed", "filter", "Filter feed", "Filter the feed: w2, bot:Ayşe or bot:ayse_scalp, chat:piyasa-local (empty clears)"),
     Key("F", "F", "toggle_follow", "follow", "Follow feed", "Follow the newest messages / pause the feed"),
+    Key("w", "w", "toggle_wrap", "wrap", "Wrap feed lines", "Wrap long feed lines / cut them at the edge"),
     Key("slash", "/", "post_human", "post", "Post as a human", "Post into a chat as a person; mentioned bots answer"),
     Key("question_mark", "?", "help", "help", "Help", "Show the keys"),
     Key("q", "q", "quit", "quit", "Quit", "Quit piyasa (the workers are stopped)"),
@@ -61,6 +62,7 @@ class DashboardScreen(Screen[None]):
         super().__init__()
         self.feed_limit = feed_limit
         self.cursor_blink = cursor_blink
+        self._freshness: tuple[str, bool] = ("", False)
 
     def compose(self) -> ComposeResult:
         yield StatusLine(id="status").data_bind(DashboardScreen.frame)
@@ -95,11 +97,37 @@ class DashboardScreen(Screen[None]):
 
             self.app.push_screen(MessageScreen(f"Worker {worker.worker_id}", worker_details(worker, frame)))
 
+    def watch_frame(self, frame: Frame | None) -> None:
+        """Attached: every panel says how old its data is, and stale data is greyed."""
+        if frame is None:
+            return
+        tag, style = frame.freshness()
+        stale = frame.stale
+        if (tag, stale) == self._freshness:
+            return
+        self._freshness = (tag, stale)
+        self.set_class(stale, "-stale")
+        suffix = f"[{style}]· {tag}[/]" if tag else ""
+        for panel, title in ((WorkersTable, "Workers"), (CachePanel, "Cache"), (ProvidersPanel, "Providers")):
+            self.query_one(panel).border_title = f"{title} {suffix}" if suffix else title
+        self.feed_log.freshness = suffix
+
     def open_filter(self) -> None:
         self.filter_bar.open(self.feed_log.filter.source)
 
     def on_filter_bar_applied(self, event: FilterBar.Applied) -> None:
-        self.feed_log.filter = FeedFilter.parse(event.value)
+        try:
+            self.feed_log.filter = FeedFilter.parse(event.value)
+        except ValueError as exc:  # the filter stays as it was; the line stays open to fix it
+            self.app.notify(str(exc), title="Filter not applied", severity="warning", timeout=10, markup=False)
+            self.filter_bar.open(event.value, keep=self.feed_log.filter.source)
+
+    def on_feed_log_selected(self, event: FeedLog.Selected) -> None:
+        """Enter on a feed line: everything stored about that message."""
+        from piyasa_tui.screens.message import MessageDetailScreen
+
+        if self.frame is not None:
+            self.app.push_screen(MessageDetailScreen(event.item, self.frame.tz))
 
     @property
     def filter_bar(self) -> FilterBar:

@@ -28,10 +28,12 @@ class HelpScreen(ModalScreen[None]):
         for key in KEYS:
             table.add_row(key.shown, f"{key.title} — {key.help}")
         table.add_row("ctrl+p", "Command palette — every action above, searchable")
-        table.add_row("↑ ↓", "Select a worker row (for R) · scroll the feed (scrolling up pauses it)")
-        table.add_row("enter", "Worker details — everything about the selected worker, its full last error")
+        table.add_row("↑ ↓", "Select a worker row (for R) · select a feed line (moving up pauses the feed)")
+        table.add_row("enter", "Details — of the selected worker (its full last error), or of the selected "
+                               "feed line (text, reply target, provider, tokens, post-processing, dedup)")
         table.add_row("tab", "Move between the workers table and the feed")
-        notes = Text("● active provider · ○ fallback chain · times in Europe/Istanbul (TRT)", style="dim")
+        notes = Text("● active provider · ○ fallback chain · 👤 a person's message · times in Europe/Istanbul "
+                     "(TRT) · attached: each panel says how old its data is; stale data is greyed", style="dim")
         with Vertical(classes="dialog -wide", id="help"):
             yield Label("piyasa — keys", classes="dialog-title")
             yield Static(table, id="help-keys")

@@ -8,8 +8,10 @@ from datetime import datetime, tzinfo
 from zoneinfo import ZoneInfo
 
 from piyasa_core.workers.snapshot import ProviderView, Snapshot
+from piyasa_tui.source import Link
 
 ISTANBUL = "Europe/Istanbul"
+STALE_AFTER_S = 2.0  # an attached TUI's data is stale when no snapshot came for this long (they come at 2 Hz)
 SPARK_BLOCKS = "▁▂▃▄▅▆▇█"
 NOT_AN_LLM = "not an LLM"
 
@@ -31,6 +33,33 @@ class Frame:
     now: float  # wall-clock epoch seconds (injectable: fixed in snapshot tests)
     running: bool  # the simulation state to show (an operator's pending pause/resume wins)
     tz: tzinfo
+    link: Link | None = None  # attached: the connection to the server (None: embedded, always fresh)
+
+    @property
+    def data_age(self) -> float | None:
+        """Seconds since the newest snapshot arrived (None when embedded, or nothing arrived yet)."""
+        if self.link is None or self.link.received_at is None:
+            return None
+        return max(0.0, self.now - self.link.received_at)
+
+    @property
+    def stale(self) -> bool:
+        """Attached, and disconnected or without a snapshot for longer than ``STALE_AFTER_S``."""
+        if self.link is None:
+            return False
+        age = self.data_age
+        return not self.link.connected or age is None or age > STALE_AFTER_S
+
+    def freshness(self) -> tuple[str, str]:
+        """Each panel's tag and style: ``<1 s old``, ``2 s old``, ``stale 12 s`` ('' when embedded)."""
+        if self.link is None:
+            return "", ""
+        age = self.data_age
+        if age is None:
+            return "no data", "bold red"
+        if self.stale:
+            return f"stale {age:.0f} s", "bold yellow"
+        return ("<1 s old" if age < 1 else f"{age:.0f} s old"), "dim"
 
     @property
     def tz_label(self) -> str:

@@ -1,85 +1,64 @@
-"""The live feed: the last 500 messages, newest at the bottom, following unless the user scrolls up."""
+"""The live feed: the last 500 messages, newest at the bottom, following unless the user scrolls up.
+
+With the focus on it, ↑/↓ select a line and Enter asks for its details (:class:`FeedLog.Selected`);
+`w` wraps long lines instead of cutting them. People's lines (the operator's `/` posts included) are
+marked 👤; a line from another day than the snapshot's shows its date.
+"""
 
 from __future__ import annotations
 
-import shlex
 from collections import deque
-from dataclasses import dataclass
+from datetime import date, datetime, tzinfo
+from typing import ClassVar
 
+from rich.style import Style
 from rich.text import Text
+from textual.binding import Binding, BindingType
+from textual.events import Click
+from textual.markup import escape
+from textual.message import Message
 from textual.reactive import var
+from textual.strip import Strip
 from textual.widgets import RichLog
 
 from piyasa_core.workers.snapshot import FeedItem
 from piyasa_tui.widgets.common import Frame, clock_text, one_line
+from piyasa_tui.widgets.feed_filter import FeedFilter
+
+__all__ = ["FEED_LIMIT", "FeedFilter", "FeedLog", "feed_line", "item_key"]
 
 FEED_LIMIT = 500
 WORKER_STYLES = ("cyan", "magenta", "green", "yellow", "blue", "bright_cyan", "bright_magenta", "bright_green")
+PERSON_MARK = "👤"
+FOCUSED_HINT = "↑↓ select · Enter details · w wrap"
 
 
-@dataclass(frozen=True)
-class FeedFilter:
-    """`w2`, `worker:2`, `bot:Ayşe`, `chat:piyasa-local`, plain words (in the text); all must match."""
-
-    workers: frozenset[int] = frozenset()
-    bots: tuple[str, ...] = ()
-    chats: tuple[str, ...] = ()
-    words: tuple[str, ...] = ()
-    source: str = ""
-
-    @classmethod
-    def parse(cls, text: str) -> FeedFilter:
-        try:
-            tokens = shlex.split(text)
-        except ValueError:
-            tokens = text.split()
-        workers: set[int] = set()
-        bots: list[str] = []
-        chats: list[str] = []
-        words: list[str] = []
-        for token in tokens:
-            key, sep, value = token.partition(":")
-            key = key.casefold()
-            if sep and key in ("bot", "b") and value:
-                bots.append(value.casefold())
-            elif sep and key in ("chat", "c") and value:
-                chats.append(value.casefold())
-            elif sep and key in ("worker", "w") and value.isdigit():
-                workers.add(int(value))
-            elif not sep and len(token) > 1 and token[0] in "wW" and token[1:].isdigit():
-                workers.add(int(token[1:]))
-            else:
-                words.append(token.casefold())
-        return cls(frozenset(workers), tuple(bots), tuple(chats), tuple(words), " ".join(tokens))
-
-    def __bool__(self) -> bool:
-        return bool(self.workers or self.bots or self.chats or self.words)
-
-    def matches(self, item: FeedItem) -> bool:
-        if self.workers and item.worker_id not in self.workers:
-            return False
-        if self.bots and not any(b in item.bot_name.casefold() for b in self.bots):
-            return False
-        if self.chats and not any(c in item.chat_key.casefold() for c in self.chats):
-            return False
-        if self.words:
-            haystack = f"{item.text} {item.bot_name} {item.chat_key} {item.reply_to_author or ''}".casefold()
-            if not all(w in haystack for w in self.words):
-                return False
-        return True
+def item_key(item: FeedItem) -> tuple[int, int]:
+    """A line's identity (the message id is unique in the database; the same line read back from the
+    database after a reconnect carries a sent time rounded to microseconds)."""
+    return (item.message_id, item.worker_id)
 
 
-def item_key(item: FeedItem) -> tuple[int, int, float]:
-    return (item.message_id, item.worker_id, item.at)
+def local_date(at: float, tz: tzinfo | None) -> date:
+    return datetime.fromtimestamp(at, tz).date()
 
 
-def feed_line(item: FeedItem, frame_tz: object, active: str = "") -> Text:
-    """`14:02:09 w1 Mehmet Yatırımcı → piyasa-local ↩ Zeynep: text`; a message the offline composer wrote
+def feed_line(item: FeedItem, frame_tz: object, active: str = "", today: date | None = None,
+              wrap: bool = False) -> Text:
+    """`14:02:09 w1 Mehmet Yatırımcı → piyasa-local ↩ Zeynep: text`; `03-13 14:02:09` on a line from another
+    day than ``today``; a person's line `👤 Deniz` in its own colour; a message the offline composer wrote
     while an LLM provider is active (it stood in, where the operator allowed it) is marked "offline"."""
-    line = Text(no_wrap=True, overflow="ellipsis")
-    line.append(clock_text(item.at, frame_tz), "dim")  # type: ignore[arg-type]
-    line.append(f" w{item.worker_id} ", WORKER_STYLES[item.worker_id % len(WORKER_STYLES)])
-    line.append(item.bot_name, "bold")
+    tz: tzinfo | None = frame_tz  # type: ignore[assignment]
+    line = Text(no_wrap=not wrap, overflow="fold" if wrap else "ellipsis")
+    if today is not None and local_date(item.at, tz) != today:
+        line.append(datetime.fromtimestamp(item.at, tz).strftime("%m-%d "), "dim")
+    line.append(clock_text(item.at, tz), "dim")  # type: ignore[arg-type]
+    if item.human:
+        line.append(f" {PERSON_MARK} ")
+        line.append(item.bot_name, "bold yellow")
+    else:
+        line.append(f" w{item.worker_id} ", WORKER_STYLES[item.worker_id % len(WORKER_STYLES)])
+        line.append(item.bot_name, "bold")
     if item.provider == "offline" and active and active != "offline":
         line.append(" [offline]", "yellow")
     line.append(" → ", "dim")
@@ -87,7 +66,7 @@ def feed_line(item: FeedItem, frame_tz: object, active: str = "") -> Text:
     line.append("  ")
     if item.reply_to_author:
         line.append(f"↩ {item.reply_to_author}: ", "magenta")
-    line.append(one_line(item.text))
+    line.append(one_line(item.text), "italic" if item.human else "")
     return line
 
 
@@ -95,20 +74,45 @@ class FeedLog(RichLog):
     """Follows the newest message; scrolling up pauses (new messages are counted, not drawn) until the
     user scrolls back to the end or presses `F`."""
 
+    COMPONENT_CLASSES: ClassVar[set[str]] = {"feed-log--cursor"}
+    DEFAULT_CSS = """
+    FeedLog > .feed-log--cursor {
+        background: $accent 35%;
+    }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up", "cursor(-1)", "previous line", show=False),
+        Binding("down", "cursor(1)", "next line", show=False),
+        Binding("home", "cursor_to(0)", "first line", show=False),
+        Binding("end", "cursor_to(-1)", "last line", show=False),
+        Binding("enter", "open", "details", show=False),
+    ]
+
+    class Selected(Message):
+        """Enter on a line: the operator wants its details."""
+
+        def __init__(self, item: FeedItem) -> None:
+            super().__init__()
+            self.item = item
+
     frame: var[Frame | None] = var(None, init=False)
     follow: var[bool] = var(True, init=False)
     filter: var[FeedFilter] = var(FeedFilter(), init=False)
     pending: var[int] = var(0, init=False)  # messages that arrived while paused
+    freshness: var[str] = var("", init=False)  # an attached TUI's data age (markup), set by the dashboard
 
     def __init__(self, *, limit: int = FEED_LIMIT, **kwargs: object) -> None:
         super().__init__(max_lines=limit, wrap=False, markup=False, highlight=False, auto_scroll=False,
                          **kwargs)  # type: ignore[arg-type]
         self.items: deque[FeedItem] = deque(maxlen=limit)
-        self._last_key: tuple[int, int, float] | None = None
+        self.selected: FeedItem | None = None
+        self._owners: list[FeedItem] = []  # the item each of `self.lines` belongs to (several when wrapped)
+        self._last_key: tuple[int, int] | None = None
         self._paused_by_scroll = False
         self._rebuilding = False
         self._width = 0
         self._tz: object = None
+        self._today: date | None = None
         self._active = ""  # the active provider (an offline stand-in is marked against it)
         self._update_title()
 
@@ -118,6 +122,11 @@ class FeedLog(RichLog):
             return
         self._tz = frame.tz
         self._active = next((p.name for p in frame.snapshot.providers if p.active), "")
+        today = local_date(frame.snapshot.sim_at, frame.tz)
+        if today != self._today:
+            first, self._today = self._today is None, today
+            if not first:
+                self.rebuild()  # yesterday's lines now show their date
         new = self._new_items(frame.snapshot.feed)
         if not new:
             return
@@ -129,9 +138,11 @@ class FeedLog(RichLog):
             return
         width = self._line_width()
         for item in shown:
-            self.write(feed_line(item, self._tz, self._active), width=width, scroll_end=False)
+            self._write_item(item, width)
         if shown:
             self.scroll_end(animate=False, immediate=False, x_axis=False)
+            if self.has_focus and self.selected is None:
+                self.selected = self._visible_last()
 
     def _new_items(self, feed: tuple[FeedItem, ...]) -> list[FeedItem]:
         """Items after the last one seen (the supervisor's feed is append-only and bounded)."""
@@ -140,11 +151,23 @@ class FeedLog(RichLog):
         for index in range(len(feed) - 1, -1, -1):
             if item_key(feed[index]) == self._last_key:
                 return list(feed[index + 1:])
-        return list(feed)  # everything we saw scrolled out of the snapshot's window
+        # everything we saw scrolled out of the snapshot's window, or a restarted server sent its feed anew
+        seen = {item_key(item) for item in self.items}
+        return [item for item in feed if item_key(item) not in seen]
 
     def _line_width(self) -> int | None:
-        """Lines are cut (with …) to the visible width: RichLog would measure them against the console."""
+        """Lines are cut (with …) or wrapped to the visible width: RichLog would measure them against
+        the console."""
         return self.scrollable_content_region.width or None
+
+    def _write_item(self, item: FeedItem, width: int | None) -> None:
+        if not self._size_known:
+            return  # the first resize rebuilds from the retained items
+        before = self._start_line + len(self.lines)
+        self.write(feed_line(item, self._tz, self._active, self._today, self.wrap), width=width, scroll_end=False)
+        self._owners.extend([item] * (self._start_line + len(self.lines) - before))
+        if len(self._owners) > len(self.lines):
+            del self._owners[: len(self._owners) - len(self.lines)]
 
     @property
     def shown(self) -> list[FeedItem]:
@@ -152,19 +175,100 @@ class FeedLog(RichLog):
         return [item for item in self.items if self.filter.matches(item)]
 
     def rebuild(self) -> None:
-        """Redraw from the retained items (after a filter change, a resume or a resize)."""
+        """Redraw from the retained items (after a filter change, a resume, a resize or a wrap toggle)."""
         self._rebuilding = True
         try:
             self.clear()
+            self._owners = []
             if self._tz is not None:
                 width = self._line_width()
                 for item in self.shown:
-                    self.write(feed_line(item, self._tz, self._active), width=width, scroll_end=False)
+                    self._write_item(item, width)
             self.pending = 0
         finally:
             self._rebuilding = False
         if self.follow:
             self.scroll_end(animate=False, immediate=False, x_axis=False)
+
+    def toggle_wrap(self) -> None:
+        """Wrap long lines / cut them at the edge with …"""
+        self.wrap = not self.wrap
+        self.rebuild()
+        self._update_title()
+
+    # ── the selected line ──────────────────────────────────────────────────────────────────────
+    def _rows_of(self, item: FeedItem | None) -> list[int]:
+        key = item_key(item) if item is not None else None
+        return [i for i, owner in enumerate(self._owners) if item_key(owner) == key] if key else []
+
+    def _select(self, item: FeedItem | None) -> None:
+        self.selected = item
+        rows = self._rows_of(item)
+        if rows:
+            top, bottom, height = int(self.scroll_y), rows[-1], self.scrollable_content_region.height
+            if rows[0] < top:
+                self.scroll_to(y=rows[0], animate=False, immediate=True)
+            elif height and bottom >= top + height:
+                self.scroll_to(y=bottom - height + 1, animate=False, immediate=True)
+        self.refresh()
+
+    def _visible_last(self) -> FeedItem | None:
+        """The newest line in view (where the selection starts)."""
+        if not self._owners:
+            return None
+        if self.follow:
+            return self._owners[-1]
+        bottom = int(self.scroll_y) + max(1, self.scrollable_content_region.height) - 1
+        return self._owners[min(bottom, len(self._owners) - 1)]
+
+    def action_cursor(self, step: int) -> None:
+        rows = self._rows_of(self.selected)
+        if not rows:
+            self._select(self._visible_last())
+            return
+        target = rows[0] - 1 if step < 0 else rows[-1] + 1
+        if 0 <= target < len(self._owners):
+            self._select(self._owners[target])
+
+    def action_cursor_to(self, where: int) -> None:
+        if self._owners:
+            self._select(self._owners[where])
+
+    def action_open(self) -> None:
+        if self.selected is None or not self._rows_of(self.selected):
+            self._select(self._visible_last())
+        if self.selected is not None:
+            self.post_message(self.Selected(self.selected))
+
+    def on_click(self, event: Click) -> None:
+        offset = event.get_content_offset(self)
+        if offset is None:
+            return
+        row = int(self.scroll_y) + offset.y
+        if 0 <= row < len(self._owners):
+            if event.chain > 1 and self.selected is self._owners[row]:
+                self.action_open()  # a double click opens it
+            else:
+                self._select(self._owners[row])
+
+    def render_line(self, y: int) -> Strip:
+        strip = super().render_line(y)
+        if self.selected is not None and self.has_focus:
+            row = int(self.scroll_y) + y
+            if 0 <= row < len(self._owners) and item_key(self._owners[row]) == item_key(self.selected):
+                style: Style = self.get_component_rich_style("feed-log--cursor")
+                strip = strip.apply_style(style)
+        return strip
+
+    def on_focus(self) -> None:
+        if not self._rows_of(self.selected):
+            self.selected = self._visible_last()
+        self.border_subtitle = FOCUSED_HINT
+        self.refresh()
+
+    def on_blur(self) -> None:
+        self.border_subtitle = ""
+        self.refresh()
 
     # ── follow / pause ─────────────────────────────────────────────────────────────────────────
     def watch_follow(self, follow: bool) -> None:
@@ -178,6 +282,9 @@ class FeedLog(RichLog):
         self._update_title()
 
     def watch_pending(self) -> None:
+        self._update_title()
+
+    def watch_freshness(self) -> None:
         self._update_title()
 
     def action_toggle_follow(self) -> None:
@@ -204,6 +311,8 @@ class FeedLog(RichLog):
     def _update_title(self) -> None:
         mode = "follow" if self.follow else f"paused · {self.pending} new · F follows"
         title = f"Feed ({mode})"
+        if self.wrap:
+            title += " · wrap"
         if self.filter:
-            title += f" · filter: {self.filter.source}"
-        self.border_title = title
+            title += f" · filter: {escape(self.filter.source)}"
+        self.border_title = title + (f" {self.freshness}" if self.freshness else "")

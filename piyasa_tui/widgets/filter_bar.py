@@ -13,7 +13,7 @@ from textual.widgets import Input, Static
 
 from piyasa_tui.widgets.panel import SnapshotPanel
 
-FILTER_PLACEHOLDER = "w2 · bot:Ayşe · chat:piyasa-local · words"
+FILTER_PLACEHOLDER = "w2 · bot:Ayşe or bot:ayse_scalp · chat:piyasa-local · words"
 IDLE_HINT = "f edits"
 EDIT_HINT = "Enter applies · Esc cancels"
 
@@ -73,12 +73,13 @@ class FilterBar(Horizontal):
         """Being edited (the text field has the focus)."""
         return self.input.has_focus
 
-    def open(self, current: str) -> None:
-        """Put ``current`` in the field and take the focus (given back on Enter or Escape)."""
+    def open(self, current: str, keep: str | None = None) -> None:
+        """Put ``current`` in the field and take the focus (given back on Enter or Escape); Escape
+        restores ``keep`` (default: ``current``), the filter in force when a refused one is being fixed."""
         focused = self.screen.focused
-        if focused is not self.input:
+        if focused is not self.input and focused is not None:
             self._return_focus = focused
-        self.applied = current
+        self.applied = current if keep is None else keep
         self.input.value = current
         self.input.cursor_position = len(current)
         self.input.focus()

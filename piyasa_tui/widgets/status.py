@@ -1,13 +1,16 @@
-"""The one-line header: workers, active provider, simulation state, throughput, clock (TRT)."""
+"""The header: workers, active provider, simulation state, throughput, clock (TRT). Attached, a second
+line says where the data comes from and how old it is — `attached to http://127.0.0.1:8765 · data 0.3 s
+old` — or `disconnected since 14:02:15 · retrying in 4s`, and the first line is greyed (the last known
+state, nothing in it is live)."""
 
 from __future__ import annotations
 
-from rich.console import RenderableType
+from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 from textual.reactive import var
 
-from piyasa_tui.widgets.common import Frame, clock_text, provider_title
+from piyasa_tui.widgets.common import Frame, clock_text, countdown, one_line, provider_title
 from piyasa_tui.widgets.panel import SnapshotPanel
 
 
@@ -23,23 +26,49 @@ class StatusLine(SnapshotPanel):
         self._show()
 
     def _show(self) -> None:
-        parts = self._parts()
-        self.show(parts, lambda: self._grid(*parts))
+        left, right = self._parts()
+        link = self.link_text(self.frame) if self.frame is not None else Text()
+        self.set_class(bool(link), "-attached")  # two lines (app.tcss)
+        self.show((left, right, link), lambda: self._grid(left, right, link))
 
     @staticmethod
-    def _grid(left: Text, clock: str) -> RenderableType:
-        if not clock:
+    def _grid(left: Text, right: Text, link: Text) -> RenderableType:
+        if not right:
             return left
         grid = Table.grid(expand=True)
         grid.add_column(ratio=1, no_wrap=True, overflow="ellipsis")
         grid.add_column(justify="right", no_wrap=True)
-        grid.add_row(left, Text(clock + " ", style="bold"))
-        return grid
+        grid.add_row(left, right)
+        return Group(grid, link) if link else grid
 
-    def _parts(self) -> tuple[Text, str]:
+    @staticmethod
+    def link_text(frame: Frame) -> Text:
+        """The second line of an attached TUI: the connection and the data's age (empty when embedded)."""
+        link, text = frame.link, Text(no_wrap=True, overflow="ellipsis")
+        if link is None:
+            return text
+        age = frame.data_age
+        if not link.connected:
+            retry = "not retrying (attach again)" if link.retry_at is None else \
+                f"retrying in {countdown(link.retry_at - frame.now)}" if link.retry_at > frame.now else "retrying…"
+            text.append(f" disconnected since {clock_text(link.since, frame.tz)}, {retry} ", "bold white on red")
+            text.append(" showing the state of " + (clock_text(link.received_at, frame.tz) if link.received_at else "–")
+                        + " (greyed)", "bold")
+            if link.error:
+                text.append(f" · {one_line(link.error)}", "dim")
+            return text
+        text.append(f" attached to {link.url}", "green" if not frame.stale else "bold yellow")
+        if frame.stale:
+            text.append(f" · no data for {age or 0:.0f} s (greyed)", "bold yellow")
+        else:
+            text.append(f" · data {age or 0:.1f} s old", "dim")
+        text.append(f" · connected since {clock_text(link.since, frame.tz)}", "dim")
+        return text
+
+    def _parts(self) -> tuple[Text, Text]:
         frame = self.frame
         if frame is None:
-            return Text(" piyasa ─ waiting for the supervisor…", style="bold"), ""
+            return Text(" piyasa ─ waiting for the supervisor…", style="bold"), Text()
         snap = frame.snapshot
         total = len(snap.workers)
         up = sum(1 for w in snap.workers if w.state == "running")
@@ -50,10 +79,12 @@ class StatusLine(SnapshotPanel):
             sim, sim_style = ("paused: " + snap.paused_reason, "bold yellow") if snap.paused_reason else ("running", "green")
         else:
             sim, sim_style = "paused", "bold yellow"
-        clock = f"{clock_text(frame.now, frame.tz)} {frame.tz_label}"
-        if snap.time_scale != 1.0:
-            clock = f"sim {clock_text(snap.sim_at, frame.tz)} ×{snap.time_scale:g} · {clock}"
         wide = self.size.width >= 100
+        right = Text(no_wrap=True)
+        if snap.time_scale != 1.0:
+            right.append(f"sim {clock_text(snap.sim_at, frame.tz)} ×{snap.time_scale:g} · ",
+                         "grey50" if frame.stale else "bold")
+        right.append(f"{clock_text(frame.now, frame.tz)} {frame.tz_label} ", "bold")
         sep = (" ─ ", "dim")
         left = Text(no_wrap=True, overflow="ellipsis")
         if wide:
@@ -73,4 +104,6 @@ class StatusLine(SnapshotPanel):
         left.append(sim, sim_style)
         left.append(*sep)
         left.append(f"{snap.rate_1m:.1f} msg/min")
-        return left, clock
+        if frame.stale:  # the last known state, greyed: nothing in it is live
+            left = Text(left.plain, style="grey50", no_wrap=True, overflow="ellipsis")
+        return left, right
