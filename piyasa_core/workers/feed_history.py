@@ -44,8 +44,8 @@ def day_start(now: float, tz_name: str) -> float:
 def _query() -> Any:
     target, target_bot = aliased(Message), aliased(Bot)
     return (select(Message.id, Message.bot_id, Message.worker_id, Message.text, Message.provider, Message.model,
-                   Message.created_at, Message.sent_at, Message.human_name, Message.meta, Chat.key, Bot.name,
-                   Bot.username, target.human_name.label("target_human"), target_bot.name.label("target_bot"))
+                   Message.created_at, Message.sent_at, Message.human_name, Message.meta.label("meta"), Chat.key,
+                   Bot.name, Bot.username, target.human_name.label("target_human"), target_bot.name.label("target_bot"))
             .join(Chat, Chat.id == Message.chat_id)
             .outerjoin(Bot, Bot.id == Message.bot_id)
             .outerjoin(target, target.id == Message.reply_to_id)

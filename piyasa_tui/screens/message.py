@@ -79,7 +79,8 @@ def detail_table(detail: dict[str, Any], tz: tzinfo) -> Table:
     row("author", _who(author))
     title = chat.get("title")
     chat_text = f"{chat.get('key', '?')}" + (f" — {title}" if title and title != chat.get("key") else "")
-    row("chat", chat_text + f" ({chat.get('transport', '?')})" + (f" · benchmark {chat['run_id']}" if chat.get("run_id") else ""))
+    run = f" · benchmark {chat['run_id']}" if chat.get("run_id") else ""
+    row("chat", f"{chat_text} ({chat.get('transport', '?')}){run}")
     status = str(detail.get("status", "?"))
     if detail.get("failure_reason"):
         status += f": {detail['failure_reason']}"
