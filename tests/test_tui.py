@@ -17,6 +17,7 @@ from piyasa_core.workers.supervisor import Supervisor
 from piyasa_tui.app import PiyasaApp
 from piyasa_tui.screens.benchmark import BenchmarkScreen, BenchmarkStartScreen
 from piyasa_tui.screens.help import HelpScreen
+from piyasa_tui.screens.message import MessageDetailScreen
 from piyasa_tui.screens.modals import (
     ConfirmScreen,
     MessageScreen,
@@ -608,11 +609,14 @@ async def test_four_real_workers_pause_switch_benchmark_and_a_human_gets_an_answ
     from tests.supervisor_support import running_supervisor
 
     multiprocess.resource_tracker.ensure_running()
+    earlier = _post_before_start("sabah GARAN'da hacim var mı?")  # the feed starts with today's lines
     async with running_supervisor(scale=60) as supervisor:
         app = PiyasaApp(supervisor, cursor_blink=False)
         async with app.run_test(size=SIZE) as pilot:
             feed = app.query_one(FeedLog)
-            await wait_for(pilot, lambda: {i.worker_id for i in feed.items} == {0, 1, 2, 3}, timeout=60)
+            await wait_for(pilot, lambda: {i.worker_id for i in feed.items if not i.human} == {0, 1, 2, 3},
+                           timeout=60)
+            assert feed.items[0].message_id == earlier and feed.items[0].human
             await wait_for(pilot, lambda: "4 workers ─" in screen_text(app), timeout=30)
             assert "offline — not an LLM" in screen_text(app) and "L2 not configured" in screen_text(app)
             await pilot.press("space")
@@ -636,6 +640,10 @@ async def test_four_real_workers_pause_switch_benchmark_and_a_human_gets_an_answ
             await wait_for(pilot, lambda: "reports" in screen_text(app) and bench["id"] in screen_text(app))
             await pilot.press("escape")
             await wait_for(pilot, lambda: not isinstance(app.screen, BenchmarkScreen))
+            # the run talked in its own chats on its own clock: nothing of it in the feed, no time going back
+            assert not any("@" in i.chat_key for i in feed.items)
+            times = [i.at for i in feed.items if not i.human]
+            assert all(b > a - 60 for a, b in zip(times, times[1:])), times
             await pilot.press("p")
             await wait_for(pilot, lambda: isinstance(app.screen, ProviderPicker))
             await pilot.press("up", "enter")
@@ -655,7 +663,42 @@ async def test_four_real_workers_pause_switch_benchmark_and_a_human_gets_an_answ
             await pilot.press("enter")
             await wait_for(pilot, lambda: any(i.bot_name == "Zeynep Yeni" and i.mode == "human_reply"
                                               for i in feed.items), timeout=30)
+            mine = next(i for i in feed.items if i.human and i.text == "@zeynep_newbie altin nasil?")
+            answer = next(i for i in feed.items if i.mode == "human_reply")
+            for item, expected in ((mine, "posted from the console"), (answer, "post-process")):
+                feed.focus()
+                feed._select(item)
+                await pilot.press("enter")  # the message detail, from the database
+                await wait_for(pilot, lambda: isinstance(app.screen, MessageDetailScreen) and app.screen.detail)
+                assert expected in screen_text(app) and app.screen.detail["id"] == item.message_id
+                await pilot.press("escape")
+                await wait_for(pilot, lambda: not isinstance(app.screen, MessageDetailScreen))
             await pilot.press("q")
+
+
+def _post_before_start(text: str) -> int:
+    """A person's line of the simulated day, stored before the supervisor starts; its message id."""
+    from sqlalchemy import select
+
+    from piyasa_core.config import load_config
+    from piyasa_core.store import open_store
+    from piyasa_core.store.bootstrap import initialise
+    from piyasa_core.store.models import Chat
+    from piyasa_core.telegram.inbound import post_as_human
+    from tests.engine_support import SIM_START
+
+    config = load_config()
+    initialise(config)
+    store = open_store(config)
+    try:
+        with store.engine.begin() as conn:
+            chat = conn.execute(select(Chat.id).where(Chat.key == "piyasa-local")).scalar_one()
+            stored = post_as_human(conn, chat_id=chat, text=text, human_name="Deniz", created_at=SIM_START - 600,
+                                   bots=[])
+    finally:
+        store.dispose()
+    assert stored.message_id is not None
+    return stored.message_id
 
 
 def test_the_providers_panel_shows_the_days_plan() -> None:

@@ -77,6 +77,7 @@ class DashboardScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.query_one(WorkersTable).focus()
+        self.call_after_refresh(self._show_freshness)
 
     def on_resize(self) -> None:
         width, height = self.size
@@ -97,9 +98,13 @@ class DashboardScreen(Screen[None]):
 
             self.app.push_screen(MessageScreen(f"Worker {worker.worker_id}", worker_details(worker, frame)))
 
-    def watch_frame(self, frame: Frame | None) -> None:
+    def watch_frame(self) -> None:
+        self._show_freshness()
+
+    def _show_freshness(self) -> None:
         """Attached: every panel says how old its data is, and stale data is greyed."""
-        if frame is None:
+        frame = self.frame
+        if frame is None or not self.is_mounted:  # the first frame may come before compose (on_mount shows it)
             return
         tag, style = frame.freshness()
         stale = frame.stale
