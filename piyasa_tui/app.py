@@ -15,6 +15,7 @@ import sys
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
+from pathlib import Path
 from typing import Any
 
 from textual import work
@@ -29,6 +30,7 @@ from piyasa_core.workers.snapshot import Snapshot
 from piyasa_tui.screens.benchmark import BenchmarkScreen, BenchmarkStartScreen, is_active
 from piyasa_tui.screens.dashboard import KEYS, DashboardScreen
 from piyasa_tui.screens.help import HelpScreen
+from piyasa_tui.screens.operator import OperatorScreen
 from piyasa_tui.screens.modals import (
     ConfirmScreen,
     MessageScreen,
@@ -59,7 +61,8 @@ class PiyasaApp(App[None]):
 
     def __init__(self, source: SnapshotSource, *, clock: Callable[[], float] = time.time, tz: str = ISTANBUL,
                  refresh_hz: float = 10.0, source_loop: asyncio.AbstractEventLoop | None = None,
-                 cursor_blink: bool = True, feed_limit: int = FEED_LIMIT, notices_per_refresh: int = 5) -> None:
+                 cursor_blink: bool = True, feed_limit: int = FEED_LIMIT, notices_per_refresh: int = 5,
+                 screenshot_dir: Path | None = None) -> None:
         super().__init__()
         self.source = source
         self.clock = clock
@@ -71,6 +74,8 @@ class PiyasaApp(App[None]):
         self.notices_per_refresh = notices_per_refresh
         self.last_snapshot: Snapshot | None = None
         self.notifications_log: deque[tuple[str, str, str]] = deque(maxlen=200)  # (severity, title, message)
+        self.notification_times: deque[float] = deque(maxlen=200)  # when each was logged (the app's clock)
+        self.screenshot_dir = Path(screenshot_dir or Path("data") / "screenshots")
         self.refresh_count = 0
         self._pending_running: bool | None = None
         self._refreshing = False
@@ -125,6 +130,8 @@ class PiyasaApp(App[None]):
         self._tell_link(link)
         with self.batch_update():
             self.dashboard.frame = frame
+            if isinstance(self.screen, OperatorScreen):
+                self.screen.frame = frame
             if isinstance(self.screen, BenchmarkScreen) and snapshot.benchmark is not None:
                 self.screen.bench = snapshot.benchmark
             self._show_notices(snapshot.notices)
@@ -186,6 +193,10 @@ class PiyasaApp(App[None]):
     def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
                timeout: float | None = None, markup: bool = True) -> None:
         self.notifications_log.append((severity, title, str(message)))
+        self.notification_times.append(self.clock())
+        hold = getattr(self.screen, "hold_toast", None) if self.screen_stack else None
+        if hold is not None and hold(severity, title, str(message)):  # a screen toasts must not cover
+            return
         super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
 
     def _effective_running(self) -> bool:
@@ -309,12 +320,16 @@ class PiyasaApp(App[None]):
             if options is None:
                 return
             result = await self._call(self.source.benchmark, "start", {**options, "trigger": "tui"})
-            self.notify(f"run {result.get('id', '?')}: about {result.get('real_seconds', '?')} s; reports in "
-                        f"{result.get('out_dir', '?')}", title="Benchmark started", markup=False)
+            started = f"run {result.get('id', '?')}: about {result.get('real_seconds', '?')} s; reports in " \
+                      f"{result.get('out_dir', '?')}"
             bench = {"id": result.get("id"), "state": "starting", "duration_s": result.get("duration_s"),
                      "time_scale": result.get("time_scale"), "progress": 0.0, "criteria": []}
+        else:
+            started = ""
         if not isinstance(self.screen, BenchmarkScreen):
             await self.push_screen(BenchmarkScreen(bench))
+        if started:  # logged; the view it would cover shows the run
+            self.notify(started, title="Benchmark started", markup=False)
 
     @work(exclusive=True, group="benchmark-cancel", exit_on_error=False, name="cancel the benchmark")
     async def action_cancel_benchmark(self) -> None:
@@ -368,12 +383,47 @@ class PiyasaApp(App[None]):
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
 
+    def _open(self, kind: type[OperatorScreen]) -> None:
+        if not isinstance(self.screen, kind):
+            self.push_screen(kind(self.dashboard.frame))
+
+    def action_bots(self) -> None:
+        from piyasa_tui.screens.bots import BotsScreen
+
+        self._open(BotsScreen)
+
+    def action_providers(self) -> None:
+        from piyasa_tui.screens.providers import ProvidersScreen
+
+        self._open(ProvidersScreen)
+
+    def action_bench_runs(self) -> None:
+        from piyasa_tui.screens.runs import RunsScreen
+
+        self._open(RunsScreen)
+
+    def action_save_screenshot(self) -> None:
+        """An SVG of the screen in the data directory's `screenshots/` (created when needed); says where."""
+        folder = self.screenshot_dir
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            path = Path(self.save_screenshot(path=str(folder))).resolve()
+        except OSError as exc:
+            self.notify(f"could not save it in {folder}: {exc.strerror or exc}", title="Screenshot",
+                        severity="error", markup=False)
+            return
+        self.notify(f"saved {path}", title="Screenshot", markup=False)
+
     # ── command palette ────────────────────────────────────────────────────────────────────────
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         for key in KEYS:
             if key.action != "quit":
                 yield SystemCommand(f"{key.title} ({key.shown})", key.help, getattr(self, f"action_{key.action}"))
-        yield from super().get_system_commands(screen)
+        for command in super().get_system_commands(screen):  # Textual's saves to ~/Downloads, often missing
+            if command.title == "Screenshot":
+                command = SystemCommand("Screenshot", f"Save an SVG of this screen in {self.screenshot_dir}",
+                                        lambda: self.set_timer(0.1, self.action_save_screenshot))
+            yield command
 
 
 def restart_summary(preview: dict[str, Any]) -> str:
@@ -412,7 +462,7 @@ def run_embedded(config: Any, *, workers: int | None = None, log_file: Any = Non
         supervisor = Supervisor(config, workers=workers)
         await supervisor.start()
         try:
-            await PiyasaApp(supervisor).run_async()
+            await PiyasaApp(supervisor, screenshot_dir=config.data_dir / "screenshots").run_async()
         finally:
             # the screen is gone by now: say what the wait is for
             print(f"piyasa: stopping {supervisor.total} workers (each sends its message in flight)…",

@@ -118,15 +118,17 @@ def run_attach(args: argparse.Namespace) -> int:
     import asyncio
 
     from piyasa_tui.app import PiyasaApp
+    from piyasa_tui.cli import config_from_args
     from piyasa_tui.remote import RemoteSource
 
     url, token = _control_target(args, args.attach or None)
+    screenshots = config_from_args(args).data_dir / "screenshots"
 
     async def main() -> None:
         source = RemoteSource(url, token)  # type: ignore[arg-type]
         await source.start()
         try:
-            await PiyasaApp(source).run_async()
+            await PiyasaApp(source, screenshot_dir=screenshots).run_async()
         finally:
             await source.aclose()
 

@@ -255,12 +255,15 @@ def sample_snapshot(now: float, *, feed_size: int = 24, l2: bool = False, runnin
                              chat_key="piyasa-local" if i % 3 else "borsa-sohbet", text=text,
                              mode="reply" if reply_to else "new", reply_to_author=reply_to, provider="groq",
                              model="llama-3.3-70b-versatile"))
+    from piyasa_tui.sample_bots import sample_bots
+
     views = tuple(workers)
     return Snapshot(
         at=now, sim_at=now, started_at=now - 3725, workers=views, feed=tuple(feed), providers=providers,
         active_provider="groq", running=running, paused_reason="", sent_total=sum(w.sent_total for w in views),
         rate_1m=sum(w.rate_1m for w in views), rate_10m=sum(w.rate_10m for w in views),
-        cache_totals=cache_totals(views), l2_configured=l2, notices=(), chats=("piyasa-local", "borsa-sohbet"))
+        cache_totals=cache_totals(views), l2_configured=l2, notices=(), chats=("piyasa-local", "borsa-sohbet"),
+        bots=sample_bots(now))
 
 
 def detail_of(item: FeedItem) -> dict[str, Any]:

@@ -64,7 +64,7 @@ def feed_item(n: int, at: float, worker_id: int = 0, bot: str = "Mehmet Yatırı
 # ── the source protocol ──────────────────────────────────────────────────────────────────────────
 PROTOCOL_METHODS = ("snapshot", "subscribe", "unsubscribe", "switch_provider", "restart_workers", "preview_restart",
                     "set_simulation",
-                    "post_human", "benchmark", "message_detail")
+                    "post_human", "benchmark", "message_detail", "set_bot_enabled")
 
 
 @pytest.mark.parametrize("implementation", [Supervisor, ScriptedSource])
@@ -113,19 +113,23 @@ def test_feed_filter_grammar() -> None:
     assert FeedFilter.parse("worker:2 mesaj").matches(item) and not FeedFilter.parse("chat:borsa").matches(item)
 
 
-def test_columns_drop_by_priority_and_keep_the_error() -> None:
+def test_columns_drop_by_priority_and_the_error_takes_what_is_left() -> None:
+    """The design sketch's columns first (all of them in the 74 cells a 120-column terminal leaves the
+    table), then the last error with what is left, at least 10 cells (else it goes to the border)."""
     narrow, error_narrow = fit_columns(44)
+    sketch, error_sketch = fit_columns(74)
     wide, error_wide = fit_columns(140)
-    assert [c.key for c in narrow][:2] == ["id", "state"] and narrow[-1].key == "error"
-    assert {c.key for c in wide} >= {"pid", "bots", "r10", "cpu", "rss", "spark"}
-    assert error_wide > error_narrow >= 10
+    assert [c.key for c in narrow][:2] == ["id", "state"] and "error" not in [c.key for c in narrow]
+    assert [c.key for c in sketch] == ["id", "pid", "state", "up", "rst", "bots", "r1", "r10", "spark", "cpu", "rss"]
+    assert error_narrow == error_sketch == 0
+    assert [c.key for c in wide][-1] == "error" and error_wide >= 10
 
 
 # ── what the dashboard shows ─────────────────────────────────────────────────────────────────────
 async def test_dashboard_shows_workers_providers_cache_and_clock() -> None:
     app = make_app(ScriptedSource(sample_snapshot(NOW)))
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
+        await wait_for(pilot, lambda: "14:02:06 w3 Can Teknik" in screen_text(app))  # the feed scrolled to its end
         text = screen_text(app)
         for expected in ("4 workers (3 up)", "provider: groq (llama-3.3-70b-versatile)", "simulation: running",
                          "4.6 msg/min", "14:02:11 TRT", "backoff 5s", "database is locked",
@@ -135,8 +139,8 @@ async def test_dashboard_shows_workers_providers_cache_and_clock() -> None:
                          "Feed (follow)", "14:02:06 w3 Can Teknik → piyasa-local"):
             assert expected in text, expected
         table = app.query_one(WorkersTable)
-        assert table.get_cell("2", "state").plain == "backoff 5s"
-        assert table.get_cell("2", "error").plain.startswith("exited with")
+        assert table.get_cell("2", "state").plain.strip() == "backoff 5s"  # cells start with the one-space gap
+        assert "error" not in [c.key for c in table.ordered_columns]  # at 120 columns: in the border below
         assert str(table.border_subtitle) == "w2: exited with code 1: sqlite3.OperationalError: database is locked"
 
 
@@ -147,15 +151,15 @@ async def test_backoff_row_counts_down_and_follows_new_snapshots() -> None:
     async with app.run_test(size=SIZE) as pilot:
         table = app.query_one(WorkersTable)
         await pilot.pause()
-        assert table.get_cell("2", "state").plain == "backoff 5s"
+        assert table.get_cell("2", "state").plain.strip() == "backoff 5s"
         clock[0] = NOW + 2
-        await wait_for(pilot, lambda: table.get_cell("2", "state").plain == "backoff 3s")
+        await wait_for(pilot, lambda: table.get_cell("2", "state").plain.strip() == "backoff 3s")
         snap = sample_snapshot(NOW)
         workers = list(snap.workers)
         workers[2] = dataclasses.replace(workers[2], state="running", pid=4200, backoff_until=None, uptime_s=1.0,
                                          cpu_percent=1.0, rss_bytes=50 * 1048576)
         source.show(dataclasses.replace(snap, workers=tuple(workers)))
-        await wait_for(pilot, lambda: table.get_cell("2", "state").plain == "running")
+        await wait_for(pilot, lambda: table.get_cell("2", "state").plain.strip() == "running")
 
 
 async def test_l2_hit_rates_when_configured() -> None:

@@ -31,7 +31,7 @@ def verdict(row: dict[str, Any]) -> str:
 
 def bench_history(out_dir: Path, limit: int = HISTORY_LIMIT) -> dict[str, Any]:
     """The newest ``limit`` runs of ``out_dir``'s timeline, newest first, each with ``verdict``,
-    ``vs_previous`` (msg/min against the previous run of its profile), ``run_path`` and ``files``."""
+    ``vs_previous`` (msg/min against the previous run of its profile), ``run_path``, ``exists`` and ``files``."""
     out_dir = Path(out_dir)
     rows = load_timeline(out_dir)
     runs = []
@@ -41,7 +41,7 @@ def bench_history(out_dir: Path, limit: int = HISTORY_LIMIT) -> dict[str, Any]:
         path = where if where.is_absolute() else out_dir / where
         files = sorted(p.name for p in path.iterdir() if p.is_file()) if path.is_dir() else []
         runs.append({**row, "verdict": verdict(row), "vs_previous": throughput_delta(row, item["prev"]),
-                     "record": bool(item["record"]), "run_path": str(path), "files": files})
+                     "record": bool(item["record"]), "run_path": str(path), "exists": path.is_dir(), "files": files})
     runs.reverse()
     return {"ok": True, "out_dir": str(out_dir), "timeline": str(out_dir / TIMELINE), "runs": runs,
             "total": len(rows), "skipped": list(rows.skipped)}

@@ -98,36 +98,70 @@ class BenchmarkStartScreen(ModalScreen["dict[str, Any] | None"]):
         self.dismiss(None)
 
 
+def hint_for(bench: dict[str, Any] | None) -> str:
+    """The dialog's key hint, following the run: what `c` and Escape do now."""
+    if is_active(bench):
+        return "c cancels the run · Escape closes this view (the run goes on)"
+    if bench:
+        return "Escape closes this view · H lists every run · b starts a new one"
+    return "Escape closes this view · b starts a run"
+
+
 class BenchmarkScreen(ModalScreen[None]):
-    """Progress of the run with its live criteria; `c` cancels the run, Escape closes (the run goes on)."""
+    """Progress of the run with its live criteria; `c` cancels the run, Escape closes (the run goes on).
+    While it is shown no toast covers it: notices are held (counted here, listed on the providers screen)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q", "close", "close"),
-                                             Binding("c", "cancel_run", "cancel run")]
+                                             Binding("c", "cancel_run", "cancel run"),
+                                             Binding("H", "leave('bench_runs')", "runs"),
+                                             Binding("P", "leave('providers')", "notices"),
+                                             Binding("b", "again", "new run")]
     bench: var[dict[str, Any] | None] = var(None, init=False)
 
     def __init__(self, bench: dict[str, Any] | None) -> None:
         super().__init__(classes="modal")
         self._initial = bench
+        self.held: list[tuple[str, str, str]] = []  # (severity, title, message) of the notices held
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog -wide", id="bench-dialog"):
             yield Label("Benchmark", classes="dialog-title", id="bench-title")
             yield ProgressBar(total=1.0, show_eta=False, id="bench-progress")
             yield Static("", id="bench-body", classes="dialog-body")
-            yield Static("c cancels the run · Escape closes this view (the run goes on)", classes="dialog-hint")
+            yield Static(hint_for(self._initial), classes="dialog-hint", id="bench-hint")
+            yield Static("", classes="dialog-hint", id="bench-held")
 
     def on_mount(self) -> None:
+        self.app.clear_notifications()  # nothing covers the results
         if self.bench is None:
             self.bench = self._initial
         else:
             self.watch_bench(self.bench)
 
+    def hold_toast(self, severity: str, title: str, message: str) -> bool:
+        """Called by the app for every notice while this screen is on top: held, not shown as a toast
+        (those about the run itself are only logged: this view shows the run)."""
+        if title.startswith("Benchmark"):
+            return True
+        self.held.append((severity, title, message))
+        errors = sum(1 for s, _t, _m in self.held if s == "error")
+        line = Text(f"{len(self.held)} notice{'s' if len(self.held) != 1 else ''} held while this view is open"
+                    + (f" ({errors} error{'s' if errors != 1 else ''})" if errors else "") + " · the newest: ",
+                    style="bold red" if errors else "")
+        line.append(f"{title + ': ' if title else ''}{' '.join(message.split())[:80]}", "dim")
+        line.append(" · P lists them all")
+        self.query_one("#bench-held", Static).update(line)
+        return True
+
     def watch_bench(self, bench: dict[str, Any] | None) -> None:
         if not self.is_mounted:
             return  # on_mount shows it
         title, body = self.render_parts(bench)
+        if not self.query("#bench-title"):
+            return  # closing: its widgets are gone
         self.query_one("#bench-title", Label).update(title)
         self.query_one("#bench-body", Static).update(body)
+        self.query_one("#bench-hint", Static).update(hint_for(bench))
         if bench:
             self.query_one("#bench-progress", ProgressBar).update(progress=float(bench.get("progress") or 0.0))
 
@@ -164,6 +198,19 @@ class BenchmarkScreen(ModalScreen[None]):
     def action_close(self) -> None:
         self.dismiss(None)
 
+    def action_leave(self, action: str) -> None:
+        """Close this view and open another screen (the runs, or the providers with the held notices)."""
+        self.dismiss(None)
+        getattr(self.app, f"action_{action}")()
+
+    def action_again(self) -> None:
+        if not is_active(self.bench):
+            self.dismiss(None)
+            self.app.action_benchmark()  # type: ignore[attr-defined]
+
     def action_cancel_run(self) -> None:
         if is_active(self.bench):
             self.app.action_cancel_benchmark()  # type: ignore[attr-defined]
+        else:
+            self.query_one("#bench-hint", Static).update(Text("Nothing to cancel: the run has ended. "
+                                                              + hint_for(self.bench), style="yellow"))

@@ -18,6 +18,7 @@ from piyasa_tui.widgets.filter_bar import FilterBar
 from piyasa_tui.widgets.keybar import KeyBar
 from piyasa_tui.widgets.providers import ProvidersPanel
 from piyasa_tui.widgets.status import StatusLine
+from piyasa_tui.widgets.who import WhoLine
 from piyasa_tui.widgets.workers import WorkersTable
 
 
@@ -42,6 +43,11 @@ KEYS = (
     Key("F", "F", "toggle_follow", "follow", "Follow feed", "Follow the newest messages / pause the feed"),
     Key("w", "w", "toggle_wrap", "wrap", "Wrap feed lines", "Wrap long feed lines / cut them at the edge"),
     Key("slash", "/", "post_human", "post", "Post as a human", "Post into a chat as a person; mentioned bots answer"),
+    Key("t", "t", "bots", "bots", "Bots", "Who talks when: every bot's state, hours, next turn, pace and stances; "
+        "e there enables or disables one"),
+    Key("P", "P", "providers", "limits", "Providers and notices",
+        "Rate limits, our budgets, the day's plan, breaker and errors per provider; every past notice"),
+    Key("H", "H", "bench_runs", "runs", "Benchmark runs", "Past benchmark runs with their verdicts and report paths"),
     Key("question_mark", "?", "help", "help", "Help", "Show the keys"),
     Key("q", "q", "quit", "quit", "Quit", "Quit piyasa (the workers are stopped)"),
 )
@@ -66,6 +72,7 @@ class DashboardScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield StatusLine(id="status").data_bind(DashboardScreen.frame)
+        yield WhoLine(id="who").data_bind(DashboardScreen.frame)
         with Horizontal(id="top"):
             with Vertical(id="left"):
                 yield WorkersTable(id="workers").data_bind(DashboardScreen.frame)

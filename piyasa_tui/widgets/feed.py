@@ -307,6 +307,8 @@ class FeedLog(RichLog):
             self._width = self.size.width
             if self.items:
                 self.call_after_refresh(self.rebuild)
+        elif self.follow:  # shorter or taller: the newest line stays in view
+            self.call_after_refresh(self.scroll_end, animate=False, immediate=False, x_axis=False)
 
     def _update_title(self) -> None:
         mode = "follow" if self.follow else f"paused · {self.pending} new · F follows"

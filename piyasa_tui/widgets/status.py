@@ -5,6 +5,8 @@ state, nothing in it is live)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
@@ -12,6 +14,50 @@ from textual.reactive import var
 
 from piyasa_tui.widgets.common import Frame, clock_text, countdown, one_line, provider_title
 from piyasa_tui.widgets.panel import SnapshotPanel
+
+
+SIM_SHOWN_AFTER_S = 60.0  # the simulated clock is shown when it runs scaled or this far from the wall clock
+LEVELS = 6  # ways of writing the header's left part, each shorter than the one before
+
+
+@dataclass(frozen=True)
+class Parts:
+    """What the header's left part says; :meth:`line` writes it shorter at each level so that the rate
+    is never the part cut off (a long model name or the sim clock used to cut `17.…`)."""
+
+    total: int
+    up: int
+    trouble: bool
+    provider: str  # with its model
+    provider_name: str
+    sim: str
+    sim_style: str
+    rate: str
+
+    def line(self, level: int, width: int) -> Text:
+        sep = (" ─ ", "dim")
+        labels, wide = level < 2, width >= 100 and level < 4
+        left = Text(no_wrap=True, overflow="ellipsis")
+        left.append(" ")
+        if width >= 100 and level < 1:
+            left.append("piyasa", "bold")
+            left.append(*sep)
+        left.append(f"{self.total} workers" if wide else f"{self.total}w", "bold" if not self.trouble else "bold red")
+        if self.up != self.total:
+            left.append(f" ({self.up} up)", "red" if self.trouble else "yellow")
+        if level >= 5:  # the rate before anything that may be cut
+            left.append(*sep)
+            left.append(self.rate)
+        left.append(*sep)
+        left.append("provider: " if labels and width >= 100 else "")
+        left.append(self.provider if level < 3 else self.provider_name, "bold cyan")
+        left.append(*sep)
+        left.append("simulation: " if labels and width >= 100 else "")
+        left.append(self.sim, self.sim_style)
+        if level < 5:
+            left.append(*sep)
+            left.append(self.rate)
+        return left
 
 
 class StatusLine(SnapshotPanel):
@@ -79,31 +125,16 @@ class StatusLine(SnapshotPanel):
             sim, sim_style = ("paused: " + snap.paused_reason, "bold yellow") if snap.paused_reason else ("running", "green")
         else:
             sim, sim_style = "paused", "bold yellow"
-        wide = self.size.width >= 100
+        width = self.size.width
         right = Text(no_wrap=True)
-        if snap.time_scale != 1.0:
-            right.append(f"sim {clock_text(snap.sim_at, frame.tz)} ×{snap.time_scale:g} · ",
-                         "grey50" if frame.stale else "bold")
+        if snap.time_scale != 1.0 or abs(snap.sim_at - snap.at) > SIM_SHOWN_AFTER_S:  # scaled, or [engine] start_at
+            scale = f" ×{snap.time_scale:g}" if snap.time_scale != 1.0 else ""
+            right.append(f"sim {clock_text(snap.sim_at, frame.tz)}{scale} · ", "grey50" if frame.stale else "bold")
         right.append(f"{clock_text(frame.now, frame.tz)} {frame.tz_label} ", "bold")
-        sep = (" ─ ", "dim")
-        left = Text(no_wrap=True, overflow="ellipsis")
-        if wide:
-            left.append(" piyasa", "bold")
-            left.append(*sep)
-        else:
-            left.append(" ")
-        workers = f"{total} workers" if wide else f"{total}w"
-        left.append(workers, "bold" if not trouble else "bold red")
-        if up != total:
-            left.append(f" ({up} up)", "red" if trouble else "yellow")
-        left.append(*sep)
-        left.append("provider: " if wide else "")
-        left.append(provider, "bold cyan")
-        left.append(*sep)
-        left.append("simulation: " if wide else "")
-        left.append(sim, sim_style)
-        left.append(*sep)
-        left.append(f"{snap.rate_1m:.1f} msg/min")
+        parts = Parts(total, up, bool(trouble), provider, snap.active_provider, sim, sim_style, f"{snap.rate_1m:.1f} msg/min")
+        room = (width or 10_000) - right.cell_len - 1
+        left = next((t for t in (parts.line(level, width) for level in range(LEVELS)) if t.cell_len <= room),
+                    parts.line(LEVELS - 1, width))
         if frame.stale:  # the last known state, greyed: nothing in it is live
             left = Text(left.plain, style="grey50", no_wrap=True, overflow="ellipsis")
         return left, right

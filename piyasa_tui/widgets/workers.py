@@ -1,4 +1,8 @@
-"""The workers table: one row per worker slot, updated cell by cell; columns drop when narrow."""
+"""The workers table: one row per worker slot, updated cell by cell; columns drop when narrow.
+
+At 120 columns it shows the design sketch's columns (#, pid, state, up, rst, bots, 1m, 10m, activity,
+cpu, rss): cells are separated by one space (Textual's cell padding would spend two per column), and
+the last error takes what is left — when that is under 10 cells it moves to the table's border."""
 
 from __future__ import annotations
 
@@ -39,25 +43,30 @@ COLUMNS = (
     Column("bots", "bots", 4, 8, right=True),
     Column("r1", "1m", 4, 1, right=True),
     Column("r10", "10m", 4, 7, right=True),
-    Column("spark", "activity", 12, 2),
+    Column("spark", "activity", 8, 2),
     Column("cpu", "cpu", 4, 6, right=True),
     Column("rss", "rss", 5, 6, right=True),
-    Column("error", "last error", 10, 0),  # takes whatever width is left (10 at least)
+    Column("error", "last error", 10, 9),  # what is left (10 at least), else the error goes to the border
 )
-PADDING = 1
+GAP = 1  # one space after every cell
+SPARK, SPARK_WIDE, SPARK_WIDE_AT = 8, 12, 110  # activity bars: 80 s, or 2 min in a table this wide
+
+
+def spark_width(width: int) -> int:
+    return SPARK_WIDE if width >= SPARK_WIDE_AT else SPARK
 
 
 def fit_columns(width: int) -> tuple[tuple[Column, ...], int]:
     """The columns that fit in ``width`` cells (by priority, order kept) and the error column's width."""
-    error = COLUMNS[-1]
+    widths = {c.key: spark_width(width) if c.key == "spark" else c.width for c in COLUMNS}
     chosen = {c.key for c in COLUMNS if c.priority == 0}
-    used = sum(c.width + 2 * PADDING for c in COLUMNS if c.key in chosen)
+    used = sum(widths[k] + GAP for k in chosen)
     for column in sorted((c for c in COLUMNS if c.priority), key=lambda c: c.priority):
-        cost = column.width + 2 * PADDING
+        cost = widths[column.key] + GAP
         if used + cost <= width:
             chosen.add(column.key)
             used += cost
-    error_width = max(error.width, width - (used - error.width))
+    error_width = width - (used - widths["error"] - GAP) - GAP if "error" in chosen else 0
     return tuple(c for c in COLUMNS if c.key in chosen), error_width
 
 
@@ -72,8 +81,10 @@ def state_cell(w: WorkerView, now: float) -> Text:
 RIGHT = {c.key for c in COLUMNS if c.right}
 
 
-def worker_cells(w: WorkerView, now: float, peak: int, error_width: int) -> dict[str, Text]:
-    """Every cell of one worker's row (all columns; the table shows those that fit)."""
+def worker_cells(w: WorkerView, now: float, peak: int, error_width: int, spark: int = SPARK) -> dict[str, Text]:
+    """Every cell of one worker's row (all columns; the table shows those that fit). Each column is one
+    cell wider than its content: a right-aligned cell starts with the gap, a left-aligned one is given it
+    in front (Rich strips trailing spaces when it right-aligns)."""
     alive = w.state in ("starting", "running", "draining")
     rate_style = "" if alive else "dim"
     error = one_line(w.last_error)
@@ -86,16 +97,18 @@ def worker_cells(w: WorkerView, now: float, peak: int, error_width: int) -> dict
         "bots": str(len(w.bots)),
         "r1": Text(f"{w.rate_1m:.1f}", style=rate_style),
         "r10": Text(f"{w.rate_10m:.1f}", style=rate_style),
-        "spark": Text(sparkline(w.spark[-12:], peak), style="cyan" if alive else "dim"),
+        "spark": Text(sparkline(w.spark[-spark:], peak), style="cyan" if alive else "dim"),
         "cpu": f"{w.cpu_percent:.0f}%" if w.cpu_percent is not None else "–",
         "rss": f"{w.rss_bytes / 1048576:.0f}M" if w.rss_bytes is not None else "–",
-        "error": Text(clip(error, error_width), style="red" if error and not alive else "yellow"),
+        "error": Text(clip(error, max(error_width, 1)), style="red" if error and not alive else "yellow"),
     }
     cells = {}
     for key, value in raw.items():
         text = value if isinstance(value, Text) else Text(value)
         if key in RIGHT:
             text.justify = "right"
+        else:
+            text = Text(" " * GAP) + text
         cells[key] = text
     return cells
 
@@ -110,11 +123,12 @@ class WorkersTable(DataTable[Text]):
     frame: var[Frame | None] = var(None, init=False)
 
     def __init__(self, **kwargs: object) -> None:
-        super().__init__(cursor_type="row", zebra_stripes=False, cell_padding=PADDING, **kwargs)  # type: ignore[arg-type]
+        super().__init__(cursor_type="row", zebra_stripes=False, cell_padding=0, **kwargs)  # type: ignore[arg-type]
         self.border_title = "Workers"
         self._columns_fit: tuple[tuple[str, ...], int] = ((), 0)
         self._cells: dict[int, dict[str, Text]] = {}
         self._restore: int | None = None
+        self._spark = SPARK
 
     @property
     def selected_worker(self) -> int | None:
@@ -136,6 +150,7 @@ class WorkersTable(DataTable[Text]):
         if not width:
             return
         columns, error_width = fit_columns(width)
+        spark = self._spark = spark_width(width)
         fit = (tuple(c.key for c in columns), error_width)
         if fit != self._columns_fit:
             self._rebuild_columns(columns, error_width)
@@ -143,14 +158,14 @@ class WorkersTable(DataTable[Text]):
         if frame is None:
             return
         workers = sorted(frame.snapshot.workers, key=lambda w: w.worker_id)
-        peak = max((max(w.spark[-12:], default=0) for w in workers), default=0)
+        peak = max((max(w.spark[-spark:], default=0) for w in workers), default=0)
         ids = [w.worker_id for w in workers]
         if ids != list(self._cells):
             self._rebuild_rows(workers, frame.now, peak, error_width)
             return
         keys = fit[0]
         for w in workers:
-            cells = worker_cells(w, frame.now, peak, error_width)
+            cells = worker_cells(w, frame.now, peak, error_width, spark)
             old = self._cells[w.worker_id]
             for key in keys:
                 if not _same(old.get(key), cells[key]):
@@ -159,8 +174,11 @@ class WorkersTable(DataTable[Text]):
         self.border_subtitle = self._trouble(workers, frame.now)
 
     def _trouble(self, workers: list[WorkerView], now: float) -> str:
-        """Crashed/backoff workers in the border, so their errors show even when the column is narrow."""
+        """Crashed/backoff workers in the border, so their errors show even when the column is narrow;
+        without the error column, a running worker's last error too."""
         bad = [w for w in workers if w.state in ("crashed", "backoff")]
+        if not bad and "error" not in self._columns_fit[0]:
+            bad = [w for w in workers if w.last_error]
         if not bad:
             return ""
         w = bad[0]
@@ -170,9 +188,11 @@ class WorkersTable(DataTable[Text]):
     def _rebuild_columns(self, columns: tuple[Column, ...], error_width: int) -> None:
         cursor = self.cursor_row
         self.clear(columns=True)
+        spark = spark_width(self.scrollable_content_region.width or self.size.width)
         for c in columns:
-            label = Text(c.label, style="bold", justify="right" if c.right else "left")
-            self.add_column(label, width=error_width if c.key == "error" else c.width, key=c.key)
+            label = Text(c.label if c.right else " " * GAP + c.label, style="bold", justify="right" if c.right else "left")
+            width = error_width if c.key == "error" else spark if c.key == "spark" else c.width
+            self.add_column(label, width=width + GAP, key=c.key)
         self._cells = {}
         self._restore = cursor
 
@@ -183,7 +203,7 @@ class WorkersTable(DataTable[Text]):
         keys = [c.key for c in self.ordered_columns]
         self._cells = {}
         for w in workers:
-            cells = worker_cells(w, now, peak, error_width)
+            cells = worker_cells(w, now, peak, error_width, self._spark)
             self.add_row(*(cells[key] for key in keys), key=str(w.worker_id))
             self._cells[w.worker_id] = cells
         if workers:
