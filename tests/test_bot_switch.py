@@ -19,6 +19,7 @@ from piyasa_core.store.models import Bot
 from piyasa_core.store.seed import sync_from_config
 from piyasa_core.workers.roster import Roster, hours_state, who_talks
 from tests.engine_support import SIM_START, engines, run_until, sent, setup_store
+from tests.test_serve import served  # noqa: F401 - fixture (a real `--serve` on a free port)
 
 TZ = ZoneInfo("Europe/Istanbul")
 AYSE, ALI = 2, 3  # bot ids in config.toml's order (Can, 5, and Fatma, 6, are disabled there)
@@ -158,3 +159,65 @@ async def test_the_switch_reaches_every_worker_and_survives_a_worker_restart(wor
         await sup.set_bot_enabled(AYSE, True)
         await until(lambda: AYSE in (sup.slots[2].metrics.extra["bots"] if sup.slots[2].metrics else {}), 20)
         assert sup.snapshot().bots[AYSE - 1].state == "active"
+
+
+async def test_attached_the_switch_and_the_runs_go_through_the_control_api(served, workdir: Path) -> None:  # type: ignore[no-untyped-def]  # noqa: F811 - the fixture
+    import pytest
+
+    from piyasa_core.control import ControlError
+    from piyasa_core.secrets import Secret
+    from piyasa_tui.remote import RemoteSource
+    from tests.supervisor_support import until
+
+    _proc, url, token = served
+    source = RemoteSource(url, Secret(token))
+    await source.start()
+    try:
+        await until(lambda: len(source.snapshot().bots) == 6 and source.snapshot().bots[3].state == "active", 30)
+        result = await source.set_bot_enabled("zeynep_newbie", False)
+        assert (result["bot"], result["worker"], result["enabled"]) == (4, 0, False)
+        await until(lambda: source.snapshot().bots[3].state == "disabled", 10)  # over /events
+        assert source.snapshot().bots[3].disabled_by == "operator"
+        for bot, enabled, error in ((True, False, 'field "bot" must be a bot id or a username'),
+                                    ("zeynep_newbie", "yes", 'field "enabled" must be true or false'),
+                                    ("nobody", False, "unknown bot 'nobody'; known: 1 (mehmet_trader)"),
+                                    (6, True, "bot fatma_temettu is disabled in config.toml")):
+            with pytest.raises(ControlError) as refused:
+                await source.client._request("POST", "/bots", {"bot": bot, "enabled": enabled})
+            assert refused.value.status == 400 and error in str(refused.value), str(refused.value)
+        history = await source.benchmark("history", {})
+        assert history["runs"] == [] and history["out_dir"] == str(workdir / "data" / "bench")
+        await source.set_bot_enabled(4, True)
+        await until(lambda: source.snapshot().bots[3].state == "active", 10)
+    finally:
+        await source.aclose()
+
+
+def test_provider_errors_keep_the_newest_class_and_its_time() -> None:
+    from piyasa_core.config import load_config
+    from piyasa_core.engine.events import EngineMetrics
+    from piyasa_core.llm.budget import Limits
+    from piyasa_core.llm.router import ProviderStatus
+    from piyasa_core.llm.types import RateLimitHeaders
+    from piyasa_core.workers.provider_log import ProviderErrors
+    from piyasa_core.workers.slots import merge_providers
+
+    def metrics(worker: int, at: float, errors: dict[str, int]) -> EngineMetrics:
+        status = ProviderStatus(name="groq", model="llama", label="groq (llama)", is_llm=True, active=True,
+                                in_chain=True, state="down", reason="500", until=None, breaker="open",
+                                headers=RateLimitHeaders(), requests=3, errors=errors, limits=Limits(),
+                                requests_today=3, tokens_today=100, projected_exhaustion=None)
+        return EngineMetrics(worker, at, at, (), {}, {}, {}, (status,), "groq", "")
+
+    log = ProviderErrors()
+    log.note(metrics(0, SIM_START, {"server": 1}))
+    log.note(metrics(1, SIM_START + 5, {"timeout": 2}))
+    log.note(metrics(0, SIM_START + 9, {"server": 1}))  # nothing new from worker 0
+    assert log.last["groq"] == ("timeout", SIM_START + 5)
+    log.note(metrics(1, SIM_START + 20, {"server": 1}))  # worker 1 restarted: counts start again
+    assert log.last["groq"] == ("server", SIM_START + 20)
+    config = load_config()
+    views = log.decorate(merge_providers([metrics(0, SIM_START, {"server": 1})], "groq", config), config)
+    groq = next(v for v in views if v.name == "groq")
+    assert (groq.last_error, groq.last_error_at) == ("server", SIM_START + 20)
+    assert groq.budgets == {k: getattr(config.settings.llm.providers["groq"], k) for k in ("rpm", "tpm", "rpd", "tpd")}
