@@ -55,6 +55,7 @@ class RemoteSource:
     def _lost(self, error: str, retry_in: float | None) -> None:
         now = self.clock()
         since = now if self._link.connected else self._link.since
+        error = error.removeprefix(f"control API at {mask_url(self.client.url)}: ")  # the header names the URL
         self._link = Link(self._link.url, connected=False, since=since, received_at=self._link.received_at,
                           error=error, retry_at=None if retry_in is None else now + retry_in)
         self.connected.clear()

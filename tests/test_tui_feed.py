@@ -177,3 +177,18 @@ async def test_a_detail_that_cannot_be_loaded_says_why_in_one_line() -> None:
         assert "could not be loaded: LookupError: message 1023 not found" in screen_text(app)
         await pilot.press("enter")
         await wait_for(pilot, lambda: not isinstance(app.screen, MessageDetailScreen))
+
+
+async def test_a_restarted_server_brings_its_feed_anew() -> None:
+    """Attached to a serve that restarted (its clock may start the simulated morning again): the feed
+    is the new server's, not the old lines followed by earlier times."""
+    first = sample_snapshot(NOW)
+    source = ScriptedSource(first)
+    app = make_app(source)
+    async with app.run_test(size=SIZE) as pilot:
+        feed = app.query_one(FeedLog)
+        await wait_for(pilot, lambda: len(feed.lines) == 24)
+        restarted = sample_snapshot(NOW - 3600, feed_size=5)
+        source.show(dataclasses.replace(restarted, started_at=first.started_at + 60))
+        await wait_for(pilot, lambda: len(feed.items) == 5)
+        assert len(feed.lines) == 5 and [i.at for i in feed.items] == [i.at for i in restarted.feed]

@@ -89,7 +89,7 @@ class ControlClient:
             return self._fail(f"cannot connect: {reason} {HINT_NOT_RUNNING}")
         if isinstance(exc, (asyncio.TimeoutError, aiohttp.ServerTimeoutError)):
             return self._fail(f"no answer within {self._timeout:g} s")
-        if isinstance(exc, aiohttp.ServerDisconnectedError):
+        if isinstance(exc, (aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError)):  # killed mid-stream
             return self._fail("the server closed the connection")
         return self._fail(f"{type(exc).__name__}: {exc}")
 

@@ -86,8 +86,11 @@ def detail_table(detail: dict[str, Any], tz: tzinfo) -> Table:
         status += f": {detail['failure_reason']}"
     row("status", status + (f" · {detail['send_count']} send attempts" if (detail.get("send_count") or 0) > 1 else ""))
     row("sent", _when(detail.get("sent_at"), tz) + f" · created {_when(detail.get('created_at'), tz)}")
-    row("telegram id", str(detail["telegram_message_id"]) if detail.get("telegram_message_id") is not None
-        else "– (not sent through Telegram)")
+    tid = detail.get("telegram_message_id")
+    if tid is None:
+        row("telegram id", "– (not sent through Telegram)")
+    else:
+        row("telegram id", str(tid) if chat.get("transport") == "telegram" else f"– (the console transport's id {tid})")
     if person:
         return grid
     row("worker", f"w{detail['worker_id']}" if detail.get("worker_id") is not None else NONE)

@@ -113,6 +113,7 @@ class FeedLog(RichLog):
         self._width = 0
         self._tz: object = None
         self._today: date | None = None
+        self._started_at: float | None = None  # the server's start: another one means another feed
         self._active = ""  # the active provider (an offline stand-in is marked against it)
         self._update_title()
 
@@ -127,6 +128,12 @@ class FeedLog(RichLog):
             first, self._today = self._today is None, today
             if not first:
                 self.rebuild()  # yesterday's lines now show their date
+        if frame.snapshot.started_at != self._started_at:  # a restarted server (attached): its feed anew
+            if self._started_at is not None:
+                self.items.clear()
+                self._last_key = None
+                self.rebuild()
+            self._started_at = frame.snapshot.started_at
         new = self._new_items(frame.snapshot.feed)
         if not new:
             return
