@@ -49,6 +49,8 @@ async def test_a_message_three_bots_receive_is_stored_once_with_one_job(tg: Tele
     config, store = setup_store()
     jobs: list[ReplyJob] = []
     receiver = make_receiver(tg, store, jobs, ("mehmet_trader", "ayse_scalp", "ali_ekonomist"))
+    told: list[int] = []
+    receiver.on_stored = told.append  # the supervisor's feed hears of it
     stop = asyncio.Event()
     task = asyncio.create_task(receiver.run_polling(stop))
     await asyncio.sleep(0.3)
@@ -60,6 +62,7 @@ async def test_a_message_three_bots_receive_is_stored_once_with_one_job(tg: Tele
     assert len(rows) == 1 and rows[0].telegram_message_id == message["message_id"]
     assert rows[0].human_name == "Deniz" and rows[0].meta == {"username": "deniz_k"}
     assert receiver.counts["duplicates"] == 2 and len(jobs) == 1 and jobs[0].bot_id == 3
+    assert told == [rows[0].id]  # once, although three bots received it
     for token in (BOTS[u][1] for u in ("mehmet_trader", "ayse_scalp", "ali_ekonomist")):
         assert tg.fake.conflicts(token) == 0 and tg.fake.count(token, "deleteWebhook") == 1
     store.dispose()
