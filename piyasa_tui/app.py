@@ -130,8 +130,9 @@ class PiyasaApp(App[None]):
         self._tell_link(link)
         with self.batch_update():
             self.dashboard.frame = frame
-            if isinstance(self.screen, OperatorScreen):
-                self.screen.frame = frame
+            for screen in self.screen_stack[1:]:  # an operator screen under a dialog stays current too
+                if isinstance(screen, OperatorScreen):
+                    screen.frame = frame
             if isinstance(self.screen, BenchmarkScreen) and snapshot.benchmark is not None:
                 self.screen.bench = snapshot.benchmark
             self._show_notices(snapshot.notices)
@@ -166,6 +167,8 @@ class PiyasaApp(App[None]):
     def _show_notices(self, notices: tuple[tuple[float, str, str], ...]) -> None:
         """Notices added since the last refresh become notifications (a flood is summarised)."""
         if not notices:
+            if self._last_notice is None:
+                self._last_notice = ()  # started with none: every later notice is new, infos too
             return
         first = self._last_notice is None
         start = 0
@@ -184,7 +187,7 @@ class PiyasaApp(App[None]):
         if len(new) > limit:
             skipped = len(new) - (limit - 1)
             new = new[-(limit - 1):] if limit > 1 else []
-            self.notify(f"{skipped} more notices (see the log)", title="Notices", severity="information")
+            self.notify(f"{skipped} more notices (P lists them all)", title="Notices", severity="information")
         for _at, level, text in new:
             severity = SEVERITY.get(str(level).lower(), "information")
             self.notify(redact(str(text)), title=str(level), severity=severity,

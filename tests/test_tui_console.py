@@ -215,3 +215,15 @@ async def test_the_palettes_screenshot_saves_in_the_data_dir_and_says_where(tmp_
         app.screenshot_dir.write_text("", encoding="utf-8")
         app.action_save_screenshot()
         assert messages(app)[-1].startswith(f"error|Screenshot|could not save it in {tmp_path / 'a-file'}: ")
+
+
+async def test_an_info_notice_after_a_start_without_notices_is_shown() -> None:
+    """The switch's 'bot … disabled by the operator' came as the first notice of an embedded run and was
+    taken for one from before the start (only problems of those are shown)."""
+    snap = sample_snapshot(NOW)
+    source = ScriptedSource(snap)
+    app = make_app(source)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        source.show(dataclasses.replace(snap, notices=((NOW, "info", "bot Ayşe Scalper disabled by the operator"),)))
+        await wait_for(pilot, lambda: "information|info|bot Ayşe Scalper disabled by the operator" in messages(app))

@@ -21,7 +21,11 @@ from piyasa_core.store.models import Bot, Chat, Message
 from piyasa_core.timeutil import as_utc
 from piyasa_core.workers.snapshot import BotView
 
-LAST_TEXT_CHARS = 200  # the last message's text kept per bot (the screen clips it further)
+LAST_TEXT_CHARS = 400  # the last message's text kept per bot (longer ones end in …; the screen clips further)
+
+
+def clipped(text: str) -> str:
+    return text if len(text) <= LAST_TEXT_CHARS else text[: LAST_TEXT_CHARS - 1] + "…"
 
 
 @dataclass(frozen=True)
@@ -62,7 +66,7 @@ def last_messages(session: Session) -> dict[int, tuple[float, str]]:
               .group_by(Message.bot_id))
     rows = session.execute(select(Message.bot_id, Message.sent_at, Message.created_at, Message.text)
                            .where(Message.id.in_(newest))).all()
-    return {int(b): (as_utc(sent or created).timestamp(), text[:LAST_TEXT_CHARS]) for b, sent, created, text in rows}
+    return {int(b): (as_utc(sent or created).timestamp(), clipped(text)) for b, sent, created, text in rows}
 
 
 class Roster:
@@ -102,7 +106,7 @@ class Roster:
 
     def note_sent(self, bot_id: int, at: float, text: str) -> None:
         if at >= self.last.get(bot_id, (float("-inf"), ""))[0]:
-            self.last[bot_id] = (at, text[:LAST_TEXT_CHARS])
+            self.last[bot_id] = (at, clipped(text))
 
     def _hours_at(self, bot_id: int, t: float) -> tuple[bool, float | None]:
         cached = self._hours.get(bot_id)

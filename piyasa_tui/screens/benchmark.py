@@ -9,7 +9,7 @@ from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.reactive import var
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, ProgressBar, Static
@@ -127,7 +127,8 @@ class BenchmarkScreen(ModalScreen[None]):
         with Vertical(classes="dialog -wide", id="bench-dialog"):
             yield Label("Benchmark", classes="dialog-title", id="bench-title")
             yield ProgressBar(total=1.0, show_eta=False, id="bench-progress")
-            yield Static("", id="bench-body", classes="dialog-body")
+            with VerticalScroll(classes="dialog-scroll", id="bench-scroll"):  # the hints below stay in view
+                yield Static("", id="bench-body", classes="dialog-body")
             yield Static(hint_for(self._initial), classes="dialog-hint", id="bench-hint")
             yield Static("", classes="dialog-hint", id="bench-held")
 
@@ -150,7 +151,9 @@ class BenchmarkScreen(ModalScreen[None]):
                     style="bold red" if errors else "")
         line.append(f"{title + ': ' if title else ''}{' '.join(message.split())[:80]}", "dim")
         line.append(" · P lists them all")
-        self.query_one("#bench-held", Static).update(line)
+        held = self.query_one("#bench-held", Static)
+        held.update(line)
+        held.display = True
         return True
 
     def watch_bench(self, bench: dict[str, Any] | None) -> None:
@@ -184,6 +187,8 @@ class BenchmarkScreen(ModalScreen[None]):
                                  f" · {bench.get('sent', 0)} sent · {fmt(rate)} msg/min")
         if bench.get("error"):
             grid.add_row("error", Text(str(bench["error"]), style="bold red"))
+        if bench.get("run_dir"):  # first: the criteria below may need scrolling
+            grid.add_row("reports", f"{bench['run_dir']} ({', '.join(bench.get('files') or [])})")
         for c in bench.get("criteria") or []:
             is_rate = c.get("id") == "l2_hit_rate"
             value = pct(c.get("value")) if is_rate else fmt(c.get("value"), 3)
@@ -191,8 +196,6 @@ class BenchmarkScreen(ModalScreen[None]):
             line.append(f"{value}  ", "bold")
             line.append(str(c.get("detail", "")), "dim")
             grid.add_row(str(c.get("name")), line)
-        if bench.get("run_dir"):
-            grid.add_row("reports", f"{bench['run_dir']} ({', '.join(bench.get('files') or [])})")
         return title, grid
 
     def action_close(self) -> None:

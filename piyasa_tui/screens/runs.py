@@ -85,6 +85,12 @@ def run_detail(row: dict[str, Any] | None, history: dict[str, Any] | None, frame
     return Group(head, grid)
 
 
+def seen_run(frame: Frame | None) -> tuple[Any, Any] | None:
+    """(id, state) of the supervisor's current or last benchmark run."""
+    bench = frame.snapshot.benchmark if frame is not None else None
+    return (bench.get("id"), bench.get("state")) if isinstance(bench, dict) else None
+
+
 class RunsTable(DataTable[Text]):
     def __init__(self, **kwargs: object) -> None:
         super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)  # type: ignore[arg-type]
@@ -116,7 +122,7 @@ class RunsScreen(OperatorScreen):
     def __init__(self, frame: Frame | None = None) -> None:
         super().__init__(frame)
         self.history: dict[str, Any] | None = None
-        self._bench_seen: tuple[Any, Any] | None = None
+        self._bench_seen = seen_run(frame)
 
     def compose(self) -> ComposeResult:
         yield StatusLine(id="status").data_bind(OperatorScreen.frame)
@@ -148,12 +154,10 @@ class RunsScreen(OperatorScreen):
 
     def watch_frame(self) -> None:
         """A run that ends while this screen is open joins the list."""
-        bench = self.frame.snapshot.benchmark if self.frame is not None else None
-        seen = (bench.get("id"), bench.get("state")) if isinstance(bench, dict) else None
+        seen = seen_run(self.frame)
         if seen != self._bench_seen:
-            ended = self._bench_seen is not None and seen is not None and seen[1] in ("completed", "cancelled", "failed")
             self._bench_seen = seen
-            if ended:
+            if seen is not None and seen[1] in ("completed", "cancelled", "failed"):
                 self.action_reload()
 
     def on_data_table_row_highlighted(self) -> None:
