@@ -105,8 +105,8 @@ class Roster:
         self.records[bot_id] = BotRecord(**{**record.__dict__, "operator_disabled": disabled})
 
     def note_sent(self, bot_id: int, at: float, text: str) -> None:
-        if at >= self.last.get(bot_id, (float("-inf"), ""))[0]:
-            self.last[bot_id] = (at, clipped(text))
+        """The bot's newest message as it arrives (also when the simulated clock was set back since)."""
+        self.last[bot_id] = (at, clipped(text))
 
     def _hours_at(self, bot_id: int, t: float) -> tuple[bool, float | None]:
         cached = self._hours.get(bot_id)

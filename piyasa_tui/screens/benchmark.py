@@ -141,8 +141,9 @@ class BenchmarkScreen(ModalScreen[None]):
 
     def hold_toast(self, severity: str, title: str, message: str) -> bool:
         """Called by the app for every notice while this screen is on top: held, not shown as a toast
-        (those about the run itself are only logged: this view shows the run)."""
-        if title.startswith("Benchmark"):
+        (information — the run's own start, clock and verdict among it — is only logged; warnings and
+        errors are counted here, the newest shown)."""
+        if severity == "information" or title.startswith("Benchmark"):
             return True
         self.held.append((severity, title, message))
         errors = sum(1 for s, _t, _m in self.held if s == "error")

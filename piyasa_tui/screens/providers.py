@@ -65,6 +65,10 @@ def card(p: ProviderView, frame: Frame) -> RenderableType:
         if p.last_error_at is not None:
             head.append(f" at {clock_text(p.last_error_at, frame.tz)}", "dim")
     rows: list[RenderableType] = [head]
+    if p.state == "not_configured":  # nothing was tried: what to set, and what it would be allowed
+        line = Text(f"  {one_line(p.reason) or 'not configured'} · budgets ", "dim")
+        line.append_text(budgets_text(p))
+        return Group(head, line)
     if p.reason:
         rows.append(Text("  " + one_line(p.reason), "yellow" if p.state in ("ok", "cooling", "unknown") else "red"))
     if not p.is_llm and not p.tpd and plan_of(frame, p.name) is None:
