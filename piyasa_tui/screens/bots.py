@@ -77,7 +77,7 @@ def bot_cells(b: BotView, frame: Frame, alarms: set[str], last_width: int) -> di
         last.append(clip(one_line(b.last_text), max(1, last_width - 6)))
     return {"id": Text(str(b.bot_id), "bold"), "bot": Text(clip(b.name, 16), "bold" if b.state == "active" else ""),
             "w": Text(str(b.worker)), "state": state_text(b, frame), "next": Text(next_turn(b, frame)),
-            "hour": hour_text(b, alarms), "plan": Text(f"{b.plan_per_hour:.1f}/h" if b.plan_per_hour else "–"),
+            "hour": hour_text(b, alarms), "plan": Text(f"{b.plan_per_hour:.1f}/h" if b.plan_per_hour and b.state == "active" else "–"),
             "hours": Text(short_hours(b.active_hours)), "last": last}
 
 
@@ -98,11 +98,12 @@ def detail(b: BotView | None, frame: Frame) -> Group | Text:
         if b.next_change is not None:
             head.append(f" {'until' if b.state == 'active' else 'from'} {when(b.next_change, frame)}")
     pace = Text(f"{next_turn(b, frame)}", "bold")
-    if b.next_due is not None:
-        pace.append(f" ({clock_text(b.next_due, frame.tz)})", "dim")
+    if b.next_due is not None and b.state != "disabled":
+        ahead = b.next_due - frame.snapshot.sim_at
+        pace.append(f" ({clock_text(b.next_due, frame.tz)})" if ahead < 3600 else f" (in {countdown(ahead)})", "dim")
     pace.append(f" · {'–' if b.sent_hour is None else b.sent_hour} in the last hour (min {b.hourly_min}, "
                 f"max {b.hourly_max})")
-    if b.plan_per_hour:
+    if b.plan_per_hour and b.state == "active":
         pace.append(f" · planned {b.plan_per_hour:.1f}/h")
     grid.add_row("next turn", pace)
     grid.add_row("hours", f"active {', '.join(b.active_hours) or 'always'} · prime {', '.join(b.prime_hours) or 'none'}")

@@ -54,7 +54,7 @@ def card(p: ProviderView, frame: Frame) -> RenderableType:
     head.append(provider_title(p), "bold" if p.active else "")
     head.append("  ")
     head.append(p.state, STATE_STYLES.get(p.state, ""))
-    if p.is_llm:
+    if p.is_llm and p.state != "not_configured":
         head.append(" · breaker ", "dim")
         head.append(p.breaker or "closed", BREAKER_STYLE.get(p.breaker, ""))
     if p.until is not None and p.until > frame.now and p.state != "ok":
