@@ -121,4 +121,4 @@ def test_check_lists_providers_with_state_and_reason(workdir: Path) -> None:
         assert "offline — not an LLM · active · ok" in out
         assert fake.count("groq", "generate") == fake.count("gemini", "generate") == 0  # no generation
         failing = run_cli("check", cwd=workdir, env={**env, "LLM_PROVIDER": "groq"})
-        assert failing.returncode == 2 and "invalid key (GROQ_API_KEY)" in failing.stderr
+        assert failing.returncode == 1 and "invalid key (GROQ_API_KEY)" in failing.stderr  # a failed check

@@ -651,6 +651,10 @@ async def test_four_real_workers_pause_switch_benchmark_and_a_human_gets_an_answ
             await pilot.press("p")
             await wait_for(pilot, lambda: isinstance(app.screen, ProviderPicker))
             await pilot.press("up", "enter")
+            # the provider above offline has no key here: the switch asks first, and says why
+            await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), timeout=10)
+            assert "cannot work now: no API key is set" in screen_text(app)
+            await pilot.press("enter")
             await wait_for(pilot, lambda: supervisor.active_provider != "offline", timeout=10)
             chosen = supervisor.active_provider
             await wait_for(pilot, lambda: all(s.applied.get("provider", ("",))[0] == chosen
