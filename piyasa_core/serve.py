@@ -44,8 +44,9 @@ def setup_json_logging(level: int = logging.INFO) -> None:
     install_log_redaction(root)
 
 
-def active_now(config: Config, now: float | None = None) -> str:
-    """Which enabled bots are inside their active hours now, and when the others start."""
+def active_now(config: Config, now: float | None = None, off: frozenset[str] = frozenset()) -> str:
+    """Which enabled bots are inside their active hours now, and when the others start; ``off``: the
+    usernames the operator disabled (bots.operator_disabled)."""
     import random
     from datetime import datetime
     from zoneinfo import ZoneInfo
@@ -57,7 +58,7 @@ def active_now(config: Config, now: float | None = None) -> str:
     zone = ZoneInfo(config.settings.engine.timezone)
     active, later = [], []
     for bot in config.settings.bots:
-        if not bot.enabled:
+        if not bot.enabled or bot.username in off:
             continue
         pacer = BotPacer(BotProfile(0, bot.username, bot.name, bot.persona, active_hours=tuple(bot.active_hours)),
                          config.settings.engine, random.Random(0))
@@ -91,7 +92,8 @@ async def serve(config: Config, *, port: int | None = None, ready: asyncio.Event
     bound = await server.start()
     log.info("control API on http://%s:%d (bearer token: %s or %s)", control.host, bound, control.token_env,
              config.data_dir / "control.token")
-    log.info(active_now(config, supervisor.sim_now()))  # on the simulated clock ([engine] start_at)
+    off = frozenset(r.username for r in supervisor.roster.records.values() if r.operator_disabled)
+    log.info(active_now(config, supervisor.sim_now(), off))  # on the simulated clock ([engine] start_at)
     if ready is not None:
         ready.set()
     try:
