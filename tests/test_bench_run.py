@@ -106,7 +106,7 @@ def test_cli_bench_passes_and_writes_every_report_and_the_timeline(workdir: Path
 
 async def test_runs_in_one_database_are_measured_apart_with_redis(
         workdir: Path, monkeypatch: pytest.MonkeyPatch, redis_url: str) -> None:
-    """Two 10-minute runs at ×60 on one supervisor (as the TUI's key starts them), one database and one
+    """Two 4-minute runs at ×60 on one supervisor (as the TUI's key starts them), one database and one
     Redis: each report counts its own rows and counters alone; L2 measured through the real Redis."""
     import multiprocess.resource_tracker
     import redis
@@ -124,8 +124,8 @@ async def test_runs_in_one_database_are_measured_apart_with_redis(
     reports: list[dict[str, Any]] = []
     try:
         for _ in range(2):
-            opts = resolve_options(config, {"time_scale": 60, "start_at": START, "formats": "json,csv"},
-                                   trigger="test")
+            opts = resolve_options(config, {"time_scale": 60, "start_at": START, "formats": "json,csv",
+                                            "duration": "4m"}, trigger="test")
             result = await BenchmarkRun(supervisor, opts).run()
             validate_report(result.report)
             reports.append(result.report)
@@ -263,7 +263,7 @@ def test_one_worker_fails_the_parallel_criterion_with_a_clear_line(workdir: Path
             "([benchmark] workers_required)") in out.splitlines()
 
 
-@pytest.mark.timeout(300)  # a minute on the real clock, besides start-up and the refused run
+@pytest.mark.timeout(300)  # 20 s on the real clock, besides start-up and the refused run
 def test_a_networked_provider_runs_on_the_real_clock(workdir: Path) -> None:
     """Against a fake OpenAI-compatible server answering in 1 s: a scaled run is refused (exit 2, one
     line), a ×1 run records the provider, its latency and that time was not scaled."""
@@ -276,10 +276,12 @@ def test_a_networked_provider_runs_on_the_real_clock(workdir: Path) -> None:
         assert refused.returncode == 2 and len(refused.stderr.strip().splitlines()) == 1, refused.stderr
         assert "with provider 'openai': it answers over the network in real time" in refused.stderr
         assert not (workdir / "data" / "bench").exists()
-        # 60 s: Ayşe's first turn is due within 11 s and typed within 15 s, so something is sent even when a
-        # loaded host delays it by half a minute
-        result = run_cli("bench", "--provider", "openai", "--time-scale", "1", "--duration", "60s", "--warmup", "0",
-                         "--sample-every", "10s", "--start-at", START, "--format", "json", cwd=workdir, env=env,
+        # a fast pace (1,200–1,800 per bot per hour: a turn every ~2–3 s, typed in under a second) so that 20 real
+        # seconds send something even when a loaded host delays the first turns by ten
+        fast = {**env, "PIYASA_BENCHMARK__PROFILES__SEED__HOURLY_MIN": "1200",
+                "PIYASA_BENCHMARK__PROFILES__SEED__HOURLY_MAX": "1800"}
+        result = run_cli("bench", "--provider", "openai", "--time-scale", "1", "--duration", "20s", "--warmup", "0",
+                         "--sample-every", "5s", "--start-at", START, "--format", "json", cwd=workdir, env=fast,
                          timeout=180)
     assert result.returncode in (0, 1), result.stdout + result.stderr
     report = json.loads((only_run_dir(workdir / "data" / "bench") / "report.json").read_text(encoding="utf-8"))
@@ -344,15 +346,15 @@ def test_duplicates_are_counted_with_the_engines_key(workdir: Path) -> None:
 
 
 def test_people_ask_during_a_run_and_their_answers_are_judged(workdir: Path) -> None:
-    """The humans profile: a person asks every 5 simulated minutes; the engine's own addressing picks
-    who answers; the report lists each question with its replies and judges them."""
-    result = run_cli("bench", "--profile", "humans", "--duration", "20m", "--time-scale", "60", "--start-at", START,
-                     "--format", "json,md", cwd=workdir)
+    """The humans profile, a person asking every 3 simulated minutes (--human-every): the engine's own
+    addressing picks who answers; the report lists each question with its replies and judges them."""
+    result = run_cli("bench", "--profile", "humans", "--human-every", "3m", "--duration", "13m", "--time-scale", "60",
+                     "--start-at", START, "--format", "json,md", cwd=workdir)
     run_dir = only_run_dir(workdir / "data" / "bench")
     report = json.loads((run_dir / "report.json").read_text(encoding="utf-8"))
     validate_report(report)
     people = report["people"]
-    assert people["every_s"] == 300.0 and people["asked"] == 4, people  # 2.5, 7.5, 12.5, 17.5 min; none in the last 2
+    assert people["every_s"] == 180.0 and people["asked"] == 4, people  # 1.5, 4.5, 7.5, 10.5 min
     texts = [q["text"] for q in people["questions"]]
     assert texts[0].startswith(("Mehmet, ", "Ayşe, ", "Ali, ", "Zeynep, ")) and texts[1].startswith("Stop loss")
     assert texts[2].startswith("@") and " THYAO şu an kaç TL?" in texts[2]
