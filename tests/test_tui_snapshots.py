@@ -125,3 +125,47 @@ def test_message_detail(snap_compare) -> None:
             await pilot.pause(0.01)
 
     assert snap_compare(DetailHost(DETAIL), terminal_size=(120, 36), run_before=loaded)
+
+
+# ── the dialogs (every screen has its snapshot) ──────────────────────────────────────────────────
+def _open(key: str, screen_type: type):  # type: ignore[no-untyped-def]
+    """Press ``key`` and wait until its dialog is up (``run_before`` runs before ``press`` would)."""
+    async def wait(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.press(key)
+        for _ in range(1000):
+            if isinstance(pilot.app.screen, screen_type):
+                break
+            await pilot.pause(0.01)
+        await pilot.pause(0.05)
+    return wait
+
+
+def test_restart_dialog_shows_the_masked_diff_and_what_it_cannot_apply(snap_compare) -> None:
+    from piyasa_tui.screens.modals import ConfirmScreen
+
+    preview = {"ok": True, "error": None,
+               "changes": ["GROQ_API_KEY: (unset) → *** (sha256 3f2a…)", "engine.time_scale: 1.0 → 3.0",
+                           "llm.active: 'offline' → 'groq'"],
+               "held": ["supervisor.workers: 4 → 6 — not applied: the worker count is fixed while piyasa runs; "
+                        "restart piyasa to apply it"]}
+    app = PiyasaApp(ScriptedSource(sample_snapshot(NOW), results={"preview_restart": preview}), clock=lambda: NOW,
+                    cursor_blink=False)
+    assert snap_compare(app, terminal_size=(120, 36), run_before=_open("r", ConfirmScreen))
+
+
+def test_provider_picker(snap_compare) -> None:
+    from piyasa_tui.screens.modals import ProviderPicker
+
+    assert snap_compare(dashboard(), terminal_size=(120, 36), run_before=_open("p", ProviderPicker))
+
+
+def test_post_dialog(snap_compare) -> None:
+    from piyasa_tui.screens.modals import PostScreen
+
+    assert snap_compare(dashboard(), terminal_size=(120, 36), run_before=_open("slash", PostScreen))
+
+
+def test_benchmark_start_dialog(snap_compare) -> None:
+    from piyasa_tui.screens.benchmark import BenchmarkStartScreen
+
+    assert snap_compare(dashboard(), terminal_size=(120, 36), run_before=_open("b", BenchmarkStartScreen))
