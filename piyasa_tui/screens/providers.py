@@ -20,7 +20,7 @@ from piyasa_core.workers.snapshot import ProviderView
 from piyasa_tui.screens.operator import BACK, Hint, OperatorScreen
 from piyasa_tui.widgets.common import STATE_STYLES, Frame, clock_text, count, countdown, one_line, provider_title
 from piyasa_tui.widgets.keybar import KeyBar
-from piyasa_tui.widgets.providers import plan_line, plan_of, plan_summary, today
+from piyasa_tui.widgets.providers import header_parts, plan_line, plan_of, plan_summary, today
 from piyasa_tui.widgets.status import StatusLine
 
 BREAKER_STYLE = {"closed": "green", "open": "bold red", "half-open": "yellow"}
@@ -31,13 +31,7 @@ VALUE_WIDTH = 46  # the first value column, so every provider's second column li
 
 def headers_text(p: ProviderView) -> Text:
     """`req 987/1k · tok 11.2k/12k · reset 12s` (remaining/limit as the provider last said)."""
-    parts = []
-    if p.remaining_requests is not None or p.limit_requests is not None:
-        parts.append(f"req {count(p.remaining_requests)}/{count(p.limit_requests)}")
-    if p.remaining_tokens is not None or p.limit_tokens is not None:
-        parts.append(f"tok {count(p.remaining_tokens)}/{count(p.limit_tokens)}")
-    if p.reset_s is not None:
-        parts.append(f"reset {countdown(p.reset_s)}")
+    parts = header_parts(p)
     return Text(" · ".join(parts)) if parts else Text("none received yet", "dim")
 
 

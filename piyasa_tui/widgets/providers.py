@@ -20,6 +20,18 @@ from piyasa_tui.widgets.common import (
 from piyasa_tui.widgets.panel import SnapshotPanel
 
 
+def header_parts(p: ProviderView) -> list[str]:
+    """`req 987/1k`, `tok 11.2k/12k`, `reset 12s`: the remaining/limit the provider's headers last said."""
+    parts = []
+    if p.remaining_requests is not None or p.limit_requests is not None:
+        parts.append(f"req {count(p.remaining_requests)}/{count(p.limit_requests)}")
+    if p.remaining_tokens is not None or p.limit_tokens is not None:
+        parts.append(f"tok {count(p.remaining_tokens)}/{count(p.limit_tokens)}")
+    if p.reset_s is not None:
+        parts.append(f"reset {countdown(p.reset_s)}")
+    return parts
+
+
 def provider_lines(p: ProviderView, frame: Frame, *, compact: bool, detailed: bool = False) -> Text:
     """The text beside a provider's marker: its title and state, then (unless compact) the numbers."""
     now = frame.now
@@ -42,13 +54,7 @@ def provider_lines(p: ProviderView, frame: Frame, *, compact: bool, detailed: bo
     planned = plan_of(frame, p.name)
     if compact or (not p.is_llm and not p.tpd and planned is None):  # the offline composer with emulated quotas
         return text                                                  # shows them like a provider's
-    limits = []
-    if p.remaining_requests is not None or p.limit_requests is not None:
-        limits.append(f"req {count(p.remaining_requests)}/{count(p.limit_requests)}")
-    if p.remaining_tokens is not None or p.limit_tokens is not None:
-        limits.append(f"tok {count(p.remaining_tokens)}/{count(p.limit_tokens)}")
-    if p.reset_s is not None:
-        limits.append(f"reset {countdown(p.reset_s)}")
+    limits = header_parts(p)
     if limits:
         text.append("\n" + " · ".join(limits), "")
     if p.tpd or p.tokens_today or p.requests_today:
