@@ -4,8 +4,10 @@ height changed (a layout of the whole screen at 10 Hz is what made keys slow und
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable
+from typing import Any
 
 from rich.console import RenderableType
+from textual.reactive import var
 from textual.widgets import Static
 
 
@@ -27,3 +29,18 @@ class SnapshotPanel(Static):
     def forget(self) -> None:
         """Make the next :meth:`show` redraw (after a resize or a style change)."""
         self._shown_key = object()
+
+
+class FrameLine(SnapshotPanel):
+    """A line drawn from the current frame and the width: redrawn when either changes (``_show``)."""
+
+    frame: var[Any] = var(None, init=False)  # a widgets.common.Frame (not imported: common imports panels)
+
+    def watch_frame(self) -> None:
+        self._show()
+
+    def on_resize(self) -> None:
+        self._show()
+
+    def _show(self) -> None:
+        raise NotImplementedError

@@ -10,10 +10,9 @@ from dataclasses import dataclass
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
-from textual.reactive import var
 
 from piyasa_tui.widgets.common import Frame, clock_text, countdown, one_line, provider_title
-from piyasa_tui.widgets.panel import SnapshotPanel
+from piyasa_tui.widgets.panel import FrameLine
 
 
 SIM_SHOWN_AFTER_S = 60.0  # the simulated clock is shown when it runs scaled or this far from the wall clock
@@ -60,16 +59,8 @@ class Parts:
         return left
 
 
-class StatusLine(SnapshotPanel):
+class StatusLine(FrameLine):
     """` piyasa ─ 4 workers ─ provider: groq (llama-3.3-70b) ─ simulation: running ─ 5.8 msg/min   14:02:11 TRT`"""
-
-    frame: var[Frame | None] = var(None, init=False)
-
-    def watch_frame(self) -> None:
-        self._show()
-
-    def on_resize(self) -> None:
-        self._show()
 
     def _show(self) -> None:
         left, right = self._parts()

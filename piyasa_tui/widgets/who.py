@@ -6,11 +6,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from rich.text import Text
-from textual.reactive import var
 
 from piyasa_core.workers.roster import WhoTalks, who_talks
 from piyasa_tui.widgets.common import Frame, hhmm
-from piyasa_tui.widgets.panel import SnapshotPanel
+from piyasa_tui.widgets.panel import FrameLine
 
 DAY = 86400.0
 
@@ -63,16 +62,8 @@ def names(who: WhoTalks, room: int) -> Text:
     return Text(", ".join(shown) + (f" +{more}" if more else ""), "green")
 
 
-class WhoLine(SnapshotPanel):
+class WhoLine(FrameLine):
     """One line under the header; redrawn when the names, the next change or the width change."""
-
-    frame: var[Frame | None] = var(None, init=False)
-
-    def watch_frame(self) -> None:
-        self._show()
-
-    def on_resize(self) -> None:
-        self._show()
 
     def _show(self) -> None:
         frame = self.frame
