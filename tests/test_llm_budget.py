@@ -152,3 +152,26 @@ async def test_redis_settle_and_release(redis_url: str) -> None:
         async for key in client.scan_iter(f"{prefix}:*"):
             await client.delete(key)
         await client.aclose()
+
+
+def test_without_redis_the_days_quota_is_shared_through_the_stored_usage() -> None:
+    """A static quarter of the day's quota held the worker of the bot that talks all day at 25 % while
+    the other quarters went unused (the `day` profile: Zeynep silent from 20:20). Each plan re-splits
+    what the provider has left: a busy worker gets on, and the sum never passes the quota."""
+    budget = make_budget({"p": ProviderConfig(tpd=1000, rpd=100)}, workers=4, redis_client=None)
+    assert isinstance(budget, LocalBudget)
+    budget.clock = lambda: 1000.0
+    for _ in range(2):  # the static share: 250 tokens
+        assert budget.try_reserve("p", 100)[0] is not None
+    assert budget.try_reserve("p", 100)[0] is None
+    # the database says the fleet used 400 (this worker's 200 among them): 600 left, 150 for this worker
+    budget.rebase_daily("p", used_requests=4, used_tokens=400)
+    assert budget.try_reserve("p", 100)[0] is not None
+    assert budget.try_reserve("p", 100)[0] is None  # 200 own + 100 + 100 > 200 + 150
+    # the other workers stayed quiet: the next plan shares what is left again
+    budget.rebase_daily("p", used_requests=5, used_tokens=500)
+    assert budget.try_reserve("p", 100)[0] is not None
+    # the whole quota is used: nothing more today, however the shares fell
+    budget.rebase_daily("p", used_requests=10, used_tokens=1000)
+    reservation, wait = budget.try_reserve("p", 1)
+    assert reservation is None and wait == pytest.approx(86400 - 1000)

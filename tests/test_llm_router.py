@@ -303,3 +303,32 @@ def test_the_days_shares_spread_requests_over_the_chain_by_remaining_capacity() 
     firsts = Counter(router.order()[0] for _ in range(2000))
     assert set(firsts) == {"groq", "gemini"} and 0.55 < firsts["groq"] / 2000 < 0.65
     assert all(router.order()[-1] == "offline" for _ in range(50))
+
+
+async def test_a_turn_paused_on_its_share_of_the_day_goes_on_when_the_plan_shares_the_rest_again() -> None:
+    """The `day` profile: the busiest bot's worker spent its share of the day's quota; its turn paused
+    until midnight (the time a day's budget names), holding the bot's lock, so the bot fell silent
+    and its people's questions went to others. The next plan re-shares the rest and wakes it."""
+    from piyasa_core.config.schema import ProviderConfig
+    from piyasa_core.llm.budget import make_budget
+    from piyasa_core.llm.offline import OfflineProvider
+
+    clock = SimNow()
+    config = ProviderConfig(model="templates-v1", tpd=4000, latency_ms=0, latency_jitter_ms=0)
+    budget = make_budget({"offline": config}, workers=4, redis_client=None, margin_s=0)
+    budget.clock = clock  # type: ignore[union-attr]
+    router = Router({"offline": OfflineProvider(config)}, "offline", [], budget, clock=clock)
+    request = ChatRequest(system="Sen Zeynep'sin.", user="Kısa bir yorum yaz.", max_tokens=200)
+    spent, _ = budget.try_reserve("offline", 1000)  # type: ignore[union-attr]  # this worker's static quarter
+    assert spent is not None
+    task = asyncio.create_task(router.generate(request))
+    deadline = time.monotonic() + 10
+    while "budget full" not in router.paused_reason and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
+    assert not task.done() and router.paused_until is not None and router.paused_until - clock() > 3600
+    # the others used little: what the provider has left is shared again, and the paused turn goes on
+    budget.rebase_daily("offline", used_requests=1, used_tokens=1000)  # type: ignore[union-attr]
+    router.budgets_changed()
+    completion = await asyncio.wait_for(task, timeout=10)
+    assert completion.provider == "offline" and router.paused_reason == ""
+    await router.aclose()

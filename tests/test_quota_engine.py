@@ -113,3 +113,30 @@ async def test_when_only_the_peoples_reserve_is_left_bots_spend_no_llm_call_and_
     assert all(r.provider == "local" and r.meta.get("mode") == "reaction" for r in own), own
     assert sum(e.counts["held_for_people"] + e.counts["reacted_for_people"] for e in items) > 0
     store.dispose()
+
+
+async def test_a_workers_share_of_the_day_follows_what_the_fleet_left_not_a_fixed_quarter(
+        workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without Redis each worker held a fixed quarter of the day's quota: in the `day` profile Zeynep's
+    worker spent its quarter at 20:20 and she fell silent while the others' quarters went unused. Each
+    plan now shares what the provider has left (read from every worker's stored usage); the engine's
+    simulated day and the budget's own clock are different days here, as in every scaled run."""
+    monkeypatch.setenv("PIYASA_LLM__PROVIDERS__OFFLINE__TPD", "40000")
+    config, store = setup_store()
+    engine = engines(config, store, 60, [], workers=4)[0]
+    await engine.start()
+    budget = engine.router.budget
+    assert budget.try_reserve("offline", 9_000)[0] is not None  # type: ignore[union-attr]
+    assert budget.try_reserve("offline", 2_000)[0] is None  # type: ignore[union-attr]  # its static quarter (10,000)
+    with session_scope(store.sessions) as session:  # the other three workers used 6,000 today
+        day = datetime.fromtimestamp(SIM_START, timezone.utc).date()
+        session.add(ProviderUsage(day=day, provider="offline", model="templates-v1", requests=12,
+                                  prompt_tokens=6_000, completion_tokens=0))
+    engine.replan(SIM_START, {"offline": "ok"})
+    # 40,000 - 6,000 used by the others (this worker's 9,000 is in flight, not yet stored): a quarter of
+    # what is left on top of its own
+    assert budget.try_reserve("offline", 8_000)[0] is not None  # type: ignore[union-attr]
+    assert budget.try_reserve("offline", 1_000)[0] is None  # type: ignore[union-attr]
+    await engine.cache.aclose()
+    await engine.router.aclose()
+    store.dispose()

@@ -31,6 +31,7 @@ from piyasa_core.engine.prompt import reply_tokens, system_prompt
 from piyasa_core.engine.quota import QuotaPlanner
 from piyasa_core.engine.sharding import owns
 from piyasa_core.engine.turns import choose_chat, decide_turn, held_turn
+from piyasa_core.llm.budget import LocalBudget
 from piyasa_core.engine.types import (
     BotProfile,
     ChatInfo,
@@ -489,6 +490,7 @@ class Engine:
             if self.pacing and self.quota is not None and (now - planned_at >= 60 or states != planned_states):
                 planned_at, planned_states = now, states  # once a simulated minute, and on a provider's change
                 await asyncio.to_thread(self.replan, now, states)
+                self.router.budgets_changed()  # a turn paused on this worker's share of the day looks again
             self.emit(self.metrics())
             # every 10 s, and every simulated minute: the plan reads every worker's usage from the database
             if time.monotonic() - last_flush >= 10 or now - last_flush_sim >= 60:
@@ -515,10 +517,14 @@ class Engine:
         assert self.quota is not None
         try:
             with session_scope(self.store.sessions) as session:
+                self.router.ledger.flush(session)  # the plan and the shared day's quota count this worker too
                 plan = self.quota.compute(session, now, self.router.active, states)
         except Exception:
             log.exception("worker %d: could not plan the day's LLM budget", self.worker_id)
             return
+        if isinstance(self.router.budget, LocalBudget):  # no Redis: the day's quota is shared through the database
+            for provider in plan.providers:
+                self.router.budget.rebase_daily(provider.name, provider.used_requests, provider.used_tokens)
         for pacer in self.pacers.values():
             pacer.budget_scale = plan.scale
         # requests spread over the chain by what each provider can still afford today (an unlimited

@@ -15,7 +15,9 @@ never shorter than the provider's.
 
 With Redis the logs live in Redis and one Lua script checks and reserves atomically, using the
 server's clock, so every worker process shares one budget. Without Redis each of N workers gets
-an even 1/N static share in process. We wrote this (~150 lines) instead of using a rate-limit
+an even 1/N static share of the per-minute budgets in process; the day's quota is shared through
+the database instead (``LocalBudget.rebase_daily``): a static quarter of it starved the one worker whose
+bot talks all day while the others' quarters went unused. We wrote this (~150 lines) instead of using a rate-limit
 library because we need all-or-nothing reservation across four windows, the exact wait, and
 settling a reservation to the real token count afterwards — none of the maintained libraries
 offer the last two.
@@ -78,8 +80,12 @@ def _seconds_to_midnight(epoch: float) -> float:
 class LocalBudget:
     """In-process budgets (a worker's static share when Redis is not configured)."""
 
-    def __init__(self, limits: dict[str, Limits], margin_s: float = 0.5) -> None:
+    def __init__(self, limits: dict[str, Limits], margin_s: float = 0.5,
+                 full: dict[str, Limits] | None = None, workers: int = 1) -> None:
         self.limits = limits
+        self.full = full or limits  # the providers' own limits (``limits`` may be this worker's share)
+        self.workers = max(1, workers)
+        self._allowance: dict[tuple[str, str], tuple[float, float]] = {}  # (provider, day) → (requests, tokens)
         self.window = MINUTE + margin_s
         self.clock: Callable[[], float] = time.time  # a time-scaled run sets its simulated clock
         self._requests: dict[str, list[float]] = {}
@@ -122,7 +128,8 @@ class LocalBudget:
                         wait = max(wait, ts + self.window - now)
                         break
         daily = self._daily.setdefault((provider, day), [0, 0])
-        if (limits.rpd and daily[0] + 1 > limits.rpd) or (limits.tpd and daily[1] + tokens > limits.tpd):
+        rpd, tpd = self._allowance.get((provider, day), (limits.rpd, limits.tpd))
+        if (rpd and daily[0] + 1 > rpd) or (tpd and daily[1] + tokens > tpd):
             wait = max(wait, _seconds_to_midnight(now))
         if wait > 0:
             return None, wait
@@ -140,6 +147,23 @@ class LocalBudget:
         """Start today's counters from stored usage (a restart must not reset the daily budget)."""
         daily = self._daily.setdefault((provider, _utc_day(self.clock() if now is None else now)), [0, 0])
         daily[0], daily[1] = max(daily[0], requests), max(daily[1], tokens)
+
+    def rebase_daily(self, provider: str, used_requests: int, used_tokens: int, now: float | None = None) -> None:
+        """Share the day's quota through the database: ``used_*`` is what every worker used today (the
+        stored usage, this worker's flushed first). This worker may use, on top of its own count, a
+        1/N share of what the provider has left; called at every plan (each simulated minute), so
+        what a quiet worker leaves is split again and a busy one is never held to a fixed quarter.
+        Other workers' use within a minute is not seen until the next plan: the share of the rest,
+        not the rest, keeps the sum within the quota."""
+        full = self.full.get(provider)
+        if full is None or not (full.rpd or full.tpd):
+            return
+        day = _utc_day(self.clock() if now is None else now)
+        own = self._daily.setdefault((provider, day), [0, 0])
+        self._allowance = {key: value for key, value in self._allowance.items() if key[1] == day}
+        self._allowance[(provider, day)] = (
+            own[0] + max(0.0, full.rpd - used_requests) / self.workers if full.rpd else 0.0,
+            own[1] + max(0.0, full.tpd - used_tokens) / self.workers if full.tpd else 0.0)
 
     async def settle(self, reservation: Reservation, actual_tokens: int, now: float | None = None) -> None:
         """Replace the estimate by the real token count, counted from now (see the module's notes)."""
@@ -303,12 +327,14 @@ Budget = LocalBudget | RedisBudget
 
 def make_budget(providers: dict[str, ProviderConfig], *, workers: int, redis_client: Any | None,
                 prefix: str = "piyasa", margin_s: float = 0.5) -> Budget:
-    """Redis-shared budgets when a client is given, else this worker's 1/N static share."""
+    """Redis-shared budgets when a client is given, else this worker's 1/N static share (the day's
+    quota: until the first ``rebase_daily``)."""
     if redis_client is not None:
         return RedisBudget(redis_client, {n: Limits.from_config(c) for n, c in providers.items()},
                            prefix, margin_s)
     share = 1.0 / max(1, workers)
-    return LocalBudget({n: Limits.from_config(c, share) for n, c in providers.items()}, margin_s)
+    return LocalBudget({n: Limits.from_config(c, share) for n, c in providers.items()}, margin_s,
+                       full={n: Limits.from_config(c) for n, c in providers.items()}, workers=workers)
 
 
 async def reserve_within(budget: Budget, provider: str, tokens: int, max_wait: float,

@@ -146,6 +146,11 @@ class Router:
         self._wake.set()
         self._emit(name)
 
+    def budgets_changed(self) -> None:
+        """Our own budgets were re-split (the day's plan shares the quota anew): a caller paused on a
+        full budget looks again now instead of at the time that budget named (midnight, for a day's)."""
+        self._wake.set()
+
     def reset(self, name: str) -> None:
         """Forget a parked state (after the key or model setting changed)."""
         self.health[name] = _Health(cooldown=self.policy.breaker_cooldown)
