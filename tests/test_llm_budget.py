@@ -175,3 +175,27 @@ def test_without_redis_the_days_quota_is_shared_through_the_stored_usage() -> No
     budget.rebase_daily("p", used_requests=10, used_tokens=1000)
     reservation, wait = budget.try_reserve("p", 1)
     assert reservation is None and wait == pytest.approx(86400 - 1000)
+
+
+def test_what_is_too_little_to_share_goes_whole_to_one_worker_in_turn() -> None:
+    """The day's last request: a quarter of it is no request at all (it was stranded, and a person's
+    question waited for midnight), and the old static shares let four workers send it four times."""
+    def fleet() -> list[LocalBudget]:
+        out = []
+        for _ in range(4):
+            budget = make_budget({"p": ProviderConfig(rpd=100)}, workers=4, redis_client=None)
+            assert isinstance(budget, LocalBudget)
+            budget.clock = lambda: 1000.0
+            out.append(budget)
+        return out
+
+    for turn in range(4):
+        allowed = []
+        for worker, budget in enumerate(fleet()):
+            budget.rebase_daily("p", used_requests=99, used_tokens=0, worker=worker, turn=turn)
+            allowed.append(budget.try_reserve("p", 1)[0] is not None)
+        assert allowed.count(True) == 1 and allowed.index(True) == (-turn) % 4  # one worker, another each turn
+    # enough to share: every worker gets its part
+    for worker, budget in enumerate(fleet()):
+        budget.rebase_daily("p", used_requests=80, used_tokens=0, worker=worker, turn=0)
+        assert sum(budget.try_reserve("p", 1)[0] is not None for _ in range(6)) == 5

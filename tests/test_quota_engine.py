@@ -140,3 +140,33 @@ async def test_a_workers_share_of_the_day_follows_what_the_fleet_left_not_a_fixe
     await engine.cache.aclose()
     await engine.router.aclose()
     store.dispose()
+
+
+async def test_in_a_slow_chat_a_bot_brings_something_up_after_its_own_unanswered_message(workdir: Path) -> None:
+    """A bot never follows its own message up at once. But in a chat held back by the day's plan nobody
+    may answer for a long while: after one of its own pacing intervals, with another member around, it
+    brings something new up (the `day` profile's newcomer lost a third of her messages waiting). Alone
+    in the chat, or sooner, it still waits."""
+    from piyasa_core.engine.types import HistoryLine
+
+    config, store = setup_store()
+    engine = engines(config, store, 60, [], workers=1)[0]
+    await engine.start()
+    zeynep = next(b for b in engine.bots.values() if b.username == "zeynep_newbie")
+    chat = engine.chats[zeynep.chat_ids[0]]
+    pacer = engine.pacers[zeynep.id]
+    interval = 3600 / pacer.target_per_hour(SIM_START)
+
+    def own_last(age: float) -> tuple[HistoryLine, ...]:
+        return (HistoryLine(1, chat.id, "BIST bugün sakin.", SIM_START - age - 60, "Mehmet Yatırımcı", bot_id=1),
+                HistoryLine(2, chat.id, "Dolar neden yükseliyor?", SIM_START - age, zeynep.name, bot_id=zeynep.id))
+
+    assert not engine._quiet_after_own(zeynep, chat, own_last(interval * 0.9), SIM_START)
+    assert engine._quiet_after_own(zeynep, chat, own_last(interval * 1.1), SIM_START)  # 10:05: the others are around
+    night = SIM_START + 13.5 * 3600  # 23:35: everyone else's day has ended
+    assert not engine._quiet_after_own(zeynep, chat, tuple(
+        HistoryLine(h.id, h.chat_id, h.text, h.created_at + 13.5 * 3600, h.author, bot_id=h.bot_id)
+        for h in own_last(interval * 3)), night)
+    await engine.cache.aclose()
+    await engine.router.aclose()
+    store.dispose()

@@ -48,3 +48,16 @@ def test_a_provider_that_cannot_work_affords_nothing() -> None:
     plan = plan_day([ProviderDay("groq", tpd=100_000, usable=False)], at=AT, day_end=END, demand=300,
                     demand_at_minimum=200, tokens_per_message=500)
     assert plan.scale == 0.0 and plan.providers[0].planned_per_hour is None
+
+
+def test_the_peoples_reserve_holds_a_whole_reservation_for_the_last_answer() -> None:
+    """A request reserves its prompt and its reply cap, not the average message: with the average alone
+    the `day` profile's last question found 525 tokens left against a 530-token reservation."""
+    chain = [ProviderDay("groq", tpd=100_000, used_tokens=99_000)]  # 1,000 tokens: about two messages
+    bare = plan_day(chain, at=AT, day_end=END, demand=50, demand_at_minimum=40, tokens_per_message=450,
+                    people_demand=0.5)
+    held = plan_day(chain, at=AT, day_end=END, demand=50, demand_at_minimum=40, tokens_per_message=450,
+                    people_demand=0.5, answer_headroom=170)
+    assert bare.reserve == pytest.approx(2.0) and bare.affordable == pytest.approx(1000 / 450 - 2, abs=0.05)
+    assert held.reserve == pytest.approx(min(1000 / 450, 2 + 170 / 450), abs=0.05)
+    assert held.affordable is not None and held.affordable < 1.0  # the bots' own turns stop calling the LLM

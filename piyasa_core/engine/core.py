@@ -30,7 +30,7 @@ from piyasa_core.engine.pipeline import MessagePipeline
 from piyasa_core.engine.prompt import reply_tokens, system_prompt
 from piyasa_core.engine.quota import QuotaPlanner
 from piyasa_core.engine.sharding import owns
-from piyasa_core.engine.turns import choose_chat, decide_turn, held_turn
+from piyasa_core.engine.turns import choose_chat, choose_topic, decide_turn, held_turn, quiet_after_own
 from piyasa_core.llm.budget import LocalBudget
 from piyasa_core.engine.types import (
     BotProfile,
@@ -110,6 +110,7 @@ class Engine:
         self._running = asyncio.Event()
         self._running.set()
         self._jobs: asyncio.Queue[ReplyJob] = asyncio.Queue()
+        self._member_pacers: dict[int, BotPacer] = {}  # other workers' bots: whether they are around
         self._owed: Counter[int] = Counter()  # bot → people's messages it was asked to answer, not yet served
         self._tasks: set[asyncio.Task[Any]] = set()
         self.started_at = 0.0
@@ -372,8 +373,13 @@ class Engine:
                 history = await self.history(chat)
                 if self._avoid[bot_id]:  # a retry after a skipped draft: not the same target again
                     history = tuple(line for line in history if line.id not in self._avoid[bot_id])
+                quiet = self.pacing and self._quiet_after_own(bot, chat, history, now)
                 turn = decide_turn(bot, chat, history, self.turn_config(), rng, now, self.usernames,
-                                   allow_self_follow_up=not self.pacing, members=self.members.get(chat.id, ()))
+                                   allow_self_follow_up=not self.pacing or quiet, members=self.members.get(chat.id, ()))
+                if quiet and turn is not None and turn.mode in ("reply", "reaction"):
+                    # after a silence it brings something new up: not a reply to what was said before it
+                    turn = Turn(bot.id, chat.id, "new", choose_topic(bot, chat, history, rng), due_at=now)
+                    self.counts["new_after_quiet"] += 1
                 if turn is None:
                     self.counts["waited_self_follow_up"] += 1
                     self._reschedule(bot_id, now + min(SELF_FOLLOW_UP_RETRY_S, pacer.delay(now) / 4))  # the anchor stays: the rate does not drift
@@ -408,6 +414,18 @@ class Engine:
         finally:
             self._busy -= 1
             self._inflight.release()
+
+    def _quiet_after_own(self, bot: BotProfile, chat: ChatInfo, history: tuple[HistoryLine, ...], now: float) -> bool:
+        others = [self._pacer_of(o) for o in self.members.get(chat.id, ()) if o.id != bot.id]
+        return quiet_after_own(bot.id, history, now, 3600.0 / self.pacers[bot.id].target_per_hour(now),
+                               any(o.is_active(now) for o in others))
+
+    def _pacer_of(self, bot: BotProfile) -> BotPacer:
+        """A pacer for any chat member (another worker's bots too): only its hours are read."""
+        pacer = self.pacers.get(bot.id) or self._member_pacers.get(bot.id)
+        if pacer is None:
+            pacer = self._member_pacers[bot.id] = BotPacer(bot, self.config.settings.engine, random.Random(0))
+        return pacer
 
     async def _deliver(self, bot: BotProfile, chat: ChatInfo, turn: Turn, history: tuple[HistoryLine, ...]) -> bool:
         """Run one turn through the pipeline; False when nothing was sent (skipped or failed)."""
@@ -524,7 +542,9 @@ class Engine:
             return
         if isinstance(self.router.budget, LocalBudget):  # no Redis: the day's quota is shared through the database
             for provider in plan.providers:
-                self.router.budget.rebase_daily(provider.name, provider.used_requests, provider.used_tokens)
+                self.router.budget.rebase_daily(provider.name, provider.used_requests, provider.used_tokens,
+                                                worker=self.worker_id, turn=int(now // 60),
+                                                request_tokens=plan.tokens_per_message)
         for pacer in self.pacers.values():
             pacer.budget_scale = plan.scale
         # requests spread over the chain by what each provider can still afford today (an unlimited

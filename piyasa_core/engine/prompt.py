@@ -137,10 +137,13 @@ answer's own length is), but every request reserves prompt + cap in the per-minu
 220 for a two-line scalper message held back requests that the provider would have taken."""
 
 
+HUMAN_REPLY_EXTRA_TOKENS = 30
+
+
 def reply_tokens(bot: BotProfile, mode: str) -> int:
     """The token cap for one answer of ``bot`` in ``mode`` (a person's question may take a little more)."""
     cap = REPLY_TOKENS.get(bot.speed, REPLY_TOKENS["medium"])
-    return cap + 30 if mode == "human_reply" else cap
+    return cap + HUMAN_REPLY_EXTRA_TOKENS if mode == "human_reply" else cap
 
 
 def stop_sequences(bot: BotProfile, history: Sequence[HistoryLine]) -> tuple[str, ...]:

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, aliased
 
 from piyasa_core.config.schema import EngineConfig, LLMConfig
 from piyasa_core.engine.pacing import HOUR, BotPacer
+from piyasa_core.engine.prompt import HUMAN_REPLY_EXTRA_TOKENS, REPLY_TOKENS
 from piyasa_core.engine.types import BotProfile
 from piyasa_core.llm.quota_plan import DayPlan, ProviderDay, plan_day
 from piyasa_core.store.models import Message, ProviderUsage
@@ -37,6 +38,10 @@ def chain_of(llm: LLMConfig, active: str) -> list[str]:
     """The provider chain: the active provider, then the fallbacks (the offline composer only where the
     operator put it: active or in `fallback`)."""
     return list(dict.fromkeys([active, *llm.fallback]))
+
+
+ANSWER_HEADROOM_TOKENS = max(REPLY_TOKENS.values()) + HUMAN_REPLY_EXTRA_TOKENS
+"""What answering a person reserves beyond an average message at most: the longest reply cap."""
 
 
 class QuotaPlanner:
@@ -113,5 +118,6 @@ class QuotaPlanner:
         self.plan = plan_day(chain, at=now, day_end=end, demand=own, demand_at_minimum=floor,
                              tokens_per_message=per_message, calls_per_message=calls_per_message,
                              reserve_share=self.reserve_share,
-                             people_demand=self.people_demand(session, start.timestamp(), now, end))
+                             people_demand=self.people_demand(session, start.timestamp(), now, end),
+                             answer_headroom=ANSWER_HEADROOM_TOKENS)
         return self.plan

@@ -179,6 +179,15 @@ def _topic_in(line: HistoryLine, bot: BotProfile, chat: ChatInfo) -> str | None:
     return topic_of(classify(line.text)) or line.topic
 
 
+def quiet_after_own(bot_id: int, history: Sequence[HistoryLine], now: float, interval: float, company: bool) -> bool:
+    """The bot's own message is the chat's newest and nobody answered it for one of its own pacing
+    intervals (``interval`` seconds), while another member is around (``company``): a person then
+    brings something new up rather than wait for ever. In a chat held back by the day's LLM plan the
+    newcomer lost a third of her messages waiting. Alone in the chat it still waits: nobody talks to
+    an empty room."""
+    return bool(history) and history[-1].bot_id == bot_id and now - history[-1].created_at >= interval and company
+
+
 def decide_turn(bot: BotProfile, chat: ChatInfo, history: Sequence[HistoryLine], config: EngineConfig,
                 rng: random.Random, now: float, usernames: dict[int, str], *,
                 allow_self_follow_up: bool = False, members: Sequence[BotProfile] = ()) -> Turn | None:

@@ -129,7 +129,7 @@ class LocalBudget:
                         break
         daily = self._daily.setdefault((provider, day), [0, 0])
         rpd, tpd = self._allowance.get((provider, day), (limits.rpd, limits.tpd))
-        if (rpd and daily[0] + 1 > rpd) or (tpd and daily[1] + tokens > tpd):
+        if (limits.rpd and daily[0] + 1 > rpd) or (limits.tpd and daily[1] + tokens > tpd):  # an allowance may be 0
             wait = max(wait, _seconds_to_midnight(now))
         if wait > 0:
             return None, wait
@@ -148,22 +148,31 @@ class LocalBudget:
         daily = self._daily.setdefault((provider, _utc_day(self.clock() if now is None else now)), [0, 0])
         daily[0], daily[1] = max(daily[0], requests), max(daily[1], tokens)
 
-    def rebase_daily(self, provider: str, used_requests: int, used_tokens: int, now: float | None = None) -> None:
+    def rebase_daily(self, provider: str, used_requests: int, used_tokens: int, *, worker: int = 0, turn: int = 0,
+                     request_tokens: float = 0.0) -> None:
         """Share the day's quota through the database: ``used_*`` is what every worker used today (the
         stored usage, this worker's flushed first). This worker may use, on top of its own count, a
         1/N share of what the provider has left; called at every plan (each simulated minute), so
-        what a quiet worker leaves is split again and a busy one is never held to a fixed quarter.
-        Other workers' use within a minute is not seen until the next plan: the share of the rest,
-        not the rest, keeps the sum within the quota."""
+        what a quiet worker leaves is shared again and a busy one is never held to a fixed quarter.
+        What is too little to share (under one request, or under ``request_tokens`` tokens a worker)
+        goes whole to one worker, a different one at each ``turn``: the last request of the day is
+        neither stranded in four quarters nor sent four times. Other workers' use within a minute is
+        not seen until the next plan: shares of the rest, not the rest, keep the sum within the quota."""
         full = self.full.get(provider)
         if full is None or not (full.rpd or full.tpd):
             return
-        day = _utc_day(self.clock() if now is None else now)
+        day = _utc_day(self.clock())
         own = self._daily.setdefault((provider, day), [0, 0])
+        mine = (turn + worker) % self.workers == 0
+
+        def share(limit: float, used: int, unit: float) -> float:
+            left = max(0.0, limit - used)
+            return left / self.workers if left / self.workers >= unit else (left if mine else 0.0)
+
         self._allowance = {key: value for key, value in self._allowance.items() if key[1] == day}
-        self._allowance[(provider, day)] = (
-            own[0] + max(0.0, full.rpd - used_requests) / self.workers if full.rpd else 0.0,
-            own[1] + max(0.0, full.tpd - used_tokens) / self.workers if full.tpd else 0.0)
+        self._allowance[(provider, day)] = (own[0] + share(full.rpd, used_requests, 1.0) if full.rpd else 0.0,
+                                            own[1] + share(full.tpd, used_tokens, max(1.0, request_tokens))
+                                            if full.tpd else 0.0)
 
     async def settle(self, reservation: Reservation, actual_tokens: int, now: float | None = None) -> None:
         """Replace the estimate by the real token count, counted from now (see the module's notes)."""

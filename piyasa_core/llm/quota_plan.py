@@ -97,16 +97,22 @@ def _lasts(at: float, left: float | None, per_hour: float, day_end: float) -> fl
 
 def plan_day(chain: Sequence[ProviderDay], *, at: float, day_end: float, demand: float,
              demand_at_minimum: float, tokens_per_message: float, calls_per_message: float = 1.0,
-             reserve_share: float = 0.1, people_demand: float = 0.0) -> DayPlan:
+             reserve_share: float = 0.1, people_demand: float = 0.0, answer_headroom: float = 0.0) -> DayPlan:
     """The plan for ``[at, day_end)``: ``demand`` is what the bots' pace plans in it (``demand_at_minimum``
     at their hourly minimum); kept for people: ``reserve_share`` of what the chain affords, or the
-    answers to people expected for the rest of the day (``people_demand``, measured), the larger."""
+    answers to people expected for the rest of the day (``people_demand``, measured) plus
+    ``answer_headroom`` tokens (what a request reserves beyond an average message), the larger."""
     afford = [p.affordable(tokens_per_message, calls_per_message) for p in chain]
     unlimited = any(a is None for a in afford) or not chain
     total = None if unlimited else sum(a or 0.0 for a in afford)
     # the people's answers expected for the rest of the day are whole messages, and one more is kept for a
     # question the rate did not predict (the last question of a day was left unanswered without it)
     expected = math.ceil(people_demand) + 1 if people_demand > 0 else 0.0
+    # a request reserves its prompt and its whole reply cap, not the average message: the day's last
+    # answer needs that headroom too (with the average alone the last question of a day found 525
+    # tokens left against a 530-token reservation and went unanswered)
+    if expected and answer_headroom > 0:
+        expected += answer_headroom / max(tokens_per_message, 1.0)
     reserve = 0.0 if total is None else min(total, max(total * reserve_share, expected))
     for_bots = None if total is None else total - reserve
     scale = 1.0 if for_bots is None or demand <= 0 else min(1.0, for_bots / demand)
