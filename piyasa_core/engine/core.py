@@ -561,7 +561,13 @@ class Engine:
         """True when what the chain still affords today is the people's reserve only: a bot's own turn
         then costs no LLM call (a reaction, or nothing), and people's questions keep the rest."""
         plan = self.quota.plan if self.quota is not None else None
-        return bool(self.pacing and plan is not None and plan.affordable is not None and plan.affordable < 1.0)
+        if not (self.pacing and plan is not None and plan.affordable is not None):
+            return False
+        if plan.affordable / self.total >= 1.0:
+            return False
+        # the bots' last affordable messages of the day: one worker a minute spends them (as the budget
+        # shares what is too little to split), else four workers spent the people's reserve at once
+        return plan.affordable < 1.0 or (int(self.clock.now() // 60) + self.worker_id) % self.total != 0
 
     def flush_usage(self) -> None:
         """Persist token counts (deltas) so a restart keeps today's usage."""
