@@ -83,6 +83,15 @@ async def serve(config: Config, *, port: int | None = None, ready: asyncio.Event
                           config.data_dir)
     supervisor = Supervisor(config)
     stop = stop or asyncio.Event()
+    fleet = config.settings.fleet
+    if fleet.enabled:
+        from piyasa_core.fleet.agent import default_host_id
+
+        listen = control.port if port is None else port
+        host_id = fleet.host_id or default_host_id(listen or os.getpid())
+        supervisor.use_fleet(host_id, f"{control.host}:{listen}")
+        supervisor.on_drained = stop.set
+        log.info("fleet mode: host %s, %d shards, lease %.0f s", host_id, fleet.shards, fleet.lease_ttl)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)

@@ -281,6 +281,13 @@ def _cross_check(config: Config) -> None:
         origin = config.origin(path)
         raise ConfigError(f"{origin.where()}: {key_label(path)} = {value!r}: {problem}")
 
+    if settings.fleet.enabled:
+        if not config.database_url.startswith("postgresql"):
+            fail(("fleet", "enabled"), True, "a fleet needs PostgreSQL: set [database] url (or DATABASE_URL) "
+                 "to a postgresql:// URL; SQLite cannot be shared by hosts")
+        if not settings.cache.redis_url:
+            fail(("fleet", "enabled"), True, "a fleet needs Redis for its shared budgets and cache: set [cache] "
+                 "redis_url (or REDIS_URL)")
     seen_users: dict[str, int] = {}
     for index, bot in enumerate(settings.bots):
         lowered = bot.username.lower()

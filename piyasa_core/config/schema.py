@@ -83,6 +83,26 @@ class DatabaseConfig(Section):
     echo: bool = False
 
 
+class FleetConfig(Section):
+    """Several supervisors on one PostgreSQL database (docs/fleet.md); off by default."""
+
+    enabled: bool = False
+    host_id: str = Field("", pattern=r"^[A-Za-z0-9_.-]{0,64}$")  # "" → the machine's name and the control port
+    shards: int = Field(12, ge=1, le=4096)
+    lease_ttl: Duration = Field(10.0, ge=1.0, le=300.0)
+    renew_every: Duration = Field(0.0, ge=0.0)  # 0 → a third of lease_ttl
+
+    @model_validator(mode="after")
+    def _renew_within_ttl(self) -> FleetConfig:
+        if self.renew_every and self.renew_every >= self.lease_ttl / 2:
+            raise ValueError("renew_every must be under half of lease_ttl (a lease must be renewed twice before it expires)")
+        return self
+
+    @property
+    def renew_interval(self) -> float:
+        return float(self.renew_every or self.lease_ttl / 3)
+
+
 class CacheConfig(Section):
     redis_url: str = ""
     key_prefix: str = "piyasa"
@@ -360,6 +380,7 @@ class Settings(Section):
     control: ControlConfig = Field(default_factory=ControlConfig)
     paths: PathsConfig = Field(default_factory=PathsConfig)
     database: DatabaseConfig = Field(default_factory=DatabaseConfig)
+    fleet: FleetConfig = Field(default_factory=FleetConfig)
     cache: CacheConfig = Field(default_factory=CacheConfig)
     llm: LLMConfig = Field(default_factory=LLMConfig)
     telegram: TelegramConfig = Field(default_factory=TelegramConfig)

@@ -149,6 +149,10 @@ class ControlClient:
     async def set_bot_enabled(self, bot: int | str, enabled: bool) -> dict[str, Any]:
         return await self._request("POST", "/bots", {"bot": bot, "enabled": enabled})
 
+    async def drain_host(self) -> dict[str, Any]:
+        """Fleet mode: the host hands its shards over to the other hosts, then stops."""
+        return await self._request("POST", "/fleet/drain", {})
+
     async def message(self, message_id: int) -> dict[str, Any]:
         """Everything stored about one message (a 404 ControlError when there is none)."""
         return await self._request("GET", f"/messages/{int(message_id)}")

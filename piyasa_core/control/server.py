@@ -60,6 +60,8 @@ class ControlTarget(Protocol):
 
     async def message_detail(self, message_id: int) -> dict[str, Any]: ...
 
+    async def drain_host(self) -> dict[str, Any]: ...
+
     def metrics(self) -> tuple[bytes, str]: ...
 
 
@@ -158,6 +160,7 @@ class ControlServer:
         app.router.add_post("/human", self._human)
         app.router.add_post("/benchmark", self._benchmark)
         app.router.add_post("/bots", self._bots)
+        app.router.add_post("/fleet/drain", self._drain)
         return app
 
     async def start(self) -> int:
@@ -303,6 +306,10 @@ class ControlServer:
         if not isinstance(enabled, bool):
             raise BadRequest('field "enabled" must be true or false')
         return await self._call(self._target.set_bot_enabled(bot, enabled))
+
+    async def _drain(self, request: web.Request) -> web.Response:
+        """Fleet mode: this host hands its shards over, then stops."""
+        return await self._call(self._target.drain_host())
 
     async def _events(self, request: web.Request) -> web.StreamResponse:
         queue = self._target.subscribe()

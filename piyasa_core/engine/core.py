@@ -32,6 +32,7 @@ from piyasa_core.engine.quota import QuotaPlanner
 from piyasa_core.engine.sharding import owns
 from piyasa_core.engine.turns import choose_chat, choose_topic, decide_turn, held_turn, quiet_after_own
 from piyasa_core.llm.budget import LocalBudget
+from piyasa_core.fleet.share import FleetShare
 from piyasa_core.engine.types import (
     BotProfile,
     ChatInfo,
@@ -67,7 +68,8 @@ class Engine:
                  clock: SimClock, market: MarketContext, worker_id: int = 0, total: int = 1,
                  emit: Callable[[Any], None] | None = None, pacing: bool = True, max_inflight: int = 64,
                  seed: int | None = None, max_pause: float | None = None,
-                 bot_ids: list[int] | None = None, stagger: bool = True, run_id: str | None = None) -> None:
+                 bot_ids: list[int] | None = None, stagger: bool = True, run_id: str | None = None,
+                 fleet: FleetShare | None = None) -> None:
         self.config = config
         self.store = store
         self.router = router
@@ -83,6 +85,7 @@ class Engine:
         self.only_bots = bot_ids
         self.stagger = stagger  # False after a crash restart: the bots were already due
         self.run_id = run_id  # a benchmark run's id: talk only in its chats (bench/scope.py)
+        self.fleet = fleet  # fleet mode: the shards this worker runs under their leases (else bot_id % total)
         cfg_seed = config.settings.engine.seed
         self.seed = seed if seed is not None else (cfg_seed or int.from_bytes(os.urandom(4), "big"))
         self.counts: Counter[str] = Counter()
@@ -162,7 +165,20 @@ class Engine:
     def _mine(self, everyone: list[BotProfile]) -> list[BotProfile]:
         """This worker's share of ``everyone``, each in this engine's chats only."""
         return [replace(b, chat_ids=tuple(c for c in b.chat_ids if c in self.chats)) for b in everyone
-                if owns(b.id, self.worker_id, self.total) and (self.only_bots is None or b.id in self.only_bots)]
+                if (self.fleet.holds(b.id) if self.fleet is not None else owns(b.id, self.worker_id, self.total))
+                and (self.only_bots is None or b.id in self.only_bots)]
+
+    async def set_shards(self, epochs: dict[int, int]) -> None:
+        """Fleet mode: the host's agent moved leases. Bots of shards lost stop at once (their outbox
+        writes are fenced anyway); bots of shards gained start, after their interrupted rows are
+        resolved (never re-sent: the earlier holder may have delivered them)."""
+        assert self.fleet is not None
+        gained = set(epochs) - set(self.fleet.epochs)
+        self.fleet.epochs = dict(epochs)
+        if gained:
+            self.counts["stale_pending_resolved"] += await asyncio.to_thread(
+                repo.resolve_stale_shards, self.store.sessions, self.fleet.shards, gained)
+        await self.reload_bots()
 
     async def reload_bots(self) -> None:
         """The operator enabled or disabled a bot: read who talks from the database. This worker's bots
@@ -182,7 +198,8 @@ class Engine:
             self.quota = QuotaPlanner([b for b in everyone if not self.run_id or set(b.chat_ids) & set(self.chats)],
                                       settings.engine, settings.llm, settings.llm.people_reserve)
             self.quota.plan = plan
-        for bot_id in [b for b in self.bots if b not in talking and b not in self.disabled]:
+        mine = {b.id for b in self._mine(everyone)}
+        for bot_id in [b for b in self.bots if (b not in talking or b not in mine) and b not in self.disabled]:
             self.disabled.add(bot_id)
             self._heap = [entry for entry in self._heap if entry[1] != bot_id]
             heapq.heapify(self._heap)

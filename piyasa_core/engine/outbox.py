@@ -21,6 +21,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
 from piyasa_core.engine import repo
+from piyasa_core.fleet.leases import fence_check
 
 log = logging.getLogger(__name__)
 
@@ -48,13 +49,24 @@ class Outbox:
         self.batches = 0
         self.writes = 0
 
-    async def add_pending(self, **row: Any) -> int:
-        """Insert the ``pending`` row (``repo.insert_pending``'s arguments); returns its id once committed."""
-        return int(await self._submit(lambda conn: repo.insert_pending(conn, **row)))
+    async def add_pending(self, *, fence: tuple[str, str, int] | None = None, **row: Any) -> int:
+        """Insert the ``pending`` row (``repo.insert_pending``'s arguments); returns its id once committed.
+        With ``fence`` (fleet mode: lease, holder, epoch) only while that lease is still held, in the
+        same transaction; else ``leases.Fenced`` is raised and nothing is written."""
+        def apply(conn: Connection) -> int:
+            if fence is not None:
+                fence_check(conn, fence)
+            return repo.insert_pending(conn, **row)
+        return int(await self._submit(apply))
 
-    async def mark_sent(self, message_id: int, transport_message_id: int | None, sent_at: float) -> None:
-        """The transport accepted the message; returns once committed."""
-        await self._submit(lambda conn: repo.mark_sent(conn, message_id, transport_message_id, sent_at))
+    async def mark_sent(self, message_id: int, transport_message_id: int | None, sent_at: float,
+                        fence: tuple[str, str, int] | None = None) -> None:
+        """The transport accepted the message; returns once committed (fenced as ``add_pending``)."""
+        def apply(conn: Connection) -> None:
+            if fence is not None:
+                fence_check(conn, fence)
+            repo.mark_sent(conn, message_id, transport_message_id, sent_at)
+        await self._submit(apply)
 
     async def mark_failed(self, message_id: int, reason: str, *, disable_chat_id: int | None = None) -> None:
         """The transport refused the message (and, if asked, the chat is disabled); returns once committed."""

@@ -22,6 +22,7 @@ from piyasa_core.engine.prompt import (
     rewrite_prompt,
     stop_sequences,
 )
+from piyasa_core.fleet.leases import Fenced
 from piyasa_core.engine.types import (
     BotProfile,
     ChatInfo,
@@ -227,12 +228,22 @@ class MessagePipeline:
         # trace: post-processing steps, rejected drafts retried, the dedup verdict (the TUI's message detail)
         meta = {"topic": turn.topic, "mode": turn.mode, "due_at": turn.due_at, "mention": turn.mention,
                 "typing_s": round(typing, 3), **(trace or {})}
-        message_id = await engine.outbox.add_pending(
-            chat_id=chat.id, bot_id=bot.id, text=text, reply_to_id=turn.reply_to.id if turn.reply_to else None,
-            worker_id=engine.worker_id, provider=completion.provider, model=completion.model,
-            tokens_in=completion.prompt_tokens, tokens_out=completion.completion_tokens,
-            tokens_cached=completion.cached_tokens, generation_seconds=completion.latency_s, created_at=created,
-            meta=meta)
+        fence = engine.fleet.fence(bot.id) if engine.fleet is not None else None
+        if engine.fleet is not None:
+            if fence is None:  # the shard moved to another host while this message was drafted
+                self.counts["fenced"] += 1
+                return None
+            meta["fleet"] = {"host": fence[1], "lease": fence[0], "epoch": fence[2]}
+        try:
+            message_id = await engine.outbox.add_pending(
+                chat_id=chat.id, bot_id=bot.id, text=text, reply_to_id=turn.reply_to.id if turn.reply_to else None,
+                worker_id=engine.worker_id, provider=completion.provider, model=completion.model,
+                tokens_in=completion.prompt_tokens, tokens_out=completion.completion_tokens,
+                tokens_cached=completion.cached_tokens, generation_seconds=completion.latency_s, created_at=created,
+                meta=meta, fence=fence)
+        except Fenced:  # the shard moved to another host while this message was drafted
+            self.counts["fenced"] += 1
+            return None
         if typing > 0:
             await engine.transport.send_typing(bot, chat)
             await engine.typing_pause(typing)
@@ -240,16 +251,24 @@ class MessagePipeline:
         current = engine.chats.get(chat.id, chat)
         if not current.enabled:  # disabled while this message was being typed: do not send it
             result = SendResult(False, error_class="chat_disabled", reason="the chat was disabled before sending")
+        elif engine.fleet is not None and engine.fleet.fence(bot.id) != fence:
+            result = SendResult(False, error_class="fenced", reason="the shard's lease moved while this was typed")
         else:
             result = await engine.transport.send(bot, chat, text, reply_to_message_id=reply_tid,
                                                  outbox_id=message_id)
         sent_at = engine.clock.now()
         if result.ok:
-            await engine.outbox.mark_sent(message_id, result.message_id, sent_at)
+            try:
+                await engine.outbox.mark_sent(message_id, result.message_id, sent_at, fence=fence)
+            except Fenced:  # another host took the shard over and resolved this row: it is not ours to count
+                self.counts["fenced"] += 1
+                return None
         else:
             # the chat is disabled in memory before the write is awaited: a turn that finishes typing
             # meanwhile must not send to a chat the bot was removed from
-            if result.error_class != "chat_disabled":
+            if result.error_class == "fenced":
+                self.counts["fenced"] += 1
+            elif result.error_class != "chat_disabled":
                 engine.on_send_failed(bot, chat, message_id, result)
             await engine.outbox.mark_failed(message_id, f"{result.error_class}: {result.reason}",
                                             disable_chat_id=chat.id if result.disable_chat else None)

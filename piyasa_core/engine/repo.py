@@ -9,6 +9,7 @@ from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.orm import Session, aliased
 
 from piyasa_core.engine.types import BotProfile, ChatInfo, HistoryLine, Holding, Stance
+from piyasa_core.store.db import session_scope
 from piyasa_core.store.models import Bot, Chat, Message
 from piyasa_core.timeutil import as_utc
 
@@ -124,6 +125,14 @@ def resolve_stale_pending(session: Session, bot_ids: Sequence[int]) -> int:
         update(Message).where(Message.bot_id.in_(list(bot_ids)), Message.status == "pending")
         .values(status="failed", failure_reason="interrupted: the worker stopped before the transport answered"))
     return int(result.rowcount or 0)
+
+
+def resolve_stale_shards(sessions: Any, shards: int, gained: set[int]) -> int:
+    """Fleet mode, on taking shards over: the earlier holder's pending rows of their bots are marked
+    failed (never re-sent: that host may have delivered them before it stopped)."""
+    with session_scope(sessions) as session:
+        ids = [b.id for b in session.scalars(select(Bot)) if b.id % shards in gained]
+        return resolve_stale_pending(session, ids)
 
 
 def store_human_message(session: Session, *, chat_id: int, text: str, human_name: str,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from piyasa_core.config import Config
 from piyasa_core.store import open_store
@@ -41,12 +41,21 @@ class InitResult:
     bots: tuple[BotRow, ...]
 
 
+INIT_LOCK_KEY = 0x70697961  # "piya": PostgreSQL advisory lock taken by `init` (and every serve's start-up)
+
+
 def initialise(config: Config) -> InitResult:
     """Migrate to head and sync; raises :class:`StoreUnavailable` if the database is unreachable."""
     store = open_store(config)
+    lock = None
     try:
         check_reachable(store.engine)
         config.data_dir.mkdir(parents=True, exist_ok=True)
+        if store.engine.dialect.name == "postgresql":
+            # hosts of a fleet starting together must not migrate and sync the same database at once
+            lock = store.engine.connect()
+            lock.execute(text("SELECT pg_advisory_lock(:key)"), {"key": INIT_LOCK_KEY})
+            lock.commit()
         before, after = upgrade(store.engine)
         workers = config.settings.supervisor.workers
         with session_scope(store.sessions) as session:
@@ -59,4 +68,7 @@ def initialise(config: Config) -> InitResult:
             )
         return InitResult(store.url, before, after, report, bots)
     finally:
+        if lock is not None:
+            lock.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": INIT_LOCK_KEY})
+            lock.close()
         store.dispose()

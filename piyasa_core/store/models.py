@@ -254,3 +254,31 @@ class ProviderUsage(Base):
                                                  nullable=False)
 
     __table_args__ = (UniqueConstraint("day", "provider", "model"),)
+
+
+class FleetHost(Base):
+    """A supervisor of the fleet (``[fleet]``): who it is, its heartbeat and what it shows the others."""
+
+    __tablename__ = "fleet_hosts"
+
+    host_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    address: Mapped[str] = mapped_column(String(255), default="", nullable=False)
+    workers: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
+    version: Mapped[str] = mapped_column(String(32), default="", nullable=False)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    draining: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false(), nullable=False)
+    summary: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, nullable=False)
+
+
+class FleetLease(Base):
+    """A lease with expiry on a shard (``shard:<n>``) or a bot token's update receiver
+    (``receiver:<bot id>``). ``epoch`` grows with every new holder: it is the fencing token the
+    outbox's writes are checked against (PostgreSQL's clock decides expiry, not the hosts')."""
+
+    __tablename__ = "fleet_leases"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str | None] = mapped_column(String(64))
+    epoch: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0", nullable=False)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -37,7 +37,14 @@ class SetBotEnabled:
     enabled: bool
 
 
-Command = SwitchProvider | SetRunning | Drain | SubmitJob | SetBotEnabled
+@dataclass(frozen=True)
+class SetShards:
+    """Fleet mode: the shards this worker runs now, each with its lease's epoch (the fencing token)."""
+
+    epochs: dict[int, int]
+
+
+Command = SwitchProvider | SetRunning | Drain | SubmitJob | SetBotEnabled | SetShards
 
 
 # ── worker → supervisor ────────────────────────────────────────────────────────────────────────────
@@ -103,3 +110,5 @@ class WorkerSpec:
     sim_anchor: float | None = None  # time.monotonic() at sim_start (shared timeline across restarts)
     after_crash: bool = False  # restarted after a crash: speak at once instead of staggering
     run_id: str | None = None  # a benchmark run's id: the worker talks only in that run's chats
+    fleet_host: str | None = None  # fleet mode: the host's id (the lease holder its writes are fenced by)
+    shard_epochs: dict[int, int] | None = None  # fleet mode: the shards it starts with (shard → epoch)

@@ -123,6 +123,7 @@ class Snapshot:
     time_scale: float = 1.0
     day_plan: dict[str, Any] | None = None  # the day's LLM plan (llm/quota_plan.py DayPlan.to_dict)
     bots: tuple[BotView, ...] = ()  # every bot of the database, in id order
+    fleet: dict[str, Any] | None = None  # fleet mode: hosts, their shards and throughput (fleet/agent.py FleetView)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (the control API's `/status`)."""

@@ -17,6 +17,7 @@ from piyasa_core.workers.messages import (
     Drain,
     Heartbeat,
     SetBotEnabled,
+    SetShards,
     SetRunning,
     SubmitJob,
     SwitchProvider,
@@ -128,9 +129,14 @@ async def _run(spec: WorkerSpec, events: Any, commands: Any) -> None:
             events.put(event)
             recorder.record(event)
 
+    fleet = None
+    if spec.fleet_host is not None:
+        from piyasa_core.fleet.share import FleetShare
+
+        fleet = FleetShare(spec.fleet_host, config.settings.fleet.shards, dict(spec.shard_epochs or {}))
     engine = build_engine(config, store, worker_id=spec.worker_id, total=spec.total, emit=emit,
                           clock=SimClock(scale, spec.sim_start, spec.sim_anchor), stagger=not spec.after_crash,
-                          run_id=spec.run_id)
+                          run_id=spec.run_id, fleet=fleet)
     await engine.start()
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -147,9 +153,21 @@ async def _run(spec: WorkerSpec, events: Any, commands: Any) -> None:
             return
         events.put(CommandApplied(spec.worker_id, "bot", f"{command.bot_id}:{command.enabled}", time.time()))
 
+    async def set_shards(command: SetShards) -> None:
+        try:
+            await engine.set_shards(command.epochs)
+        except Exception:  # noqa: BLE001 - reported; fencing keeps a stale shard from writing
+            logging.getLogger(__name__).exception("worker %d could not apply %s", spec.worker_id, command)
+            return
+        events.put(CommandApplied(spec.worker_id, "shards", ",".join(map(str, sorted(command.epochs))), time.time()))
+
     def on_command(command: Any) -> None:
         if isinstance(command, SetBotEnabled):
             task = asyncio.ensure_future(reload_bots(command))
+            pending.add(task)
+            task.add_done_callback(pending.discard)
+        elif isinstance(command, SetShards):
+            task = asyncio.ensure_future(set_shards(command))
             pending.add(task)
             task.add_done_callback(pending.discard)
         elif isinstance(command, SwitchProvider):
