@@ -178,9 +178,9 @@ class Engine:
         if gained:
             self.counts["stale_pending_resolved"] += await asyncio.to_thread(
                 repo.resolve_stale_shards, self.store.sessions, self.fleet.shards, gained)
-        await self.reload_bots()
+        await self.reload_bots(stagger=not gained)
 
-    async def reload_bots(self) -> None:
+    async def reload_bots(self, stagger: bool = True) -> None:
         """The operator enabled or disabled a bot: read who talks from the database. This worker's bots
         turned off stop (a message in flight is still sent), those turned on start speaking; every
         worker forgets a silent bot as a chat member (nobody waits for its answer)."""
@@ -210,7 +210,7 @@ class Engine:
                 self._reschedule(bot.id, self._anchor[bot.id])
             elif bot.id not in self.bots:
                 self.memories[bot.id], self.past[bot.id] = memories[bot.id]
-                self._add_bot(bot, now, stagger=True)
+                self._add_bot(bot, now, stagger=stagger)  # a shard taken over: its bots were silent, due now
                 self._wakeup.set()
 
     # ── cached reads ───────────────────────────────────────────────────────────────────────────

@@ -82,6 +82,7 @@ class FleetAgent:
         self.view = FleetView(host_id, shards, lease_ttl)
         self._told: dict[int, dict[int, int]] = {}
         self._started = False
+        self.next_round = renew_every  # seconds to the next round (sooner when a wanted lease is about to end)
 
     # ── what the workers run ────────────────────────────────────────────────────────────────
     def epochs_for(self, worker_id: int) -> dict[int, int]:
@@ -152,6 +153,14 @@ class FleetAgent:
                 holders[shard] = self.host_id
                 self.view.moves += 1
         self._tell_workers()
+        # under its target with shards held elsewhere (a host that stopped renewing): look again the moment
+        # the first of those leases ends, not up to a whole round later
+        self.next_round = self.every
+        if not self.draining and len(self.held) < targets(self.shards, live).get(self.host_id, 0):
+            ending = [lease.seconds_left for lease in current.values()
+                      if lease.valid and lease.holder not in (None, self.host_id)]
+            if ending:
+                self.next_round = max(0.05, min(self.every, min(ending) + 0.05))
         self.view.draining = self.draining
         self.view.holders = holders
         self.view.hosts = [{"host_id": h.host_id, "address": h.address, "workers": h.workers,
@@ -183,7 +192,7 @@ class FleetAgent:
                 log.warning("fleet %s: round failed: %s", self.host_id, self.view.error)
                 self.expire_unrenewed()
             try:
-                await asyncio.wait_for(stop.wait(), timeout=self.every)
+                await asyncio.wait_for(stop.wait(), timeout=self.next_round)
             except asyncio.TimeoutError:
                 pass
 
