@@ -89,8 +89,7 @@ async def serve(config: Config, *, port: int | None = None, ready: asyncio.Event
 
         listen = control.port if port is None else port
         host_id = fleet.host_id or default_host_id(listen or os.getpid())
-        supervisor.use_fleet(host_id, f"{control.host}:{listen}")
-        supervisor.on_drained = stop.set
+        supervisor.use_fleet(host_id, f"{control.host}:{listen}").on_drained = stop.set
         log.info("fleet mode: host %s, %d shards, lease %.0f s", host_id, fleet.shards, fleet.lease_ttl)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -99,6 +98,8 @@ async def serve(config: Config, *, port: int | None = None, ready: asyncio.Event
     server = ControlServer(supervisor, token, control.host, control.port if port is None else port,
                            data_dir=config.data_dir)
     bound = await server.start()
+    if supervisor.fleet is not None:  # what the other hosts show for this one
+        supervisor.fleet.agent.address = f"{control.host}:{bound}"
     log.info("control API on http://%s:%d (bearer token: %s or %s)", control.host, bound, control.token_env,
              config.data_dir / "control.token")
     off = frozenset(r.username for r in supervisor.roster.records.values() if r.operator_disabled)

@@ -107,10 +107,7 @@ class Supervisor:
         self._webhook_runner: Any = None
         self.l2_configured = bool(config.settings.cache.redis_url)
         self.bench = BenchController(self)
-        self.fleet: Any = None  # fleet mode's agent (use_fleet), else None
-        self.on_drained: Callable[[], None] | None = None  # the serve's stop, after a drain handed every shard over
-        self._fleet_stop = asyncio.Event()
-        self._fleet_task: asyncio.Task[None] | None = None
+        self.fleet: Any = None  # fleet mode (use_fleet): a fleet.host.FleetHost, else None
 
     # ── time ───────────────────────────────────────────────────────────────────────────────────
     def sim_now(self) -> float:
@@ -133,7 +130,7 @@ class Supervisor:
         self.feed.extend(recent_feed(self.store, self.sim_now(), self.config.settings.engine.timezone,
                                      self.feed.maxlen or 500))
         if self.fleet is not None:  # the first round registers the host and takes its shards: workers start with them
-            await asyncio.to_thread(self.fleet.step)
+            await self.fleet.first_round()
         for slot in self.slots.values():
             self._spawn(slot)
         for target, name in ((self._read_events, "events"), (self._sample, "psutil")):
@@ -142,49 +139,30 @@ class Supervisor:
             self._threads.append(thread)
         self._monitor = asyncio.create_task(self._watch())
         if self.fleet is not None:
-            self._fleet_stop = asyncio.Event()
-            self._fleet_task = asyncio.create_task(self.fleet.run(self._fleet_stop))
+            self.fleet.start()
         self._receiver_task = await self._start_receiver()
 
-    def use_fleet(self, host_id: str, address: str) -> None:
+    def use_fleet(self, host_id: str, address: str) -> Any:
         """Fleet mode (``[fleet] enabled``): this supervisor runs the shards its leases give it."""
-        from piyasa_core.fleet.agent import FleetAgent
+        from piyasa_core.fleet.host import FleetHost
 
-        fleet = self.config.settings.fleet
-        self.fleet = FleetAgent(self.store.engine, host_id=host_id, shards=fleet.shards, lease_ttl=fleet.lease_ttl,
-                                renew_every=fleet.renew_interval, workers=self.total, address=address,
-                                summary=self._fleet_summary, apply=self._apply_shards)
+        self.fleet = FleetHost(self, host_id, address)
+        return self.fleet
 
-    def _fleet_summary(self) -> dict[str, Any]:
-        """What this host shows the fleet's other hosts (their `status` and TUI)."""
-        snap_now, sim_now = time.time(), self.sim_now()
-        with self.lock:
-            views = [slot.view(snap_now, sim_now) for slot in self.slots.values()]
-        return {"sent_total": sum(v.sent_total for v in views), "rate_1m": round(sum(v.rate_1m for v in views), 2),
-                "rate_10m": round(sum(v.rate_10m for v in views), 2),
-                "worker_states": [v.state for v in views], "draining": bool(self.fleet and self.fleet.draining)}
-
-    def _apply_shards(self, worker_id: int, epochs: dict[int, int]) -> None:
+    def apply_shards(self, worker_id: int, epochs: dict[int, int]) -> None:
+        """Fleet mode: tell a worker the shards (→ lease epochs) it runs now."""
         with self.lock:
             self._send(self.slots[worker_id], SetShards(epochs))
+
+    def submit_to(self, worker_id: int, job: ReplyJob) -> None:
+        with self.lock:
+            self._send(self.slots[worker_id], SubmitJob(job))
 
     async def drain_host(self) -> dict[str, Any]:
         """Fleet mode: hand this host's shards over to the others, then stop (the serve exits)."""
         if self.fleet is None:
             raise ValueError("drain needs fleet mode ([fleet] enabled = true)")
-        self.fleet.draining = True
-        self.notice("warning", f"host {self.fleet.host_id} draining: its shards go to the other hosts, then it stops")
-        held = len(self.fleet.held)
-        if self.on_drained is not None:
-            asyncio.get_running_loop().create_task(self._finish_drain())
-        return {"ok": True, "host": self.fleet.host_id, "shards": held}
-
-    async def _finish_drain(self) -> None:
-        deadline = time.monotonic() + 4 * self.fleet.ttl
-        while self.fleet.held and time.monotonic() < deadline:
-            await asyncio.sleep(0.2)
-        if self.on_drained is not None:
-            self.on_drained()
+        return self.fleet.drain()
 
     async def _start_receiver(self) -> asyncio.Task[None] | None:
         """The single Telegram update receiver (polling or webhook), when a chat uses Telegram."""
@@ -234,8 +212,7 @@ class Supervisor:
             log_path=str(self.log_dir / f"worker-{slot.worker_id}.log"), parent_pid=os.getpid(),
             time_scale=self.time_scale, sim_start=self.sim_start, sim_anchor=self.sim_anchor,
             after_crash=after_crash, run_id=scope.run_id if scope else None,
-            fleet_host=self.fleet.host_id if self.fleet is not None else None,
-            shard_epochs=self.fleet.epochs_for(slot.worker_id) if self.fleet is not None else None)
+            **(self.fleet.spec(slot.worker_id) if self.fleet is not None else {}))
         slot.commands = self.ctx.Queue()
         slot.process = self.ctx.Process(target=worker_main, args=(spec, self.events, slot.commands),
                                         name=f"piyasa-worker-{slot.worker_id}", daemon=True)
@@ -376,9 +353,8 @@ class Supervisor:
     async def stop(self) -> None:
         """Stop every worker cleanly (no orphans) and the supervisor's threads."""
         await self.bench.aclose()
-        if self._fleet_task is not None:
-            self._fleet_stop.set()
-            await asyncio.gather(self._fleet_task, return_exceptions=True)
+        if self.fleet is not None:
+            await self.fleet.stop()
         if self._receiver_task is not None:
             self._receiver_stop.set()
             await asyncio.gather(self._receiver_task, return_exceptions=True)
@@ -386,10 +362,7 @@ class Supervisor:
             await self._webhook_runner.cleanup()
         await self._stop_slots(list(self.slots.values()))
         if self.fleet is not None:  # the workers drained: the others may take every shard at once
-            try:
-                await asyncio.to_thread(self.fleet.release_all)
-            except Exception as exc:  # noqa: BLE001 - the leases then expire within lease_ttl
-                log.warning("fleet: could not release the leases (%s); they expire within %.0f s", exc, self.fleet.ttl)
+            await self.fleet.leave()
         self._closing.set()
         if self._monitor:
             self._monitor.cancel()
@@ -492,14 +465,12 @@ class Supervisor:
         of the bot's shard when this host holds it)."""
         with self.lock:
             if self.fleet is not None:
-                from piyasa_core.engine.sharding import fleet_shard, fleet_worker
-
-                shard = fleet_shard(job.bot_id, self.fleet.shards)
-                if shard not in self.fleet.held:
-                    self.notice("warning", f"reply job for bot {job.bot_id} dropped: shard {shard} is held by "
-                                           f"{self.fleet.view.holders.get(shard) or 'no host'}")
+                worker = self.fleet.local_worker(job.bot_id)
+                if worker is None:  # another host holds the bot's shard: it answers
+                    if not self.fleet.relay_job(job, self._loop):
+                        self.notice("warning", f"reply job for bot {job.bot_id} dropped: its shard is on another host")
                     return
-                slot = self.slots[fleet_worker(shard, self.total)]
+                slot = self.slots[worker]
             else:
                 slot = self.slots[job.bot_id % self.total]
             if not self._send(slot, SubmitJob(job)):
@@ -656,7 +627,7 @@ class Supervisor:
             rate_10m=sum(v.rate_10m for v in views), cache_totals=cache_totals(views),
             l2_configured=self.l2_configured, notices=notices, chats=self.chat_keys, time_scale=self.time_scale,
             benchmark=self.bench.status(), day_plan=day_plan, bots=bots,
-            fleet=self.fleet.view.to_dict() if self.fleet is not None else None)
+            fleet=self.fleet.view() if self.fleet is not None else None)
 
     def snapshot_dict(self) -> dict[str, Any]:
         return self.snapshot().to_dict()
