@@ -178,3 +178,37 @@ async def test_webhook_registers_and_checks_the_secret(tg: TelegramEnv) -> None:
     with session_scope(store.sessions) as session:
         assert session.scalar(select(func.count()).select_from(Message)) == 1
     store.dispose()
+
+
+async def test_in_a_fleet_one_host_at_a_time_polls_a_token_and_the_next_goes_on_from_its_offset(
+        tg: TelegramEnv) -> None:
+    """Two hosts' receivers for the same token: each polls only while its lease window is open (the
+    holder of the bot's shard, fleet/agent.py receiver_window), a long poll never outlives the window,
+    and the next holder starts from the stored offset. No 409 from us, no update stored twice."""
+    config, store = setup_store()
+    jobs: list[ReplyJob] = []
+    owner = {"host": "a"}
+    windows = {"a": lambda bot_id: 30.0 if owner["host"] == "a" else 0.0,
+               "b": lambda bot_id: 30.0 if owner["host"] == "b" else 0.0}
+    receivers = {}
+    for host in ("a", "b"):
+        receivers[host] = make_receiver(tg, store, jobs, ("ali_ekonomist",))
+        receivers[host].may_poll = windows[host]
+    stop = asyncio.Event()
+    tasks = [asyncio.create_task(r.run_polling(stop)) for r in receivers.values()]
+    token = BOTS["ali_ekonomist"][1]
+    tg.fake.human_message(CHAT, "@ali_ekonomist faiz kararı ne zaman?", from_user=DENIZ)
+    await wait_for(lambda: receivers["a"].counts["stored"] == 1)
+    # the shard moves: a's window closes a second before its lease could end (its 1 s poll returns
+    # meanwhile); b gets the lease only once it ended
+    owner["host"] = ""
+    await asyncio.sleep(1.5)
+    owner["host"] = "b"
+    tg.fake.human_message(CHAT, "@ali_ekonomist enflasyon verisi ne zaman?", from_user=DENIZ)
+    await wait_for(lambda: receivers["b"].counts["stored"] == 1)
+    stop.set()
+    await asyncio.gather(*tasks)
+    assert receivers["a"].counts["stored"] == 1 and receivers["b"].counts["updates"] == 1  # nothing twice
+    assert tg.fake.conflicts(token) == 0 and tg.fake.max_concurrent_get_updates(token) == 1
+    assert len(human_rows(store)) == 2 and len(jobs) == 2
+    store.dispose()

@@ -288,6 +288,9 @@ def _cross_check(config: Config) -> None:
         if not settings.cache.redis_url:
             fail(("fleet", "enabled"), True, "a fleet needs Redis for its shared budgets and cache: set [cache] "
                  "redis_url (or REDIS_URL)")
+        if settings.telegram.mode == "webhook":
+            fail(("telegram", "mode"), "webhook", "a fleet receives Telegram updates by polling (each token by "
+                 "the host holding its bot's shard); a webhook URL points at one host")
     seen_users: dict[str, int] = {}
     for index, bot in enumerate(settings.bots):
         lowered = bot.username.lower()

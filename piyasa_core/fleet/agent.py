@@ -90,6 +90,16 @@ class FleetAgent:
         return {s: e for s, e in self.held.items()
                 if s not in self.releasing and fleet_worker(s, self.workers) == worker_id}
 
+    def receiver_window(self, bot_id: int) -> float:
+        """Seconds this host may still receive the updates of ``bot_id``'s token: the receiver of a token
+        is the holder of its bot's shard, up to one second before that lease could end unrenewed (by
+        then the long poll has returned), so the next holder never polls while this one does."""
+        shard = bot_id % self.shards
+        until = self.deadline.get(shard)
+        if until is None or shard in self.releasing:
+            return 0.0
+        return max(0.0, until - 1.0 - time.monotonic())
+
     def _tell_workers(self, force: bool = False) -> None:
         for worker in range(self.workers):
             epochs = self.epochs_for(worker)

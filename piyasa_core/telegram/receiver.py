@@ -50,9 +50,12 @@ class UpdateReceiver:
     def __init__(self, store: Store, bots: Sequence[BotProfile], tokens: dict[int, Secret], *,
                  route: Callable[[ReplyJob], None], base_url: str = "", poll_timeout: float = 25.0,
                  clock: Callable[[], float] = time.time, tz_name: str | None = None,
-                 on_stored: Callable[[int], None] | None = None) -> None:
+                 on_stored: Callable[[int], None] | None = None,
+                 may_poll: Callable[[int], float] | None = None) -> None:
         self.store = store
         self.on_stored = on_stored
+        # fleet mode: seconds this host may still poll a bot's token (0: another host's turn; fleet/agent.py)
+        self.may_poll = may_poll
         self.tz_name = tz_name  # the group's questions go to bots inside their active hours
         self.bots = [b for b in bots if b.id in tokens]
         self.tokens = tokens
@@ -93,12 +96,23 @@ class UpdateReceiver:
     async def _poll(self, bot: BotProfile, stop: asyncio.Event) -> None:
         tg = self._tg[bot.id]
         await tg.delete_webhook(drop_pending_updates=False)
-        with session_scope(self.store.sessions) as session:
-            offset = int(get_setting(session, offset_key(bot.id), 0) or 0)
+        offset, resumed = 0, False
         backoff = 1.0
         while not stop.is_set():
+            timeout = int(self.poll_timeout)
+            if self.may_poll is not None:
+                window = self.may_poll(bot.id)
+                if window < 2.0:  # another host receives this token: never two long polls at once
+                    resumed = False
+                    await asyncio.sleep(0.5)
+                    continue
+                timeout = min(timeout, int(window) - 1)  # the long poll ends before the lease could
+            if not resumed:  # where the last receiver of this token stopped (maybe another host)
+                with session_scope(self.store.sessions) as session:
+                    offset = int(get_setting(session, offset_key(bot.id), 0) or 0)
+                resumed = True
             try:
-                updates = await tg.get_updates(offset=offset or None, timeout=int(self.poll_timeout),
+                updates = await tg.get_updates(offset=offset or None, timeout=timeout,
                                                allowed_updates=ALLOWED_UPDATES)
                 backoff = 1.0
             except RetryAfter as exc:

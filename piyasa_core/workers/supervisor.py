@@ -178,7 +178,8 @@ class Supervisor:
         tokens = tokens_for(self.config, [(b.id, b.username, b.token_env) for b in bots])
         receiver = UpdateReceiver(self.store, bots, tokens, route=self.route_job, base_url=tg.api_base_url,
                                   poll_timeout=tg.poll_timeout, tz_name=self.config.settings.engine.timezone,
-                                  on_stored=self._show_person)
+                                  on_stored=self._show_person,
+                                  may_poll=self.fleet.agent.receiver_window if self.fleet is not None else None)
         self.receiver = receiver
         if tg.mode == "webhook":
             secret = self.config.secret(tg.webhook_secret_env)
