@@ -137,7 +137,7 @@ FACTS: dict[str, dict[str, tuple[str, ...]]] = {
     },
     "stock": {
         "how_much": ("{T} şu an {P}, bugün %{CHG} {DIRW}.",),
-        "why": ("{T} bugün %{CHG} {DIRW}; bence nedeni {DRV} {ile ilgili beklentiler|tarafındaki haber akışı}.",),
+        "why": ("{T} bugün %{CHG} {DIRW}; bence nedeni {DRV} {tarafındaki gelişmeler|tarafındaki haber akışı}.",),
         "when": ("{T} bilançosunu çeyrek kapanışından sonra açıklar; yıllık sonuçlar mart başında, çeyrekler iki ay "
                  "içinde KAP'ta olur.",),
         "what": ("{T}, Borsa İstanbul'da işlem gören bir şirkettir; fiyatını en çok {DRV} belirler.",),
@@ -147,7 +147,7 @@ FACTS: dict[str, dict[str, tuple[str, ...]]] = {
     },
     "index": {
         "how_much": ("{T} şu an {P}, bugün %{CHG} {DIRW}.",),
-        "why": ("{T} bugün %{CHG} {DIRW}; bence nedeni {DRV} {ile ilgili beklentiler|tarafındaki haber akışı}.",),
+        "why": ("{T} bugün %{CHG} {DIRW}; bence nedeni {DRV} {tarafındaki gelişmeler|tarafındaki haber akışı}.",),
         "when": ("BIST hafta içi 10:00'da açılır, 18:00'de kapanır; kapanış seansı 18:10'a kadar sürer.",),
         "how": ("endekse yatırım için önce bir aracı kurumda hesap aç, sonra endeks fonu ya da BIST30'daki büyük "
                 "hisseleri seçerek başla.",),
@@ -157,7 +157,7 @@ FACTS: dict[str, dict[str, tuple[str, ...]]] = {
         "how": ("döviz almak için bankanın ya da aracı kurumun uygulamasından alış yapılır; alış-satış makası ve vergiler "
                 "maliyete eklenir.",),
         "how_much": ("{T} şu an {P}, bugün %{CHG} {DIRW}.",),
-        "why": ("{T} bugün %{CHG} {DIRW}; bence nedeni {DRV} ile ilgili beklentiler, TCMB'nin duruşu da belirleyici.",),
+        "why": ("{T} bugün %{CHG} {DIRW}; bence nedeni {DRV} tarafındaki gelişmeler, TCMB'nin duruşu da belirleyici.",),
         "when": ("döviz piyasası 7/24 işler ama asıl hareket hafta içi gündüz olur; TCMB kararları 14:00'te gelir.",),
         "what": ("{T}, bir birim dövizin kaç TL ettiğini gösteren kurdur; belirleyicisi {DRV}.",),
         "yesno": ("bence {T} tarafında sert sıçrama beklemiyorum, ama {DRV} bozulursa fikrim değişir.",),
@@ -166,7 +166,7 @@ FACTS: dict[str, dict[str, tuple[str, ...]]] = {
         "how": ("kripto için lisanslı bir borsada hesap açıp TL yatırarak alınır; büyük tutarları borsada değil kendi "
                 "cüzdanında tutmak daha güvenli.",),
         "how_much": ("{T} şu an {P}, son 24 saatte %{CHG} {DIRW}.",),
-        "why": ("{T} bugün %{CHG} {DIRW}; bence nedeni {DRV} {ile ilgili beklentiler|tarafındaki haber akışı}.",),
+        "why": ("{T} bugün %{CHG} {DIRW}; bence nedeni {DRV} {tarafındaki gelişmeler|tarafındaki haber akışı}.",),
         "when": ("kripto 7/24 işlem görür, hafta sonu da açık; ama hacim hafta içi ABD seansında artar.",),
         "what": ("Bitcoin, merkezi bir otoritesi olmayan dijital bir paradır; arzı 21 milyonla sınırlıdır.",),
         "yesno": ("bence {T} çok oynak; girilecekse küçük tutarla ve zarar kes emriyle girilir.",),
