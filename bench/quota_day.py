@@ -111,7 +111,8 @@ def _environment(folder: Path, fake_url: str, fallback: list[str]) -> dict[str, 
     env = {"LLM_PROVIDER": "groq", "PIYASA_LLM__FALLBACK": ",".join(fallback), "REDIS_URL": "",
            "PIYASA_DATA_DIR": str(folder / "data"), "PIYASA_WORKERS": "1",
            "GROQ_API_KEY": "gsk_bench_000000000000000000000", "GROQ_BASE_URL": fake_url,
-           "GEMINI_API_KEY": "AIza" + "Bench" + "0" * 30,  # built here: no committed line looks like a key "GOOGLE_GEMINI_BASE_URL": fake_url,
+           "GEMINI_API_KEY": "AIza" + "Bench" + "0" * 30,  # built here: no committed line looks like a key
+           "GOOGLE_GEMINI_BASE_URL": fake_url,
            "PIYASA_LLM__PROVIDERS__GEMINI__MODEL": "gemini-2.5-flash"}
     for name, limits in (("GROQ", GROQ_FREE), ("GEMINI", GEMINI_FREE)):
         for key in ("rpm", "tpm", "rpd", "tpd"):
