@@ -218,3 +218,26 @@ def test_fleet_mode_refuses_sqlite_with_the_file_and_key(workdir: Path) -> None:
     message = str(caught.value)
     assert "config.toml" in message and "[fleet] enabled" in message and "PostgreSQL" in message
     assert "\n" not in message
+
+
+async def test_a_round_the_database_never_answers_drops_the_shards_once_their_lease_surely_ended() -> None:
+    """A partition: established connections hang instead of failing. The agent does not wait for the
+    hung round; once a lease's local deadline (last renewal + ttl) passed, its workers stop the shard."""
+    told: dict[int, dict[int, int]] = {}
+    agent = FleetAgent(None, host_id="p", shards=4, lease_ttl=1.0, renew_every=0.2, workers=2,  # type: ignore[arg-type]
+                       apply=lambda worker, epochs: told.__setitem__(worker, epochs))
+    agent.held = {0: 3, 1: 3}
+    agent.deadline = {0: time.monotonic() + 0.6, 1: time.monotonic() + 0.6}
+    agent._tell_workers()
+    assert told == {0: {0: 3}, 1: {1: 3}}
+    hung = threading.Event()
+    agent.step = lambda: hung.wait(10)  # type: ignore[method-assign]
+    stop = asyncio.Event()
+    task = asyncio.create_task(agent.run(stop))
+    deadline = time.monotonic() + 10
+    while (told[0] or told[1]) and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    assert told == {0: {}, 1: {}} and not agent.held and "did not answer" in agent.view.error
+    stop.set()
+    hung.set()
+    await task

@@ -193,18 +193,29 @@ class FleetAgent:
         self._tell_workers()
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Rounds every ``renew_every`` until ``stop``."""
+        """Rounds every ``renew_every`` until ``stop``. A round the database does not answer (a
+        partition: established connections hang rather than fail) is waited for no longer than a
+        round; meanwhile the shards whose lease surely ended are dropped from the workers."""
+        pending: asyncio.Future[None] | None = None
         while not stop.is_set():
+            if pending is None or pending.done():
+                pending = asyncio.ensure_future(asyncio.to_thread(self.step))
             try:
-                await asyncio.to_thread(self.step)
+                await asyncio.wait_for(asyncio.shield(pending), timeout=max(self.every, 0.5))
+            except asyncio.TimeoutError:
+                self.view.error = f"the database did not answer within {self.every:.1f} s"
+                log.warning("fleet %s: %s", self.host_id, self.view.error)
+                self.expire_unrenewed()
             except Exception as exc:  # noqa: BLE001 - the database may be unreachable (a partition)
-                self.view.error = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
+                self.view.error = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
                 log.warning("fleet %s: round failed: %s", self.host_id, self.view.error)
                 self.expire_unrenewed()
             try:
                 await asyncio.wait_for(stop.wait(), timeout=self.next_round)
             except asyncio.TimeoutError:
                 pass
+        if pending is not None and not pending.done():
+            pending.cancel()  # the thread finishes on its own; its result is not wanted any more
 
     def release_all(self) -> None:
         """A clean stop (after the workers drained): hand every lease over now and leave the fleet."""
