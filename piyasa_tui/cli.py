@@ -78,7 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--url", default=None, help="control API URL (default: discovered in the data dir)")
     _add_common(status, in_subcommand=True)
     from piyasa_tui.bench_cli import add_parser as add_bench
+    from piyasa_tui.fleet_cli import add_parser as add_drain
 
+    add_drain(commands, _add_common)
     add_bench(commands, _add_common)
     return parser
 
@@ -111,11 +113,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     _setup_logging()
     from piyasa_tui import commands
     from piyasa_tui.bench_cli import run_bench
+    from piyasa_tui.fleet_cli import run_drain
 
     handlers: dict[str | None, Callable[[argparse.Namespace], int]] = {
         "init": commands.run_init,
         "check": commands.run_check,
         "status": commands.run_status,
+        "drain": run_drain,
         "bench": run_bench,
     }
     if (args.serve or args.attach is not None) and args.command is not None:

@@ -152,9 +152,13 @@ def run_status(args: argparse.Namespace) -> int:
 
 
 def render_status(snap: dict, console: Console) -> None:  # type: ignore[type-arg]
-    """A compact text view of a snapshot (workers, providers, last messages)."""
+    """A compact text view of a snapshot (the fleet in fleet mode, workers, providers, last messages)."""
     console.print(f"provider {snap['active_provider']} · {'running' if snap['running'] else 'paused'} · "
                   f"{snap['sent_total']} sent · {snap['rate_1m']:.1f} msg/min (1m) · {snap['rate_10m']:.1f} (10m)")
+    if snap.get("fleet"):
+        from piyasa_tui.fleet_cli import render_fleet
+
+        render_fleet(snap["fleet"], console)
     workers = Table(title="workers")
     for column in ("#", "pid", "state", "restarts", "bots", "sent", "1m", "10m", "last error"):
         workers.add_column(column)

@@ -59,6 +59,11 @@ class SnapshotSource(Protocol):
         (or a 404 ControlError when attached) when there is none."""
         ...
 
+    async def drain_host(self) -> dict[str, Any]:
+        """Fleet mode: `{"ok", "host", "shards"}` — the host hands its shards over, then stops; ValueError
+        (a 400 ControlError when attached) when it is not in fleet mode."""
+        ...
+
 
 @dataclass(frozen=True)
 class Link:
@@ -182,6 +187,14 @@ class ScriptedSource:
         default = detail_of(item) if item is not None else LookupError(f"message {message_id} not found")
         return await self._act("message_detail", (message_id,), default)
 
+    async def drain_host(self) -> dict[str, Any]:
+        """By default what the current snapshot's fleet says (ValueError when it has none, as the supervisor)."""
+        fleet = self._current.fleet if self._current is not None else None
+        default: Any = ValueError("drain needs fleet mode ([fleet] enabled = true)") if not fleet else \
+            {"ok": True, "host": fleet.get("host_id"),
+             "shards": sum(1 for h in (fleet.get("holders") or {}).values() if h == fleet.get("host_id"))}
+        return await self._act("drain_host", (), default)
+
     def link(self) -> Link | None:
         """``link_state`` (None: behave like the embedded supervisor, always fresh)."""
         return self.link_state
@@ -264,6 +277,35 @@ def sample_snapshot(now: float, *, feed_size: int = 24, l2: bool = False, runnin
         rate_1m=sum(w.rate_1m for w in views), rate_10m=sum(w.rate_10m for w in views),
         cache_totals=cache_totals(views), l2_configured=l2, notices=(), chats=("piyasa-local", "borsa-sohbet"),
         bots=sample_bots(now))
+
+
+FLEET_HOSTS = ("piyasa-a", "piyasa-b", "piyasa-c")
+
+
+def sample_fleet(snapshot: Snapshot, *, failover: bool = False) -> dict[str, Any]:
+    """The ``fleet`` of a three-host fleet whose first host is ``snapshot``'s (its workers and rates):
+    12 shards, 4 each; with ``failover`` the third host went silent 41 s ago, its 4 shards' leases ran
+    out (unheld) and the two others are taking them over (4 of 6 each)."""
+    here, second, third = FLEET_HOSTS
+    per_host = {here: (0, 3, 6, 9), second: (1, 4, 7, 10), third: (2, 5, 8, 11)}
+    if failover:
+        per_host[third] = ()
+    holders = {str(s): host for host, shards in per_host.items() for s in shards}
+    holders.update({str(s): None for s in range(12) if str(s) not in holders})
+    at = snapshot.at
+    states = [w.state for w in snapshot.workers]
+    summaries = {here: (snapshot.sent_total, snapshot.rate_1m, snapshot.rate_10m, states, 0.4),
+                 second: (402, 2.8, 2.6, ["running"] * 4, 1.9),
+                 third: (377, 0.0, 1.1, ["running"] * 4, 41.3) if failover else (377, 3.3, 3.0, ["running"] * 4, 2.7)}
+    hosts = []
+    for host, (sent, rate_1m, rate_10m, workers, age) in summaries.items():
+        live = not (failover and host == third)
+        hosts.append({"host_id": host, "address": "127.0.0.1:8765", "workers": len(workers), "version": "0.1.0",
+                      "live": live, "draining": False, "heartbeat_age_s": age, "started_at": at - 3725,
+                      "target": (6 if failover else 4) if live else 0, "sent_total": sent, "rate_1m": rate_1m,
+                      "rate_10m": rate_10m, "worker_states": workers, "shards": sorted(per_host[host])})
+    return {"host_id": here, "shards": 12, "lease_ttl": 10.0, "draining": False, "hosts": hosts, "holders": holders,
+            "moves": 4, "error": ""}
 
 
 def detail_of(item: FeedItem) -> dict[str, Any]:
