@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 import time
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
     from piyasa_core.engine.core import Engine
 
 log = logging.getLogger(__name__)
+IN_FLIGHT_LINES = 12  # every worker's newest bot lines of a chat (sent or being typed) a draft is checked against
 
 PROMISE_RETRY_NOTE = " Kazanç vaadi ve kesinlik ifadesi yok."
 UNTIMELY_NOTE = " Saate uymayan selam, veda yok; sohbettesin."
@@ -189,6 +191,9 @@ class MessagePipeline:
             self.counts["skipped_" + why.split(":")[0].replace(" ", "_")] += 1
             return None
         recent = [line.text for line in history] + list(engine.recent_texts.get(chat.id, ()))
+        # the history may be cached and other workers' messages still being typed are not in it: two bots
+        # answered one question with the same definition 17 simulated seconds apart
+        recent += await asyncio.to_thread(self._in_flight, chat.id)
         seen = engine.seen_keys(chat.id)
         verdict = self.dedup.check(text, recent, seen)
         trace["dedup"] = {"verdict": "unique"}
@@ -218,6 +223,10 @@ class MessagePipeline:
             who = "bir grup üyesi" if target.is_human else target.author
             engine.remember(bot, f"{who}{about} sordu, sen yanıtladın: {clip(text, 90)}")
         return sent
+
+    def _in_flight(self, chat_id: int) -> list[str]:
+        with session_scope(self.engine.store.sessions) as session:
+            return repo.texts_in_flight(session, chat_id, IN_FLIGHT_LINES)
 
     async def _deliver(self, bot: BotProfile, chat: ChatInfo, turn: Turn, text: str, completion: Completion,
                        pacer: BotPacer, trace: dict[str, Any] | None = None) -> SentMessage | None:

@@ -88,6 +88,14 @@ def recent_texts(session: Session, chat_id: int, limit: int) -> list[str]:
     return list(reversed(rows))
 
 
+def texts_in_flight(session: Session, chat_id: int, limit: int) -> list[str]:
+    """The chat's newest ``limit`` bot texts sent or still being sent (any worker's), oldest first."""
+    rows = session.scalars(select(Message.text).where(Message.chat_id == chat_id, Message.bot_id.is_not(None),
+                                                      Message.status != "failed")
+                           .order_by(Message.id.desc()).limit(limit)).all()
+    return list(reversed(rows))
+
+
 def insert_pending(conn: Connection, *, chat_id: int, bot_id: int, text: str, reply_to_id: int | None,
                    worker_id: int, provider: str, model: str, tokens_in: int, tokens_out: int,
                    tokens_cached: int, generation_seconds: float, created_at: float,
