@@ -21,24 +21,9 @@ from piyasa_core.store.db import make_engine, session_factory, session_scope
 from piyasa_core.store.migrate import upgrade
 from piyasa_core.store.models import Bot, Chat, Message
 from tests.conftest import edit_config
-from tests.test_outbox import _row
+from tests.test_outbox import _row, db  # noqa: F401 - `db`: a migrated database with one bot in one chat
 
 pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture
-def pg(db_url: str) -> Iterator[tuple[Engine, int, int]]:
-    """A migrated PostgreSQL database with one bot in one chat: (engine, bot id, chat id)."""
-    engine = make_engine(db_url)
-    upgrade(engine)
-    with session_scope(session_factory(engine)) as session:
-        chat = Chat(key="c1", title="Chat 1", topics=["BIST"], transport="console")
-        bot = Bot(username="ayse_yatirim", name="Ayşe", persona="investor", chats=[chat])
-        session.add_all([chat, bot])
-        session.flush()
-        ids = (bot.id, chat.id)
-    yield engine, *ids
-    engine.dispose()
 
 
 # ── the spread: even, and a join or a loss moves few shards ──────────────────────────────────────
@@ -81,8 +66,8 @@ def test_shards_spread_evenly_and_a_join_moves_at_most_its_share(shards: int) ->
 
 # ── leases on PostgreSQL's clock ──────────────────────────────────────────────────────────────
 @pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
-def test_a_lease_expires_by_the_databases_clock_and_every_holder_gets_a_new_epoch(pg: tuple[Engine, int, int]) -> None:
-    engine, _, _ = pg
+def test_a_lease_expires_by_the_databases_clock_and_every_holder_gets_a_new_epoch(db: tuple[Engine, int, int]) -> None:
+    engine, _, _ = db
     name = leases.shard_lease(0)
     with engine.begin() as conn:
         leases.ensure(conn, [name])
@@ -103,10 +88,10 @@ def test_a_lease_expires_by_the_databases_clock_and_every_holder_gets_a_new_epoc
 
 
 @pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
-async def test_a_holder_that_lost_its_lease_cannot_write_the_shards_outbox(pg: tuple[Engine, int, int]) -> None:
+async def test_a_holder_that_lost_its_lease_cannot_write_the_shards_outbox(db: tuple[Engine, int, int]) -> None:
     """The paused or partitioned host's worker wakes up and writes: insert and mark_sent are refused
     in the same transaction; what it wrote before the takeover stays pending for the new holder."""
-    engine, bot_id, chat_id = pg
+    engine, bot_id, chat_id = db
     name = leases.shard_lease(bot_id % 12)
     with engine.begin() as conn:
         leases.ensure(conn, [name])
@@ -138,9 +123,9 @@ async def test_a_holder_that_lost_its_lease_cannot_write_the_shards_outbox(pg: t
 
 
 @pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
-def test_a_takeover_waits_for_a_write_in_flight_under_the_old_epoch(pg: tuple[Engine, int, int]) -> None:
+def test_a_takeover_waits_for_a_write_in_flight_under_the_old_epoch(db: tuple[Engine, int, int]) -> None:
     """The fence's FOR SHARE lock: a takeover cannot commit between the check and the write."""
-    engine, _, _ = pg
+    engine, _, _ = db
     name = leases.shard_lease(5)
     with engine.begin() as conn:
         leases.ensure(conn, [name])
@@ -166,8 +151,8 @@ def test_a_takeover_waits_for_a_write_in_flight_under_the_old_epoch(pg: tuple[En
 
 
 @pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
-def test_agents_share_the_shards_take_over_a_silent_host_and_drain(pg: tuple[Engine, int, int]) -> None:
-    engine, _, _ = pg
+def test_agents_share_the_shards_take_over_a_silent_host_and_drain(db: tuple[Engine, int, int]) -> None:
+    engine, _, _ = db
     told: dict[str, dict[int, dict[int, int]]] = {"a": {}, "b": {}, "c": {}}
 
     def agent(host: str) -> FleetAgent:
