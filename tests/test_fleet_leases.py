@@ -7,7 +7,6 @@ import asyncio
 import math
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,9 +16,7 @@ from piyasa_core.engine.outbox import Outbox
 from piyasa_core.fleet import leases
 from piyasa_core.fleet.agent import FleetAgent
 from piyasa_core.fleet.assign import plan_moves, targets
-from piyasa_core.store.db import make_engine, session_factory, session_scope
-from piyasa_core.store.migrate import upgrade
-from piyasa_core.store.models import Bot, Chat, Message
+from piyasa_core.store.models import Message
 from tests.conftest import edit_config
 from tests.test_outbox import _row, db  # noqa: F401 - `db`: a migrated database with one bot in one chat
 
