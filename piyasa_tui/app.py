@@ -37,6 +37,7 @@ from piyasa_tui.screens.modals import (
     PostScreen,
     ProviderPicker,
 )
+from piyasa_tui.fleet import NOT_FLEET, FleetSummary, read_fleet
 from piyasa_tui.source import Link, Linked, SnapshotSource
 from piyasa_tui.widgets.common import ISTANBUL, Frame, zone
 from piyasa_tui.widgets.feed import FEED_LIMIT
@@ -384,7 +385,37 @@ class PiyasaApp(App[None]):
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
+            self.push_screen(HelpScreen(fleet=self._fleet() is not None))
+
+    def _fleet(self) -> FleetSummary | None:
+        """The fleet as the newest snapshot shows it (None when not in fleet mode)."""
+        return read_fleet(self.last_snapshot.fleet) if self.last_snapshot is not None else None
+
+    def action_fleet(self) -> None:
+        from piyasa_tui.screens.fleet import FleetScreen
+
+        if self._fleet() is None:
+            self.notify(f"This host is {NOT_FLEET}.", title="Fleet", severity="warning", markup=False)
+            return
+        self._open(FleetScreen)
+
+    @work(exclusive=True, group="drain", exit_on_error=False, name="drain this host")
+    async def action_drain_host(self) -> None:
+        """Fleet mode: after a confirmation, this host hands its shards over to the others, then stops."""
+        fleet = self._fleet()
+        if fleet is None:
+            self.notify(f"Nothing to drain: this host is {NOT_FLEET}.", title="Drain", severity="warning",
+                        markup=False)
+            return
+        if fleet.draining:
+            self.notify(f"{fleet.host_id} is already draining.", title="Drain", severity="warning", markup=False)
+            return
+        if not await self.push_screen_wait(ConfirmScreen(f"Drain host {fleet.host_id}", drain_summary(fleet), "Drain")):
+            return
+        result = await self._call(self.source.drain_host)
+        host, held = result.get("host", fleet.host_id), result.get("shards", fleet.held_by(fleet.host_id))
+        self.notify(f"{host} is draining: {held} shard(s) to hand over; it stops by itself when they are.",
+                    title="Drain", severity="warning", markup=False)
 
     def _open(self, kind: type[OperatorScreen]) -> None:
         if not isinstance(self.screen, kind):
@@ -419,9 +450,13 @@ class PiyasaApp(App[None]):
 
     # ── command palette ────────────────────────────────────────────────────────────────────────
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        fleet = self._fleet() is not None
         for key in KEYS:
-            if key.action != "quit":
+            if key.action != "quit" and (fleet or not key.fleet):
                 yield SystemCommand(f"{key.title} ({key.shown})", key.help, getattr(self, f"action_{key.action}"))
+        if fleet:
+            yield SystemCommand("Drain this host", "Fleet mode: hand this host's shards over to the other hosts, "
+                                "then stop it (asks first; d on the fleet screen)", self.action_drain_host)
         for command in super().get_system_commands(screen):  # Textual's saves to ~/Downloads, often missing
             if command.title == "Screenshot":
                 command = SystemCommand("Screenshot", f"Save an SVG of this screen in {self.screenshot_dir}",
@@ -439,6 +474,28 @@ def restart_summary(preview: dict[str, Any]) -> str:
     if held:
         lines += ["", "It cannot apply (they need a restart of piyasa):", *(f"• {h}" for h in held)]
     return "\n".join(lines)
+
+
+def drain_summary(fleet: FleetSummary) -> str:
+    """The drain dialog's text: what this host hands over, to whom, and what happens to it."""
+    me, held, others = fleet.host_id, fleet.held_by(fleet.host_id), fleet.others_live()
+    lines = [f"{me} hands its {held} shard(s) over to the other hosts, then stops: its workers finish the "
+             "message in flight and exit, its leases are released and it leaves the fleet."]
+    if others:
+        lines += ["", f"They go to: {', '.join(others)} (each takes up to its share of {fleet.shards} shards)."]
+    else:
+        lines += ["", "No other live host: the shards stay unheld — their bots are silent — until a host joins."]
+    lines += ["", "Attached, this dashboard then loses its server; embedded, it closes. Start the host again to "
+              "rejoin (it takes shards back up to its share)."]
+    return "\n".join(lines)
+
+
+def embedded_host_id() -> str:
+    """An embedded dashboard's fleet name when ``[fleet] host_id`` is empty: the machine and the process."""
+    import os
+    import socket
+
+    return f"{socket.gethostname()}-tui-{os.getpid()}"
 
 
 def run_embedded(config: Any, *, workers: int | None = None, log_file: Any = None) -> int:
@@ -463,9 +520,14 @@ def run_embedded(config: Any, *, workers: int | None = None, log_file: Any = Non
 
     async def main() -> None:
         supervisor = Supervisor(config, workers=workers)
+        app = PiyasaApp(supervisor, screenshot_dir=config.data_dir / "screenshots")
+        fleet = config.settings.fleet
+        if fleet.enabled:  # the embedded supervisor is a host of the fleet too (it has no control API)
+            # drained (every shard handed over): the app closes, then the workers stop below
+            supervisor.use_fleet(fleet.host_id or embedded_host_id(), "").on_drained = app.exit
         await supervisor.start()
         try:
-            await PiyasaApp(supervisor, screenshot_dir=config.data_dir / "screenshots").run_async()
+            await app.run_async()
         finally:
             # the screen is gone by now: say what the wait is for
             print(f"piyasa: stopping {supervisor.total} workers (each sends its message in flight)…",

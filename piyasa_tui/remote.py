@@ -112,6 +112,9 @@ class RemoteSource:
     async def set_bot_enabled(self, bot: int | str, enabled: bool) -> dict[str, Any]:
         return await self.client.set_bot_enabled(bot, enabled)
 
+    async def drain_host(self) -> dict[str, Any]:
+        return await self.client.drain_host()
+
     async def aclose(self) -> None:
         if self._task is not None:
             self._task.cancel()

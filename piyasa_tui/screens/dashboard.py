@@ -1,4 +1,4 @@
-"""The dashboard: header, workers + cache, providers, live feed, footer."""
+"""The dashboard: header, who talks, the fleet (fleet mode), workers + cache, providers, live feed, footer."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from textual.screen import Screen
 from piyasa_tui.widgets.cache import CachePanel
 from piyasa_tui.widgets.common import Frame
 from piyasa_tui.widgets.feed import FeedFilter, FeedLog
+from piyasa_tui.widgets.fleet import FleetLine
 from piyasa_tui.widgets.filter_bar import FilterBar
 from piyasa_tui.widgets.keybar import KeyBar
 from piyasa_tui.widgets.providers import ProvidersPanel
@@ -30,6 +31,7 @@ class Key:
     label: str  # footer label
     title: str  # command palette / help title
     help: str
+    fleet: bool = False  # fleet mode only: hidden from the key line, help and palette otherwise
 
 
 KEYS = (
@@ -43,6 +45,8 @@ KEYS = (
     Key("F", "F", "toggle_follow", "follow", "Follow feed", "Follow the newest messages / pause the feed"),
     Key("w", "w", "toggle_wrap", "wrap", "Wrap feed lines", "Wrap long feed lines / cut them at the edge"),
     Key("slash", "/", "post_human", "post", "Post as a human", "Post into a chat as a person; mentioned bots answer"),
+    Key("L", "L", "fleet", "fleet", "Fleet hosts", "Fleet mode: every host with its state, heartbeat, shards and "
+        "msg/min, and who holds each shard; d there drains this host (asks first)", fleet=True),
     Key("t", "t", "bots", "bots", "Bots", "Who talks when: every bot's state, hours, next turn, pace and stances; "
         "e there enables or disables one"),
     Key("P", "P", "providers", "limits", "Providers and notices",
@@ -73,6 +77,7 @@ class DashboardScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield StatusLine(id="status").data_bind(DashboardScreen.frame)
         yield WhoLine(id="who").data_bind(DashboardScreen.frame)
+        yield FleetLine(id="fleet").data_bind(DashboardScreen.frame)
         with Horizontal(id="top"):
             with Vertical(id="left"):
                 yield WorkersTable(id="workers").data_bind(DashboardScreen.frame)
@@ -85,6 +90,7 @@ class DashboardScreen(Screen[None]):
     def on_mount(self) -> None:
         self.query_one(WorkersTable).focus()
         self.call_after_refresh(self._show_freshness)
+        self.call_after_refresh(self._show_fleet_keys)
 
     def on_resize(self) -> None:
         width, height = self.size
@@ -107,6 +113,14 @@ class DashboardScreen(Screen[None]):
 
     def watch_frame(self) -> None:
         self._show_freshness()
+        self._show_fleet_keys()
+
+    def _show_fleet_keys(self) -> None:
+        """The fleet's keys on the key line only in fleet mode (the first frame may come before compose;
+        no bar either while the app closes)."""
+        if self.frame is not None:
+            for bar in self.query(KeyBar):
+                bar.fleet = self.frame.snapshot.fleet is not None
 
     def _show_freshness(self) -> None:
         """Attached: every panel says how old its data is, and stale data is greyed."""

@@ -18,14 +18,17 @@ from piyasa_tui.screens.dashboard import KEYS
 class HelpScreen(ModalScreen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,question_mark,q,enter", "close", "close")]
 
-    def __init__(self) -> None:
+    def __init__(self, *, fleet: bool = False) -> None:
         super().__init__(classes="modal")
+        self.fleet = fleet  # show the fleet mode's keys
 
     def compose(self) -> ComposeResult:
         table = Table.grid(padding=(0, 2))
         table.add_column(style="bold cyan", no_wrap=True)
         table.add_column()
         for key in KEYS:
+            if key.fleet and not self.fleet:
+                continue
             table.add_row(key.shown, f"{key.title} — {key.help}")
         table.add_row("ctrl+p", "Command palette — every action above, searchable")
         table.add_row("↑ ↓", "Select a worker row (for R) · select a feed line (moving up pauses the feed)")

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from rich.text import Text
+from textual.reactive import var
 
 from piyasa_tui.widgets.panel import SnapshotPanel
 
@@ -20,7 +21,10 @@ class KeyHint(Protocol):
 
 
 class KeyBar(SnapshotPanel):
-    """` p provider  r restart  … ` — as many keys as fit, in the table's order."""
+    """` p provider  r restart  … ` — as many keys as fit, in the table's order; a key marked ``fleet``
+    only while :attr:`fleet` is set (the dashboard sets it from the snapshot)."""
+
+    fleet: var[bool] = var(False, init=False)
 
     def __init__(self, keys: Sequence[KeyHint], **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
@@ -32,9 +36,13 @@ class KeyBar(SnapshotPanel):
     def on_resize(self) -> None:
         self._show()
 
+    def watch_fleet(self) -> None:
+        self._show()
+
     def _show(self) -> None:
-        width = self.size.width
-        self.show(width, lambda: self.build(self.keys, width))
+        width, fleet = self.size.width, self.fleet
+        keys = [k for k in self.keys if fleet or not getattr(k, "fleet", False)]
+        self.show((width, fleet), lambda: self.build(keys, width))
 
     @staticmethod
     def build(keys: Sequence[KeyHint], width: int, keep_last: int = 2) -> Text:
