@@ -90,7 +90,7 @@ class DashboardScreen(Screen[None]):
     def on_mount(self) -> None:
         self.query_one(WorkersTable).focus()
         self.call_after_refresh(self._show_freshness)
-        self.call_after_refresh(self._show_fleet_keys)
+        self._show_fleet_keys()  # now, not after a refresh: an unchanged frame asks for none
 
     def on_resize(self) -> None:
         width, height = self.size
