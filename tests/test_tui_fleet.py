@@ -40,6 +40,17 @@ def test_the_fleet_line_fits_and_never_cuts_the_unheld_count(width: int) -> None
         assert "piyasa-a (here) ● 4/6" in left.plain and "4.6/min" in left.plain and "12 shards" in right.plain
 
 
+def test_gone_hosts_holding_nothing_fold_before_the_live_ones_lose_their_rates() -> None:
+    snap = fleet_snapshot(failover=True)
+    assert snap.fleet is not None
+    dead = [{**snap.fleet["hosts"][2], "host_id": f"old-host-{i}"} for i in range(4)]
+    fleet = read_fleet({**snap.fleet, "hosts": [*snap.fleet["hosts"], *dead]})
+    assert fleet is not None
+    left = fleet_line(fleet, 120)[0].plain
+    assert "piyasa-a (here) ● 4/6" in left and "4.6/min" in left and left.rstrip().endswith("· ✕ 5 gone")
+    assert "old-host-1 ✕ gone 41 s" in fleet_line(fleet, 300)[0].plain  # room for every one of them
+
+
 def test_an_agent_error_takes_the_summarys_place() -> None:
     fleet = read_fleet(fleet_snapshot(error="OperationalError: connection refused").fleet)
     assert fleet is not None

@@ -10,11 +10,12 @@ from rich.console import RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from piyasa_tui.fleet import DRAINING, GONE, FleetSummary, HostRow, age_text, read_fleet
+from piyasa_tui.fleet import DRAINING, GONE, STYLE, FleetSummary, HostRow, age_text, read_fleet
 from piyasa_tui.widgets.common import clip
 from piyasa_tui.widgets.panel import FrameLine
 
 LEVELS = 6  # ways of writing a host, each shorter than the one before
+STYLE_GONE = STYLE[GONE]
 
 
 def host_part(host: HostRow, level: int) -> Text:
@@ -48,13 +49,22 @@ def host_part(host: HostRow, level: int) -> Text:
     return text
 
 
-def hosts_part(fleet: FleetSummary, level: int) -> Text:
+def hosts_part(fleet: FleetSummary, level: int, *, fold: bool = False) -> Text:
+    """` fleet: ` and every host at ``level``; with ``fold`` the gone hosts that hold nothing are one
+    `✕ 3 gone` at the end."""
     text = Text(no_wrap=True, overflow="ellipsis")
     text.append(" fleet: ", "dim")
-    for i, host in enumerate(fleet.hosts):
+    folded = [h for h in fleet.hosts if h.state == GONE and not h.held and not h.here] if fold else []
+    if len(folded) < 2:  # one is written as short as its fold would be
+        folded = []
+    shown = [h for h in fleet.hosts if h not in folded]
+    for i, host in enumerate(shown):
         if i:
             text.append(" · ", "dim")
         text.append_text(host_part(host, level))
+    if folded:
+        text.append(" · " if shown else "", "dim")
+        text.append(f"✕ {len(folded)} gone", STYLE_GONE)
     if not fleet.hosts:
         text.append("no host seen yet", "dim")
     return text
@@ -76,13 +86,14 @@ def summary_part(fleet: FleetSummary, *, short: bool = False) -> Text:
 
 def fleet_line(fleet: FleetSummary, width: int, *, stale: bool = False) -> tuple[Text, Text]:
     """(hosts, summary) for ``width`` cells: the longest way of writing the hosts that fits beside the
-    summary (whose shard count goes first)."""
+    summary (whose shard count goes first; gone hosts holding nothing are folded before a level goes)."""
     width = width or 10_000
     full, short = summary_part(fleet), summary_part(fleet, short=True)
-    tries = [(0, full), (1, full), *((level, short) for level in range(1, LEVELS))]
-    left, right = hosts_part(fleet, LEVELS - 1), short
-    for level, summary in tries:
-        hosts = hosts_part(fleet, level)
+    tries = [(level, summary, fold) for level in range(LEVELS)
+             for summary in ([full] if level < 2 else []) + ([short] if level >= 1 else []) for fold in (False, True)]
+    left, right = hosts_part(fleet, LEVELS - 1, fold=True), short
+    for level, summary, fold in tries:
+        hosts = hosts_part(fleet, level, fold=fold)
         if hosts.cell_len + summary.cell_len + 1 <= width:
             left, right = hosts, summary
             break
