@@ -479,8 +479,9 @@ def restart_summary(preview: dict[str, Any]) -> str:
 def drain_summary(fleet: FleetSummary) -> str:
     """The drain dialog's text: what this host hands over, to whom, and what happens to it."""
     me, held, others = fleet.host_id, fleet.held_by(fleet.host_id), fleet.others_live()
-    lines = [f"{me} hands its {held} shard(s) over to the other hosts, then stops: its workers finish the "
-             "message in flight and exit, its leases are released and it leaves the fleet."]
+    lines = [f"{me} hands its {held} shard(s) over to the other hosts, then stops: its workers stop those "
+             "shards' bots (a message being typed for one is not sent), its leases are released and it leaves "
+             "the fleet."]
     if others:
         lines += ["", f"They go to: {', '.join(others)} (each takes up to its share of {fleet.shards} shards)."]
     else:
