@@ -47,7 +47,7 @@ class FleetHost:
         self._stop = asyncio.Event()
         self._tasks = [asyncio.create_task(self.agent.run(self._stop))]
         if self.relay is not None:
-            self._tasks.append(asyncio.create_task(self.relay.run(self._stop, self.relayed)))
+            self._tasks.append(asyncio.create_task(self.relay.run(self._stop, self.relayed, self.sup.bot_switched)))
 
     async def stop(self) -> None:
         self._stop.set()
@@ -78,6 +78,11 @@ class FleetHost:
         relay = self.relay
         loop.call_soon_threadsafe(lambda: loop.create_task(relay.publish(job)))
         return True
+
+    def relay_bot_switch(self, bot_id: int, enabled: bool) -> None:
+        """The operator turned a bot on or off here: the other hosts' workers re-read who talks too."""
+        if self.relay is not None:
+            asyncio.get_running_loop().create_task(self.relay.publish_bot_switch(bot_id, enabled))
 
     def relayed(self, job: ReplyJob) -> None:
         """A reply job another host received: handed to the local worker when this host holds the shard."""

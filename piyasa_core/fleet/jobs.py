@@ -40,8 +40,18 @@ class JobRelay:
         except Exception as exc:  # noqa: BLE001 - Redis down: the job is lost, said so once per failure
             log.warning("fleet %s: reply job for bot %d not relayed (%s)", self.host_id, job.bot_id, exc)
 
-    async def run(self, stop: asyncio.Event, deliver: Callable[[ReplyJob], None]) -> None:
-        """Hand every job another host published to ``deliver`` until ``stop``; reconnects on errors."""
+    async def publish_bot_switch(self, bot_id: int, enabled: bool) -> None:
+        """Tell the other hosts the operator turned a bot on or off (already in the database)."""
+        try:
+            await self.client.publish(self.channel, json.dumps({"from": self.host_id, "kind": "bot",
+                                                                "bot_id": bot_id, "enabled": enabled}))
+        except Exception as exc:  # noqa: BLE001 - the others see it at their next start
+            log.warning("fleet %s: bot switch of %d not relayed (%s)", self.host_id, bot_id, exc)
+
+    async def run(self, stop: asyncio.Event, deliver: Callable[[ReplyJob], None],
+                  bot_switch: Callable[[int, bool], None] | None = None) -> None:
+        """Hand every job another host published to ``deliver`` (and every bot switch to ``bot_switch``)
+        until ``stop``; reconnects on errors."""
         while not stop.is_set():
             pubsub = self.client.pubsub()
             try:
@@ -52,6 +62,10 @@ class JobRelay:
                         continue
                     data = json.loads(message["data"])
                     if data.get("from") == self.host_id:
+                        continue
+                    if data.get("kind") == "bot":
+                        if bot_switch is not None:
+                            bot_switch(int(data["bot_id"]), bool(data["enabled"]))
                         continue
                     self.received += 1
                     deliver(ReplyJob(int(data["bot_id"]), int(data["chat_id"]), int(data["message_id"]),

@@ -28,6 +28,7 @@ HELD: tuple[tuple[str, str], ...] = (
     ("telegram.poll_timeout", "the update receiver runs in the supervisor and keeps its settings"),
     ("telegram.webhook_", "the update receiver runs in the supervisor and keeps its settings"),
     ("telegram.api_base_url", "the update receiver runs in the supervisor and keeps its settings"),
+    ("fleet.", "a host's lease agent, shards and fencing are fixed while it runs (change [fleet] on a stopped host)"),
 )
 """Settings (dotted prefixes) a worker restart cannot apply, with the reason shown to the operator."""
 

@@ -447,13 +447,21 @@ class Supervisor:
             raise ValueError(f"bot {record.username} is disabled in config.toml (enabled = false): set it to true "
                              "there and run piyasa-tui init")
         await asyncio.to_thread(self._write_bot_switch, record.bot_id, not enabled)
-        with self.lock:
-            self.roster.set_operator_disabled(record.bot_id, not enabled)
-            reached = [s.worker_id for s in self.slots.values() if self._send(s, SetBotEnabled(record.bot_id, enabled))]
+        reached = self.bot_switched(record.bot_id, enabled)
+        if self.fleet is not None:
+            self.fleet.relay_bot_switch(record.bot_id, enabled)
         owner = record.bot_id % self.total
         self.notice("info", f"bot {record.name} {'enabled' if enabled else 'disabled'} by the operator (worker {owner})")
         return {"ok": True, "bot": record.bot_id, "username": record.username, "enabled": enabled,
                 "worker": owner, "workers": reached}
+
+    def bot_switched(self, bot_id: int, enabled: bool) -> list[int]:
+        """A bot was turned on or off (here, or on another host of the fleet): every local worker re-reads
+        who talks; returns the workers reached."""
+        with self.lock:
+            if bot_id in self.roster.records:
+                self.roster.set_operator_disabled(bot_id, not enabled)
+            return [s.worker_id for s in self.slots.values() if self._send(s, SetBotEnabled(bot_id, enabled))]
 
     def _write_bot_switch(self, bot_id: int, disabled: bool) -> None:
         from piyasa_core.engine.repo import set_operator_disabled
