@@ -19,7 +19,7 @@ from piyasa_core.cache import Cache
 from piyasa_core.cache_codec import check_value
 from piyasa_core.config import Config
 from piyasa_core.config.schema import EngineConfig
-from piyasa_core.engine import repo
+from piyasa_core.engine import open_questions, repo
 from piyasa_core.engine.clock import SimClock
 from piyasa_core.engine.dedup import SEEN_KEEP, SeenKeys
 from piyasa_core.engine.events import ChatDisabled, EngineMetrics, MessageFailed
@@ -179,6 +179,20 @@ class Engine:
             self.counts["stale_pending_resolved"] += await asyncio.to_thread(
                 repo.resolve_stale_shards, self.store.sessions, self.fleet.shards, gained)
         await self.reload_bots(stagger=not gained)
+        if gained:
+            await self._recover_owed(gained)
+
+    async def _recover_owed(self, gained: set[int]) -> None:
+        """People's questions to the bots of shards just taken over, dropped while nobody held them."""
+        assert self.fleet is not None
+        taken = {b for b in self.bots if self.fleet.shard_of(b) in gained and b not in self.disabled}
+        since = self.clock.now() - open_questions.window_s(self.config.settings.fleet.lease_ttl, self.clock.scale)
+        everyone = sorted({b.id: b for members in self.members.values() for b in members}.values(), key=lambda b: b.id)
+        jobs = await asyncio.to_thread(open_questions.owed_jobs, self.store.sessions, list(self.chats), everyone,
+                                       taken, since, self.config.settings.engine.timezone)
+        for job in jobs:
+            self.counts["jobs_recovered"] += 1
+            self.submit_reply_job(job)
 
     async def reload_bots(self, stagger: bool = True) -> None:
         """The operator enabled or disabled a bot: read who talks from the database. This worker's bots
