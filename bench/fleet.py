@@ -489,24 +489,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     report = None
     try:
         bench.start()
-        for i in range(max(args.trials, args.failovers)):
-            try:
-                bench.failover(i)
-            except AssertionError as exc:
-                fig.errors.append(f"failover {i + 1}: {exc}")
-                log(f"failover {i + 1} failed: {exc}")
-        for i in range(args.partitions):
-            try:
-                bench.pause(i)
-            except AssertionError as exc:
-                fig.errors.append(f"pause {i + 1}: {exc}")
-                log(f"pause {i + 1} failed: {exc}")
-        for i in range(args.netns_partitions):
-            try:
-                bench.partition(i)
-            except AssertionError as exc:
-                fig.errors.append(f"netns partition {i + 1}: {exc}")
-                log(f"netns partition {i + 1} failed: {exc}")
+        for label, count, step in (("failover", max(args.trials, args.failovers), bench.failover),
+                                   ("pause", args.partitions, bench.pause),
+                                   ("netns partition", args.netns_partitions, bench.partition)):
+            for i in range(count):
+                try:
+                    step(i)
+                except AssertionError as exc:  # counted as an error; the run goes on with the next one
+                    fig.errors.append(f"{label} {i + 1}: {exc}")
+                    log(f"{label} {i + 1} failed: {exc}")
         if args.questions:
             bench.questions(args.questions)
         try:
