@@ -72,3 +72,35 @@ def test_owed_jobs_are_the_unanswered_recent_questions_of_the_taken_bots(workdir
 def test_the_window_covers_three_lease_timeouts_of_a_scaled_clock() -> None:
     assert window_s(10, 1) == 600  # ten simulated minutes at least
     assert window_s(10, 60) == 1800  # a 10 s lease at ×60 is 600 simulated seconds: three of them
+
+
+async def test_a_takeover_knows_what_the_taken_bots_said_and_answers_what_they_were_asked(workdir: Any) -> None:
+    """Engine.set_shards with a shard gained: the dedup keys of what its bot said under the earlier
+    holder are known before it is due, and its unanswered question becomes a reply job."""
+    from piyasa_core.engine.clock import SimClock
+    from piyasa_core.engine.dedup import dedup_key
+    from piyasa_core.engine.factory import build_engine
+    from piyasa_core.fleet.share import FleetShare
+
+    config, store = setup_store()
+    with session_scope(store.sessions) as session:
+        chat_id = session.scalar(select(Chat.id))
+        bots = load_profiles(session)
+    zeynep = next(b.id for b in bots if b.username == "zeynep_newbie")
+    share = FleetShare(host="h1", shards=4)
+    engine = build_engine(config, store, worker_id=0, total=1, clock=SimClock(1, SIM_START), fleet=share)
+    await engine.start()
+    assert zeynep not in engine.bots  # no shard held yet
+    said = "Ben de ilk fonumu geçen hafta aldım, yavaş yavaş öğreniyorum."
+    with store.engine.begin() as conn:  # under the earlier holder: a line of hers, then a question to her
+        conn.execute(insert(Message).values(chat_id=chat_id, bot_id=zeynep, text=said, status="sent",
+                                            created_at=SIM_START - 30, meta={}))
+        asked = post_as_human(conn, chat_id=chat_id, text="@zeynep_newbie hangi fonu aldın?", human_name="Okur",
+                              created_at=SIM_START - 10, bots=bots, tz_name=TZ)
+    assert dedup_key(said) not in engine.seen_keys(chat_id)
+    await engine.set_shards({zeynep % 4: 7})
+    assert zeynep in engine.bots and dedup_key(said) in engine.seen_keys(chat_id)
+    assert engine.counts["jobs_recovered"] == 1 and engine._jobs.get_nowait().message_id == asked.message_id
+    await engine.set_shards({zeynep % 4: 7})  # nothing gained: nothing recovered again
+    assert engine.counts["jobs_recovered"] == 1
+    store.dispose()

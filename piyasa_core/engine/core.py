@@ -133,8 +133,7 @@ class Engine:
             mine = self._mine(everyone)
             stale = repo.resolve_stale_pending(session, [b.id for b in mine])
             self.router.ledger.load(session)
-            my_chats = {c for bot in mine for c in bot.chat_ids}
-            for chat_id in sorted(my_chats):  # what was said before this start, beyond the history
+            for chat_id in sorted({c for bot in mine for c in bot.chat_ids}):  # said before this start
                 self.seen_keys(chat_id).note(repo.recent_texts(session, chat_id, SEEN_KEEP))
             for bot in mine:
                 self.memories[bot.id], self.past[bot.id] = _memories(session, bot.id)
@@ -178,9 +177,17 @@ class Engine:
         if gained:
             self.counts["stale_pending_resolved"] += await asyncio.to_thread(
                 repo.resolve_stale_shards, self.store.sessions, self.fleet.shards, gained)
+            # what the taken bots said under the earlier holder, known before they are due (at once)
+            for chat_id, texts in (await asyncio.to_thread(self._said, set(self.chats))).items():
+                self.seen_keys(chat_id).note(texts)
         await self.reload_bots(stagger=not gained)
         if gained:
             await self._recover_owed(gained)
+
+    def _said(self, chat_ids: set[int]) -> dict[int, list[str]]:
+        """The newest lines said in these chats (the dedup keys beyond the history), per chat."""
+        with session_scope(self.store.sessions) as session:
+            return {c: repo.recent_texts(session, c, SEEN_KEEP) for c in sorted(chat_ids)}
 
     async def _recover_owed(self, gained: set[int]) -> None:
         """People's questions to the bots of shards just taken over, dropped while nobody held them."""
