@@ -5,11 +5,14 @@ Shared by tests/test_fleet_serve.py and bench/fleet.py. Each host is its own pro
 working directory (a copy of one config.toml, its own data dir and control token) and port; every
 host gets the same DATABASE_URL, REDIS_URL, Redis key prefix and `[fleet]` settings. The database is
 read directly (leases, messages) to check what the hosts decided: :func:`fencing_report` states the
-fencing invariant on the messages table.
+fencing invariant on the messages table. A host can be started behind a :class:`Partition` (a TCP
+proxy in front of PostgreSQL and Redis) that a test cuts and heals like a network partition, without
+root or network namespaces.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -17,6 +20,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections import Counter, defaultdict
@@ -24,6 +28,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.pool import NullPool
@@ -89,6 +94,99 @@ def drop_redis_keys(redis_url: str, prefix: str) -> int:
         client.close()
 
 
+# ── a network partition without root: a TCP proxy that can drop everything ───────────────────
+class Partition:
+    """A TCP proxy on 127.0.0.1 in front of some servers (one listening port per target, in order).
+
+    :meth:`cut` behaves like a partition dropping every packet: connections stay open and new ones
+    are accepted, but no byte (nor a close) passes in either direction; what is sent meanwhile waits
+    (one chunk per direction here, the rest in the kernel's socket buffers). :meth:`heal` delivers what
+    waited, in order, and forwards again: TCP's retransmissions after a partition, so a write made
+    before the cut reaches the server late (the case fencing has to survive).
+    """
+
+    def __init__(self, targets: Iterable[tuple[str, int]]) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._open = asyncio.Event()
+        self._open.set()
+        self._writers: set[asyncio.StreamWriter] = set()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="partition", daemon=True)
+        self._thread.start()
+        self._servers = [self._call(asyncio.start_server(
+            lambda r, w, target=target: self._forward(target, r, w), "127.0.0.1", 0)) for target in targets]
+        self.ports: list[int] = [int(server.sockets[0].getsockname()[1]) for server in self._servers]
+
+    @property
+    def is_cut(self) -> bool:
+        """True between :meth:`cut` and :meth:`heal`."""
+        return not self._open.is_set()
+
+    def cut(self) -> None:
+        """From now on nothing passes (bytes already handed to the kernel before still arrive)."""
+        self._call(self._gate(False))
+
+    def heal(self) -> None:
+        """Deliver what waited and forward again."""
+        self._call(self._gate(True))
+
+    def close(self) -> None:
+        """Stop listening, close every connection, end the proxy's thread."""
+        if self._loop.is_closed():
+            return
+        self._call(self._shutdown())
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=10)
+        self._loop.close()
+
+    def _call(self, coro: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout=10)
+
+    async def _gate(self, open_: bool) -> None:
+        if open_:
+            self._open.set()
+        else:
+            self._open.clear()
+
+    async def _forward(self, target: tuple[str, int], client: asyncio.StreamReader,
+                       to_client: asyncio.StreamWriter) -> None:
+        try:
+            server, to_server = await asyncio.open_connection(*target)
+        except OSError:
+            to_client.close()
+            return
+        self._writers |= {to_client, to_server}
+        await asyncio.gather(self._pump(client, to_server), self._pump(server, to_client), return_exceptions=True)
+
+    async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while data := await reader.read(1 << 16):
+                await self._open.wait()
+                writer.write(data)
+                await writer.drain()
+        finally:  # the end of the stream (or a reset) crosses no cut either
+            await self._open.wait()
+            writer.close()
+            self._writers.discard(writer)
+
+    async def _shutdown(self) -> None:
+        self._open.set()
+        for server in self._servers:
+            server.close()
+        for writer in list(self._writers):
+            writer.close()  # each pump then reads the end of its stream and returns
+        tasks = asyncio.all_tasks() - {asyncio.current_task()}
+        if tasks:
+            for task in (await asyncio.wait(tasks, timeout=5))[1]:
+                task.cancel()
+
+
+def through(url: str, port: int) -> str:
+    """``url`` (PostgreSQL or Redis) pointed at 127.0.0.1:``port`` instead, user and path kept."""
+    parts = urlsplit(url)
+    user = parts.netloc.rpartition("@")[0]
+    return urlunsplit(parts._replace(netloc=f"{user + '@' if user else ''}127.0.0.1:{port}"))
+
+
 # ── one host ─────────────────────────────────────────────────────────────────────────────────
 @dataclass(frozen=True)
 class FleetOptions:
@@ -104,15 +202,23 @@ class FleetOptions:
 
 
 class Host:
-    """One `piyasa-tui --serve` of the fleet, in its own process group and working directory."""
+    """One `piyasa-tui --serve` of the fleet, in its own process group and working directory;
+    ``partitionable``: it reaches PostgreSQL and Redis through its own :attr:`partition`."""
 
-    def __init__(self, fleet: Fleet, host_id: str) -> None:
+    def __init__(self, fleet: Fleet, host_id: str, partitionable: bool = False) -> None:
         self.fleet, self.host_id = fleet, host_id
         self.workdir = fleet.root / host_id
         self.workdir.mkdir(parents=True, exist_ok=True)
         shutil.copy(fleet.config, self.workdir / "config.toml")
         self.port = free_port()
         self.env = fleet.environ(host_id)
+        self.partition: Partition | None = None
+        if partitionable:
+            db, cache = urlsplit(fleet.database_url), urlsplit(fleet.redis_url)
+            self.partition = Partition([(db.hostname or "127.0.0.1", db.port or 5432),
+                                        (cache.hostname or "127.0.0.1", cache.port or 6379)])
+            self.env.update(DATABASE_URL=through(fleet.database_url, self.partition.ports[0]),
+                            REDIS_URL=through(fleet.redis_url, self.partition.ports[1]))
         self.proc: subprocess.Popen[bytes] | None = None
         self.url = ""
         self.token = ""
@@ -221,7 +327,17 @@ class Host:
             return "(no log)"
 
     def close(self) -> None:
-        """Stop whatever still runs: SIGCONT, SIGTERM, then SIGKILL of the group after 30 s."""
+        """Stop whatever still runs: heal, SIGCONT, SIGTERM, then SIGKILL of the group after 30 s;
+        then close the partition's proxy."""
+        if self.partition is not None and self.partition.is_cut:
+            self.partition.heal()
+        try:
+            self._stop()
+        finally:
+            if self.partition is not None:
+                self.partition.close()
+
+    def _stop(self) -> None:
         if self.proc is None:
             return
         if self.proc.poll() is None:
@@ -359,10 +475,12 @@ class Fleet:
                                 text=True, timeout=120)
         assert result.returncode == 0, result.stdout + result.stderr
 
-    def host(self, host_id: str) -> Host:
-        """The host ``host_id`` (made on first use; not started)."""
+    def host(self, host_id: str, *, partitionable: bool = False) -> Host:
+        """The host ``host_id`` (made on first use, behind its own :class:`Partition` if
+        ``partitionable``; not started)."""
         if host_id not in self.hosts:
-            self.hosts[host_id] = Host(self, host_id)
+            self.hosts[host_id] = Host(self, host_id, partitionable)
+        assert not partitionable or self.hosts[host_id].partition is not None, f"{host_id} has no partition"
         return self.hosts[host_id]
 
     def start(self, *host_ids: str) -> list[Host]:

@@ -1,26 +1,33 @@
 """Fleet mode (issue 18) with real `piyasa-tui --serve` hosts on one PostgreSQL database and Redis:
 three hosts share the shards evenly; a `kill -9`'d host's shards are taken over with a higher epoch
 and its bots talk again; a paused host (SIGSTOP past the lease timeout) writes nothing once it wakes
-and gives its shards up; a joining host moves at most its share; a drained host hands over and
+and gives its shards up; a partitioned host (a proxy in front of PostgreSQL and Redis dropping every
+byte, then delivering them late) is fenced the same way; a question put to a killed host's bot is
+answered after the takeover; a joining host moves at most its share; a drained host hands over and
 exits 0. The messages table keeps the fencing invariant throughout (tests.fleet_support). Speed
 goals (failover time, many failovers) are measured by bench/fleet.py, not asserted here."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import signal
+import socket
+import socketserver
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import text
 
 from piyasa_core.fleet.assign import targets
 from tests.conftest import _create_pg_database, _drop_pg_database
-from tests.fleet_support import EXE, Fleet, FleetOptions, Row, fencing_report, wait_for
+from tests.fleet_support import EXE, Fleet, FleetOptions, Host, Partition, Row, fencing_report, wait_for
 
 SHARDS = 4  # the default config's four talking bots (ids 1-4): one per shard, so every host runs bots
 TTL = 3.0
@@ -64,6 +71,39 @@ def shown_shards(fleet: Fleet, host: str) -> list[int]:
     return sorted(int(s) for s, holder in view["holders"].items() if holder == host)
 
 
+def gave_up(fleet: Fleet, host: str, lost: dict[int, int]) -> bool:
+    """``host`` shows none of the leases it lost (shard → the epoch it had): it may show a shard again
+    only when it took it back, with a higher epoch."""
+    shown = shown_shards(fleet, host)
+    leases = fleet.leases()
+    return all(s not in shown or (leases[s][0] == host and leases[s][1] > lost[s]) for s in lost)
+
+
+def stale_rows(fleet: Fleet, host: str, lost: dict[int, int], after_id: int) -> list[Row]:
+    """Rows after ``after_id`` that ``host`` wrote under an epoch it lost (none may exist)."""
+    return [r for r in fleet.rows(after_id) if r.host == host and r.bot_id % SHARDS in lost
+            and r.epoch is not None and r.epoch <= lost[r.bot_id % SHARDS]]
+
+
+def ask(host: Host, text: str) -> dict[str, Any]:
+    """A person's message in the local chat, posted through ``host``'s control API."""
+    from piyasa_core.control.client import ControlClient
+    from piyasa_core.secrets import Secret
+
+    async def run() -> dict[str, Any]:
+        async with ControlClient(host.url, Secret(host.token), 10) as client:
+            return await client.post_human("piyasa-local", text, "Okur")
+
+    return asyncio.run(run())
+
+
+def answered(fleet: Fleet, question: int, bot_id: int) -> bool:
+    """``bot_id`` has a 'sent' answer to the person's message ``question``."""
+    with fleet.db.connect() as conn:
+        return conn.execute(text("SELECT 1 FROM messages WHERE status = 'sent' AND reply_to_id = :q AND bot_id = :b"),
+                            {"q": question, "b": bot_id}).first() is not None
+
+
 def assert_fenced(fleet: Fleet, *, final: bool) -> None:
     report = fleet.report(final=final)
     assert not report.violations, "\n".join(report.violations[:20])
@@ -93,6 +133,45 @@ def test_fencing_report_finds_every_kind_of_violation() -> None:
     assert fencing_report(bad[:-2], 4, final=False).violations == found[:3]
 
 
+def test_a_partition_holds_every_byte_and_close_until_it_heals() -> None:
+    class Echo(socketserver.BaseRequestHandler):
+        def handle(self) -> None:
+            while data := self.request.recv(4096):
+                self.request.sendall(data)
+            closed.set()
+
+    closed = threading.Event()
+    with socketserver.ThreadingTCPServer(("127.0.0.1", 0), Echo) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        partition = Partition([server.server_address[:2]])
+        try:
+            port = partition.ports[0]
+            before = socket.create_connection(("127.0.0.1", port), timeout=5)
+            before.sendall(b"a")
+            assert before.recv(10) == b"a"
+            partition.cut()
+            before.sendall(b"b")
+            during = socket.create_connection(("127.0.0.1", port), timeout=5)  # accepted while cut
+            during.sendall(b"c")
+            closing = socket.create_connection(("127.0.0.1", port), timeout=5)
+            closing.close()
+            for sock in (before, during):
+                sock.settimeout(0.5)
+                with pytest.raises(TimeoutError):
+                    sock.recv(10)
+            assert not closed.is_set()  # not even a close crosses the cut
+            partition.heal()
+            before.settimeout(5)
+            during.settimeout(5)
+            assert before.recv(10) == b"b" and during.recv(10) == b"c"
+            assert closed.wait(5)
+            before.close()
+            during.close()
+        finally:
+            partition.close()
+        server.shutdown()
+
+
 @pytest.mark.e2e
 @pytest.mark.postgres
 @pytest.mark.redis
@@ -102,6 +181,7 @@ def test_a_fleet_of_serves_shares_fails_over_fences_rebalances_and_drains(fleet:
     timings: dict[str, float] = {}
 
     # ── three hosts: every shard held by exactly one live host, counts within one ─────────────────
+    fleet.host("h1", partitionable=True)  # it reaches PostgreSQL and Redis through a proxy the test can cut
     fleet.start("h1", "h2", "h3")
     spread = wait_for(lambda: settled(fleet, ["h1", "h2", "h3"]), 60, "three hosts sharing the shards")
     assert sorted(s for shards in spread.values() for s in shards) == list(range(SHARDS))
@@ -122,9 +202,15 @@ def test_a_fleet_of_serves_shares_fails_over_fences_rebalances_and_drains(fleet:
     mark = fleet.last_id()
     killed = time.monotonic()
     fleet.hosts[victim].kill()
+    asked_bot = bots_of(fleet, lost)[0]  # its job goes to the dead holder, and is lost there
+    asked = ask(fleet.hosts["h1"], f"@{fleet.bots()[asked_bot]} şimdi altın mı dolar mı?")
+    assert asked_bot in asked["answering"], asked
     wait_for(lambda: all(fleet.holders()[s] in ("h1", "h3") for s in lost), TTL + 30, "the killed host's shards taken")
     timings["takeover after kill -9"] = time.monotonic() - killed
     assert all(fleet.leases()[s][1] > epochs[s] for s in lost)
+    wait_for(lambda: answered(fleet, int(asked["message_id"]), asked_bot), 60,
+             "the question to the killed host's bot answered after the takeover", every=0.5)
+    timings["question answered after kill -9"] = time.monotonic() - killed
     again = wait_for(lambda: fleet.sent_by(bots_of(fleet, lost), after_id=mark, not_host=victim), 60,
                      "the killed host's bots talking from another host")
     timings["first message after kill -9"] = time.monotonic() - killed
@@ -150,17 +236,39 @@ def test_a_fleet_of_serves_shares_fails_over_fences_rebalances_and_drains(fleet:
     resumed_mark = fleet.last_id()
     fleet.hosts[victim].resume()
 
-    def gave_up() -> bool:
-        """The woken host shows none of its old leases (it may take shards back later, with new epochs)."""
-        shown = shown_shards(fleet, victim)
-        leases = fleet.leases()
-        return all(s not in shown or (leases[s][0] == victim and leases[s][1] > old[s]) for s in paused_shards)
-
-    wait_for(gave_up, 30, "the woken host giving its lost shards up")
+    wait_for(lambda: gave_up(fleet, victim, old), 30, "the woken host giving its lost shards up")
     spread = wait_for(lambda: settled(fleet, ["h1", "h3"]), 60, "the woken host taking its share back")
-    stale = [r for r in fleet.rows(resumed_mark) if r.host == victim and r.bot_id % SHARDS in old
-             and r.epoch is not None and r.epoch <= old[r.bot_id % SHARDS]]
+    stale = stale_rows(fleet, victim, old, resumed_mark)
     assert not stale, stale  # nothing written under the epochs it lost
+    rows = {r.id: r for r in fleet.rows()}
+    assert all(rows[i].status != "sent" for i in in_flight), [rows[i] for i in in_flight]
+    assert_fenced(fleet, final=False)
+
+    # ── a partition past the lease (no byte passes either way, then all of them arrive late): the
+    #    others take its shards over; once healed it writes nothing under the lost epochs ──────────
+    victim, other = "h1", "h3"
+    partition = fleet.hosts[victim].partition
+    assert partition is not None
+    cut_shards = spread[victim]
+    mark = fleet.last_id()
+    wait_for(lambda: sent_from(fleet, victim, mark), 60, f"{victim}'s bots talking")
+    old = {s: fleet.leases()[s][1] for s in cut_shards}
+    partition.cut()
+    cut_at = time.monotonic()
+    in_flight = [r.id for r in fleet.rows() if r.status == "pending" and r.host == victim]
+    mark = fleet.last_id()
+    wait_for(lambda: all(fleet.holders()[s] == other and fleet.leases()[s][1] > old[s] for s in cut_shards),
+             TTL + 30, "the cut host's shards taken over")
+    timings["takeover after a cut"] = time.monotonic() - cut_at
+    taken_mark = fleet.last_id()  # from here on, a row of the cut host under an old epoch is stale
+    wait_for(lambda: fleet.sent_by(bots_of(fleet, cut_shards), after_id=mark, not_host=victim), 60,
+             "the cut host's bots talking from the other host")
+    wait_for(lambda: time.monotonic() - cut_at > TTL + 1, TTL + 2, "a cut longer than the lease")
+    partition.heal()
+    wait_for(lambda: gave_up(fleet, victim, old), 30, "the healed host giving its lost shards up")
+    spread = wait_for(lambda: settled(fleet, ["h1", "h3"]), 60, "the healed host taking its share back")
+    stale = stale_rows(fleet, victim, old, taken_mark)
+    assert not stale, stale
     rows = {r.id: r for r in fleet.rows()}
     assert all(rows[i].status != "sent" for i in in_flight), [rows[i] for i in in_flight]
     assert_fenced(fleet, final=False)
