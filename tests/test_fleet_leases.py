@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, select, text
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from piyasa_core.engine.outbox import Outbox
 from piyasa_core.fleet import leases
@@ -132,19 +133,70 @@ def test_a_takeover_waits_for_a_write_in_flight_under_the_old_epoch(db: tuple[En
     leases.fence_check(writer, (name, "h1", epoch))  # the check passes; the write is still to come
     time.sleep(0.4)  # the lease expires meanwhile
     took: list[int | None] = []
+    refused = threading.Event()
+    done = threading.Event()
 
-    def take() -> None:
-        with engine.begin() as conn:
-            took.append(leases.acquire(conn, name, "h2", ttl=5.0))
+    def take() -> None:  # as the agent does: a round that waited too long tries again next round
+        while not done.is_set():
+            try:
+                took.append(_acquire(engine, name, "h2", ttl=1.0))
+                return
+            except OperationalError:
+                refused.set()
 
     thread = threading.Thread(target=take)
     thread.start()
-    thread.join(timeout=1.0)
-    assert thread.is_alive() and not took  # blocked by the writer's lock
+    assert refused.wait(timeout=30) and not took  # the lock timeout ran out while the writer held the row
     writer.commit()
     writer.close()
-    thread.join(timeout=10)
+    thread.join(timeout=30)
+    done.set()
     assert took == [epoch + 1]
+
+
+def _acquire(engine: Engine, name: str, holder: str, ttl: float) -> int | None:
+    with engine.begin() as conn:
+        return leases.acquire(conn, name, holder, ttl)
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_a_writer_cut_off_inside_its_transaction_does_not_block_the_takeover(db: tuple[Engine, int, int]) -> None:
+    """A partition between the fence check and the commit: the server ends the silent session (fleet
+    hosts connect with stall limits), its lock goes, and another host takes the lease while the cut
+    lasts; the cut writer's late commit fails."""
+    from piyasa_core.store.db import make_engine
+    from tests.fleet_support import Partition, through
+
+    engine, _, _ = db
+    name = leases.shard_lease(6)
+    with engine.begin() as conn:
+        leases.ensure(conn, [name])
+    epoch = _acquire(engine, name, "h1", ttl=1.0)
+    assert epoch is not None
+    cut_off = Partition([("127.0.0.1", engine.url.port or 5432)])
+    far = make_engine(through(engine.url.render_as_string(hide_password=False), cut_off.ports[0]), stall_s=1.0)
+    try:
+        writer = far.connect()
+        writer.begin()
+        leases.fence_check(writer, (name, "h1", epoch))
+        cut_off.cut()
+        deadline, took = time.monotonic() + 60, None
+        while took is None and time.monotonic() < deadline:
+            try:
+                took = _acquire(engine, name, "h2", ttl=5.0)
+            except OperationalError:  # still locked: the next round tries again
+                pass
+            if took is None:
+                time.sleep(0.2)
+        assert cut_off.is_cut and took == epoch + 1, "the takeover waited for a writer that went silent"
+        cut_off.heal()
+        with pytest.raises(DBAPIError):  # its session was ended by the server: nothing it wrote commits
+            writer.execute(text("SELECT 1"))
+            writer.commit()
+        writer.invalidate()
+    finally:
+        far.dispose()
+        cut_off.close()
 
 
 @pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
@@ -211,6 +263,8 @@ async def test_a_round_the_database_never_answers_drops_the_shards_once_their_le
     agent.held = {0: 3, 1: 3}
     agent.deadline = {0: time.monotonic() + 0.6, 1: time.monotonic() + 0.6}
     agent._tell_workers()
+    agent.view.holders = {0: "p", 1: "p", 2: "q", 3: "q"}  # as its last answered round saw them
+    agent.view.hosts = [{"host_id": "p", "shards": [0, 1]}, {"host_id": "q", "shards": [2, 3]}]
     assert told == {0: {0: 3}, 1: {1: 3}}
     hung = threading.Event()
     agent.step = lambda: hung.wait(10)  # type: ignore[method-assign]
@@ -220,6 +274,9 @@ async def test_a_round_the_database_never_answers_drops_the_shards_once_their_le
     while (told[0] or told[1]) and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
     assert told == {0: {}, 1: {}} and not agent.held and "did not answer" in agent.view.error
+    # its status no longer claims what it dropped (who holds them now it cannot know from here)
+    assert agent.view.holders == {0: None, 1: None, 2: "q", 3: "q"}
+    assert [h["shards"] for h in agent.view.hosts] == [[], [2, 3]]
     stop.set()
     hung.set()
     await task

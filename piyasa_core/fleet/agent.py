@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
 
 from piyasa_core.engine.sharding import fleet_worker
 from piyasa_core.fleet import hosts as host_rows
@@ -155,8 +156,13 @@ class FleetAgent:
             if shard not in self.releasing:
                 self.releasing[shard] = self.held[shard]
         for shard in take:
-            with self.db.begin() as conn:
-                epoch = leases.acquire(conn, leases.shard_lease(shard), self.host_id, self.ttl)
+            try:
+                with self.db.begin() as conn:
+                    epoch = leases.acquire(conn, leases.shard_lease(shard), self.host_id, self.ttl)
+            except OperationalError as exc:  # a cut-off writer still locks the row: the next round tries again
+                log.warning("fleet %s: shard %d not taken this round (%s)", self.host_id, shard,
+                            str(exc.orig).splitlines()[0] if exc.orig else exc)
+                continue
             if epoch is not None:
                 self.held[shard] = epoch
                 self.deadline[shard] = started + self.ttl
@@ -190,6 +196,11 @@ class FleetAgent:
             self.held.pop(shard, None)
             self.deadline.pop(shard, None)
             self.releasing.pop(shard, None)
+            if self.view.holders.get(shard) == self.host_id:  # not shown as held any more: unknown from here
+                self.view.holders[shard] = None
+        for host in self.view.hosts:
+            if host["host_id"] == self.host_id:
+                host["shards"] = sorted(self.held)
         self._tell_workers()
 
     async def run(self, stop: asyncio.Event) -> None:

@@ -71,7 +71,10 @@ def ensure(conn: Connection, names: Iterable[str]) -> None:
 
 
 def acquire(conn: Connection, name: str, holder: str, ttl: float) -> int | None:
-    """Take a free or expired lease: its new epoch, or None when someone else holds it."""
+    """Take a free or expired lease: its new epoch, or None when someone else holds it. Waits at most a
+    quarter of ``ttl`` for a write in flight under the old epoch (``LockNotAvailable`` after that: a
+    stalled writer's lock is ended by the server, so the next round can take it)."""
+    conn.execute(text(f"SET LOCAL lock_timeout = {max(100, int(ttl * 250))}"))
     epoch = conn.execute(_ACQUIRE, {"name": name, "holder": holder, "ttl": float(ttl)}).scalar()
     return None if epoch is None else int(epoch)
 

@@ -30,9 +30,12 @@ class Store:
 
 def open_store(config: Config) -> Store:
     """Open the configured database (no connection is made until first use)."""
-    db = config.settings.database
+    db, fleet = config.settings.database, config.settings.fleet
+    # a fleet host cut off inside a write must not hold the lease row's lock past its lease (a takeover
+    # waits for it): half a lease, so the lock is gone before the lease could be taken over
     engine = make_engine(config.database_url, busy_timeout_ms=db.busy_timeout_ms,
-                         connect_timeout=db.connect_timeout, echo=db.echo)
+                         connect_timeout=db.connect_timeout, echo=db.echo,
+                         stall_s=fleet.lease_ttl / 2 if fleet.enabled else None)
     return Store(engine, session_factory(engine))
 
 

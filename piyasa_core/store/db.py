@@ -24,9 +24,20 @@ def describe_url(url: str | URL) -> str:
         return "(unparseable database URL)"
 
 
+def stall_limits(stall_s: float) -> dict[str, Any]:
+    """libpq settings under which neither side waits longer than ``stall_s`` for a peer that went
+    silent (a network partition): the server ends a session left idle inside a transaction, releasing
+    its row locks, and the client gives up on unacknowledged data and on a silent connection."""
+    ms = max(1000, int(stall_s * 1000))
+    return {"options": f"-c idle_in_transaction_session_timeout={ms}", "keepalives": 1,
+            "keepalives_idle": max(1, int(stall_s / 2)), "keepalives_interval": 1, "keepalives_count": 3,
+            "tcp_user_timeout": ms}
+
+
 def make_engine(url: str, *, busy_timeout_ms: int = 5000, connect_timeout: float = 5.0,
-                echo: bool = False) -> Engine:
-    """Create an engine; SQLite files get WAL, a busy timeout and foreign keys."""
+                echo: bool = False, stall_s: float | None = None) -> Engine:
+    """Create an engine; SQLite files get WAL, a busy timeout and foreign keys; PostgreSQL with
+    ``stall_s`` gets :func:`stall_limits` (fleet mode: a partitioned holder must not keep its locks)."""
     try:
         parsed = make_url(url)
     except ArgumentError:
@@ -45,7 +56,8 @@ def make_engine(url: str, *, busy_timeout_ms: int = 5000, connect_timeout: float
                                        f"{exc.strerror}") from None
         kwargs["connect_args"] = {"timeout": busy_timeout_ms / 1000, "check_same_thread": False}
     elif parsed.get_backend_name() == "postgresql":
-        kwargs["connect_args"] = {"connect_timeout": max(1, int(connect_timeout))}
+        kwargs["connect_args"] = {"connect_timeout": max(1, int(connect_timeout)),
+                                  **(stall_limits(stall_s) if stall_s else {})}
         kwargs["pool_pre_ping"] = True
     try:
         engine = create_engine(parsed, **kwargs)
