@@ -516,7 +516,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             shutil.rmtree(root, ignore_errors=True)
     elapsed = time.monotonic() - started
     timed = fig.first_message_s[: args.trials]
-    duplicates = [v for v in report.violations if not v.startswith("pending")] + fig.violations_seen
+    final = [v for v in report.violations if not v.startswith("pending")]
+    # a violation seen during the run is also in the final report (prefixed by when it was first seen)
+    duplicates = final + [v for v in fig.violations_seen if not any(v.endswith(f) for f in final)]
     lost = report.pending + (fig.questions - fig.answered) + (fig.failover_questions - fig.failover_answered)
     result = {
         "hosts": args.hosts, "shards": args.shards, "bots": args.bots, "lease_ttl_s": args.lease_ttl,

@@ -280,3 +280,36 @@ async def test_a_round_the_database_never_answers_drops_the_shards_once_their_le
     stop.set()
     hung.set()
     await task
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_hosts_join_one_simulated_timeline_and_the_first_live_host_anchors_it(db: tuple[Engine, int, int]) -> None:
+    """A host restarted while others run continues their simulated time (not its own start_at again);
+    with no other host live, a start anchors the timeline from its own settings."""
+    from piyasa_core.fleet import hosts as host_rows
+    from piyasa_core.fleet.timeline import shared_timeline
+
+    engine, _, _ = db
+
+    def beat(host: str) -> None:
+        with engine.begin() as conn:
+            host_rows.beat(conn, host_id=host, address="127.0.0.1:1", workers=1, version="t", draining=False,
+                           summary={}, starting=True)
+
+    began = time.monotonic()
+    first = shared_timeline(engine, host_id="h1", sim_start=1_000.0, time_scale=60.0, ttl=10.0)
+    assert (first.sim_now, first.time_scale, first.joined) == (1_000.0, 60.0, False)
+    beat("h1")
+    time.sleep(0.2)
+    second = shared_timeline(engine, host_id="h2", sim_start=9_000.0, time_scale=1.0, ttl=10.0)
+    elapsed = time.monotonic() - began
+    assert second.joined and second.time_scale == 60.0  # the fleet's scale, not its own
+    assert 1_000.0 + 0.2 * 60 <= second.sim_now <= 1_000.0 + elapsed * 60 + 1, (second, elapsed)
+    beat("h2")
+    restarted = shared_timeline(engine, host_id="h2", sim_start=9_000.0, time_scale=1.0, ttl=10.0)
+    assert restarted.joined  # h1 is still live: h2's own earlier row does not count, h1's does
+    with engine.begin() as conn:  # h1 went away an hour ago
+        conn.execute(text("UPDATE fleet_hosts SET heartbeat_at = clock_timestamp() - interval '1 hour' "
+                          "WHERE host_id = 'h1'"))
+    alone = shared_timeline(engine, host_id="h2", sim_start=9_000.0, time_scale=1.0, ttl=10.0)
+    assert (alone.sim_now, alone.time_scale, alone.joined) == (9_000.0, 1.0, False)

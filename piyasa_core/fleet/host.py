@@ -12,6 +12,7 @@ from piyasa_core.engine.sharding import fleet_shard, fleet_worker
 from piyasa_core.engine.types import ReplyJob
 from piyasa_core.fleet.agent import FleetAgent
 from piyasa_core.fleet.jobs import JobRelay
+from piyasa_core.fleet.timeline import shared_timeline
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,16 @@ class FleetHost:
         return self.agent.host_id
 
     async def first_round(self) -> None:
-        """Register and take this host's shards before the workers start (they start with them)."""
+        """Join the fleet's simulated timeline, register and take this host's shards before the workers
+        start (they start with both)."""
+        sup = self.sup
+        if sup.scope is None:  # a benchmark run keeps its own clock
+            line = await asyncio.to_thread(shared_timeline, self.agent.db, host_id=self.host_id,
+                                           sim_start=sup.sim_now(), time_scale=sup.time_scale, ttl=self.agent.ttl)
+            with sup.lock:
+                sup.time_scale, sup.sim_start, sup.sim_anchor = line.time_scale, line.sim_now, time.monotonic()
+            log.info("fleet %s: %s the fleet's simulated timeline", self.host_id,
+                     "joined" if line.joined else "anchored")
         await asyncio.to_thread(self.agent.step)
 
     def start(self) -> None:
