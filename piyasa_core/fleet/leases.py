@@ -1,4 +1,5 @@
-"""Leases with expiry on PostgreSQL: shards (``shard:<n>``) and update receivers (``receiver:<bot id>``).
+"""Leases with expiry on PostgreSQL, one per shard (``shard:<n>``). A bot token's update receiver rides
+on its bot's shard lease (the holder polls, within the lease: ``FleetAgent.receiver_window``).
 
 PostgreSQL's own clock (``clock_timestamp()``) decides whether a lease is still valid, so a host whose
 clock drifts or that was paused cannot extend what it held. Every new holder bumps ``epoch``; the epoch
@@ -21,11 +22,6 @@ from sqlalchemy.engine import Connection
 def shard_lease(shard: int) -> str:
     """The lease name of shard ``shard``."""
     return f"shard:{shard}"
-
-
-def receiver_lease(bot_id: int) -> str:
-    """The lease name of the update receiver of bot ``bot_id``'s token."""
-    return f"receiver:{bot_id}"
 
 
 @dataclass(frozen=True)

@@ -272,8 +272,8 @@ class FleetHost(Base):
 
 
 class FleetLease(Base):
-    """A lease with expiry on a shard (``shard:<n>``) or a bot token's update receiver
-    (``receiver:<bot id>``). ``epoch`` grows with every new holder: it is the fencing token the
+    """A lease with expiry on a shard (``shard:<n>``; its holder also receives the updates of its bots'
+    tokens). ``epoch`` grows with every new holder: it is the fencing token the
     outbox's writes are checked against (PostgreSQL's clock decides expiry, not the hosts')."""
 
     __tablename__ = "fleet_leases"

@@ -1,5 +1,5 @@
 """fleet_hosts and fleet_leases: several supervisors on one PostgreSQL database (`[fleet]`). Hosts
-register with a heartbeat; shards (`bot_id % shards`) and each token's update receiver are held by
+register with a heartbeat; shards (`bot_id % shards`, whose holder also receives its bots' updates) are held by
 leases with expiry whose epoch fences the outbox (docs/fleet.md)
 
 Revision ID: 0006
