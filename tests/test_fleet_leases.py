@@ -14,6 +14,7 @@ from sqlalchemy import Engine, select, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from piyasa_core.engine.outbox import Outbox
+from piyasa_core.fleet import hosts as host_rows
 from piyasa_core.fleet import leases
 from piyasa_core.fleet.agent import FleetAgent
 from piyasa_core.fleet.assign import plan_moves, targets
@@ -224,6 +225,14 @@ def test_agents_share_the_shards_take_over_a_silent_host_and_drain(db: tuple[Eng
     assert a.view.moves + b.view.moves - moved_before <= 4  # released only what c needed
     # b falls silent (killed): after the lease timeout a and c hold everything, with new epochs
     epochs_b = dict(b.held)
+    time.sleep(0.3)
+    with engine.connect() as conn:
+        age_b = next(h.age_s for h in host_rows.read(conn) if h.host_id == "b")
+    a.every = 5.0  # a long round: a's next look must come from b's silence, when b stops counting as live
+    a.step()
+    a.every = 0.3
+    taken = set(a.held) & set(epochs_b)  # (a host stalled past b's leases: a took them in that very round)
+    assert taken or a.next_round <= 1.0 - age_b + 0.05, (a.next_round, age_b)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and len(a.held) + len(c.held) < 12:
         time.sleep(0.3)

@@ -169,14 +169,16 @@ class FleetAgent:
                 holders[shard] = self.host_id
                 self.view.moves += 1
         self._tell_workers()
-        # under its target with shards held elsewhere (a host that stopped renewing): look again the moment
-        # the first of those leases ends, not up to a whole round later
-        self.next_round = self.every
-        if not self.draining and len(self.held) < targets(self.shards, live).get(self.host_id, 0):
-            ending = [lease.seconds_left for lease in current.values()
-                      if lease.valid and lease.holder not in (None, self.host_id)]
-            if ending:
-                self.next_round = max(0.05, min(self.every, min(ending) + 0.05))
+        # look again the moment something may be taken over, not up to a whole round later: when a host that
+        # stopped beating stops counting as live (the others' targets grow), and, under its target, when
+        # the first lease held elsewhere ends (a host that stopped renewing)
+        wake = [self.every]
+        if not self.draining:
+            wake += [self.ttl - h.age_s + 0.05 for h in fleet if h.host_id != self.host_id and h.live(self.ttl)]
+            if len(self.held) < targets(self.shards, live).get(self.host_id, 0):
+                wake += [lease.seconds_left + 0.05 for lease in current.values()
+                         if lease.valid and lease.holder not in (None, self.host_id)]
+        self.next_round = max(0.05, min(wake))
         self.view.draining = self.draining
         self.view.holders = holders
         self.view.hosts = [{"host_id": h.host_id, "address": h.address, "workers": h.workers,
