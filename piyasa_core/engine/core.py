@@ -19,7 +19,7 @@ from piyasa_core.cache import Cache
 from piyasa_core.cache_codec import check_value
 from piyasa_core.config import Config
 from piyasa_core.config.schema import EngineConfig
-from piyasa_core.engine import open_questions, repo
+from piyasa_core.engine import repo, takeover
 from piyasa_core.engine.clock import SimClock
 from piyasa_core.engine.dedup import SEEN_KEEP, SeenKeys
 from piyasa_core.engine.events import ChatDisabled, EngineMetrics, MessageFailed
@@ -168,38 +168,8 @@ class Engine:
                 and (self.only_bots is None or b.id in self.only_bots)]
 
     async def set_shards(self, epochs: dict[int, int]) -> None:
-        """Fleet mode: the host's agent moved leases. Bots of shards lost stop at once (their outbox
-        writes are fenced anyway); bots of shards gained start, after their interrupted rows are
-        resolved (never re-sent: the earlier holder may have delivered them)."""
-        assert self.fleet is not None
-        gained = set(epochs) - set(self.fleet.epochs)
-        self.fleet.epochs = dict(epochs)
-        if gained:
-            self.counts["stale_pending_resolved"] += await asyncio.to_thread(
-                repo.resolve_stale_shards, self.store.sessions, self.fleet.shards, gained)
-            # what the taken bots said under the earlier holder, known before they are due (at once)
-            for chat_id, texts in (await asyncio.to_thread(self._said, set(self.chats))).items():
-                self.seen_keys(chat_id).note(texts)
-        await self.reload_bots(stagger=not gained)
-        if gained:
-            await self._recover_owed(gained)
-
-    def _said(self, chat_ids: set[int]) -> dict[int, list[str]]:
-        """The newest lines said in these chats (the dedup keys beyond the history), per chat."""
-        with session_scope(self.store.sessions) as session:
-            return {c: repo.recent_texts(session, c, SEEN_KEEP) for c in sorted(chat_ids)}
-
-    async def _recover_owed(self, gained: set[int]) -> None:
-        """People's questions to the bots of shards just taken over, dropped while nobody held them."""
-        assert self.fleet is not None
-        taken = {b for b in self.bots if self.fleet.shard_of(b) in gained and b not in self.disabled}
-        since = self.clock.now() - open_questions.window_s(self.config.settings.fleet.lease_ttl, self.clock.scale)
-        everyone = sorted({b.id: b for members in self.members.values() for b in members}.values(), key=lambda b: b.id)
-        jobs = await asyncio.to_thread(open_questions.owed_jobs, self.store.sessions, list(self.chats), everyone,
-                                       taken, since, self.config.settings.engine.timezone)
-        for job in jobs:
-            self.counts["jobs_recovered"] += 1
-            self.submit_reply_job(job)
+        """Fleet mode: the host's agent moved leases (see :func:`piyasa_core.engine.takeover.set_shards`)."""
+        await takeover.set_shards(self, epochs)
 
     async def reload_bots(self, stagger: bool = True) -> None:
         """The operator enabled or disabled a bot: read who talks from the database. This worker's bots
