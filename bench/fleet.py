@@ -89,6 +89,7 @@ class NetnsHost(Host):
         def ip(*args: str) -> None:
             subprocess.run(["ip", *args], check=True, capture_output=True, timeout=10)
 
+        self._clear_stale()
         ip("netns", "add", self.ns)
         self._up = True
         ip("link", "add", self.veth, "type", "veth", "peer", "name", self.veth + "n")
@@ -109,6 +110,16 @@ class NetnsHost(Host):
         time.sleep(0.3)
         self.env["DATABASE_URL"] = self.fleet.database_url.replace("127.0.0.1", self.outer)
         self.env["REDIS_URL"] = self.fleet.redis_url.replace("127.0.0.1", self.outer)
+
+    def _clear_stale(self) -> None:
+        """A bench killed before its clean-up left a namespace and a veth on this subnet: gone first."""
+        for ns in subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, timeout=10).stdout.splitlines():
+            name = ns.split()[0] if ns.strip() else ""
+            if re.fullmatch(r"pfleet(\d+)x\d+", name) and not Path(f"/proc/{name[6:].split('x')[0]}").exists():
+                subprocess.run(["ip", "netns", "del", name], capture_output=True, timeout=10)
+        for line in subprocess.run(["ip", "-br", "addr"], capture_output=True, text=True, timeout=10).stdout.splitlines():
+            if f" {self.outer}/" in f" {line} ".replace("  ", " "):
+                subprocess.run(["ip", "link", "del", line.split()[0].split("@")[0]], capture_output=True, timeout=10)
 
     def launch(self) -> None:
         assert not self.running, f"{self.host_id} already runs"
