@@ -55,6 +55,30 @@ async def test_every_worker_sends_and_a_killed_worker_is_back_within_two_seconds
     assert len(feed_ids) == len(set(feed_ids))
 
 
+async def test_a_question_to_a_bot_whose_worker_is_down_is_answered_once_it_is_back(
+        workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A person's reply job that arrives between a worker's crash and its restart is kept and handed to
+    the new process (it used to be dropped: the question went unanswered)."""
+    monkeypatch.setenv("PIYASA_SUPERVISOR__BACKOFF_INITIAL", "30")  # down for half a minute unless restarted
+    async with running_supervisor(workers=2) as sup:
+        await until(lambda: all_running(sup), 30)
+        sup.slots[0].process.kill()  # ayse_scalp is bot 2: worker 0 of 2
+        await until(lambda: sup.slots[0].state == "backoff", 30)
+        asked = await sup.post_human("piyasa-local", "@ayse_scalp bugün BIST'te hangi hisseye bakıyorsun?", "Okur")
+        assert asked["answering"] == [2]
+        assert any("reply job for bot 2 held: worker 0 is backoff" in text for _, _, text in sup.snapshot().notices)
+        await sup.restart_workers(0)  # the operator's restart ends the backoff at once
+
+        def answered() -> bool:
+            with _session() as session:
+                return session.scalar(select(Message.id).where(
+                    Message.reply_to_id == asked["message_id"], Message.bot_id == 2, Message.status == "sent")) is not None
+
+        await until(answered, 60, step=0.2)
+        # answered as the person's job (a turn of hers could have picked the message up on its own)
+        await until(lambda: sup.slots[0].metrics is not None and sup.slots[0].metrics.counts.get("jobs", 0) >= 1, 30)
+
+
 def _session():  # type: ignore[no-untyped-def]
     from piyasa_core.config import load_config
     from piyasa_core.store import open_store

@@ -31,10 +31,12 @@ def build_market(config: Config) -> MarketContext:
     return MarketContext(tape, feed)
 
 
-def redis_client(config: Config) -> Any | None:
-    """An asyncio Redis client when `[cache] redis_url` is set."""
+def redis_client(config: Config, health_check_interval: float = 0) -> Any | None:
+    """An asyncio Redis client when `[cache] redis_url` is set; ``health_check_interval``: a connection
+    idle that long is PINGed before use (a subscriber otherwise never notices a connection that died)."""
     url = config.settings.cache.redis_url
-    return aioredis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2) if url else None
+    return aioredis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2,
+                                   health_check_interval=health_check_interval) if url else None
 
 
 def build_cache(config: Config, client: Any | None, run_id: str | None = None) -> Cache:

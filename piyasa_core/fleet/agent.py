@@ -122,6 +122,7 @@ class FleetAgent:
         for shard, epoch in list(self.releasing.items()):  # the worker stopped it a round ago
             with self.db.begin() as conn:
                 leases.release(conn, leases.shard_lease(shard), self.host_id, epoch)
+            log.info("fleet %s: handed shard %d over (epoch %d)", self.host_id, shard, epoch)
             self.releasing.pop(shard)
             self.held.pop(shard, None)
             self.deadline.pop(shard, None)
@@ -164,6 +165,7 @@ class FleetAgent:
                             str(exc.orig).splitlines()[0] if exc.orig else exc)
                 continue
             if epoch is not None:
+                log.info("fleet %s: took shard %d (epoch %d)", self.host_id, shard, epoch)
                 self.held[shard] = epoch
                 self.deadline[shard] = started + self.ttl
                 holders[shard] = self.host_id

@@ -30,7 +30,9 @@ class FleetHost:
                                 lease_ttl=fleet.lease_ttl, renew_every=fleet.renew_interval,
                                 workers=supervisor.total, address=address, summary=self.summary,
                                 apply=supervisor.apply_shards)
-        client = redis_client(supervisor.config)
+        # the relay's subscription sits idle between jobs: PINGed after a renewal round of silence, so one
+        # that died in a partition is noticed (and re-made) instead of missing every job after the heal
+        client = redis_client(supervisor.config, health_check_interval=fleet.renew_interval)
         self.relay = JobRelay(client, supervisor.config.settings.cache.key_prefix, host_id) if client else None
         self.on_drained: Callable[[], None] | None = None  # the serve's stop
         self._stop = asyncio.Event()

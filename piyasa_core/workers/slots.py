@@ -23,6 +23,10 @@ STATE_RANK = {"unknown": -1, "ok": 0, "cooling": 1, "down": 2, "exhausted": 3, "
 """How bad a provider state is; the worst a worker reports is shown (unknown loses to any known one)."""
 
 
+HELD_JOBS = 200
+"""Reply jobs kept for a worker between a crash and its restart (the oldest go first beyond it)."""
+
+
 class Slot:
     """One worker position (0..N-1) across its restarts."""
 
@@ -51,6 +55,7 @@ class Slot:
         self.applied: dict[str, tuple[str, float]] = {}  # command → (value, when the worker applied it)
         self.cpu_percent: float | None = None
         self.rss_bytes: int | None = None
+        self.held_jobs: deque[Any] = deque(maxlen=HELD_JOBS)  # people's reply jobs waiting for a restart
 
     def set_state(self, state: str) -> None:
         if state != self.state:

@@ -156,7 +156,19 @@ class Supervisor:
 
     def submit_to(self, worker_id: int, job: ReplyJob) -> None:
         with self.lock:
-            self._send(self.slots[worker_id], SubmitJob(job))
+            self._submit(self.slots[worker_id], job)
+
+    def _submit(self, slot: Slot, job: ReplyJob) -> None:
+        """Hand a person's reply job to a worker; one that is down (crashed, in backoff, restarting) gets it
+        when it starts again."""
+        if self._send(slot, SubmitJob(job)):
+            return
+        if self._closing.is_set():
+            self.notice("warning", f"reply job for bot {job.bot_id} dropped: piyasa is stopping")
+            return
+        slot.held_jobs.append(job)
+        self.notice("info", f"reply job for bot {job.bot_id} held: worker {slot.worker_id} is {slot.state}; "
+                            "it gets it when it starts again")
 
     async def drain_host(self) -> dict[str, Any]:
         """Fleet mode: hand this host's shards over to the others, then stop (the serve exits)."""
@@ -215,6 +227,8 @@ class Supervisor:
             after_crash=after_crash, run_id=scope.run_id if scope else None,
             **(self.fleet.spec(slot.worker_id) if self.fleet is not None else {}))
         slot.commands = self.ctx.Queue()
+        while slot.held_jobs:  # people's questions that came while it was down: answered first
+            slot.commands.put(SubmitJob(slot.held_jobs.popleft()))
         slot.process = self.ctx.Process(target=worker_main, args=(spec, self.events, slot.commands),
                                         name=f"piyasa-worker-{slot.worker_id}", daemon=True)
         slot.process.start()
@@ -482,8 +496,7 @@ class Supervisor:
                 slot = self.slots[worker]
             else:
                 slot = self.slots[job.bot_id % self.total]
-            if not self._send(slot, SubmitJob(job)):
-                self.notice("warning", f"reply job for bot {job.bot_id} dropped: worker {slot.worker_id} is {slot.state}")
+            self._submit(slot, job)
 
     async def post_human(self, chat: str, text: str, name: str = "Operatör") -> dict[str, Any]:
         """Post into a chat as a person; the bots it mentions answer (through their workers)."""
