@@ -40,6 +40,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from piyasa_core.engine.dedup import SEEN_KEEP  # noqa: E402
 from piyasa_core.fleet.assign import targets  # noqa: E402
 from tests.fleet_support import EXE, Fleet, FleetOptions, Host, create_database, drop_database, wait_for  # noqa: E402
 
@@ -544,6 +545,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "failover_answered": fig.failover_answered, "reply_jobs_dropped": fig.jobs_dropped,
         "join_moved": fig.join_moved, "join_bound": fig.join_bound, "drain_exit": fig.drain_exit,
         "sent": report.sent, "failed": report.failed, "failure_reasons": dict(report.failure_reasons),
+        "repeats_beyond_window": report.repeats_beyond_window,
         "errors": fig.errors,
     }
     result["goals"] = goals(args, fig, result, timed)
@@ -602,6 +604,8 @@ def print_table(args: argparse.Namespace, fig: Figures, report: Any, result: dic
     print(f"| failovers / pauses / netns partitions survived | {fig.failovers} / {len(fig.pauses)} / {len(fig.netns)} | "
           f"{max(args.trials, args.failovers)} / {args.partitions} / {args.netns_partitions} |")
     print(f"| duplicate sends | {len(duplicates)} | 0 |")
+    print(f"| a bot's text said again beyond the dedup window ({SEEN_KEEP} messages; a persona's habit, not a resend) | "
+          f"{report.repeats_beyond_window} | |")
     print(f"| lost messages: rows left pending; questions never answered (settled fleet; asked mid-failover) | "
           f"{report.pending}; {fig.questions - fig.answered} of {fig.questions}; "
           f"{fig.failover_questions - fig.failover_answered} of {fig.failover_questions} | 0; 0; 0 |")
@@ -616,7 +620,8 @@ def print_table(args: argparse.Namespace, fig: Figures, report: Any, result: dic
         print(f"goal {gid}: {'PASS' if goal['pass'] else 'FAIL'} (measured {goal['value']}, limit {goal['limit']})")
     print()
     print("Definitions. A *duplicate* is any of: a bot row accepted by the transport more than once "
-          "(send_count > 1); two 'sent' rows of one bot with the same text; a row of shard s written under a "
+          f"(send_count > 1); two 'sent' rows of one bot with the same text within {SEEN_KEEP} messages of the chat (the dedup "
+          "window); two 'sent' replies of one bot to the same message; a row of shard s written under a "
           "lower lease epoch than an earlier row of s (a write by a holder that had lost its lease); a row the "
           "paused/partitioned host wrote under a lease epoch it had lost; a row pending at the pause that became "
           "'sent' afterwards. *Lost*: a bot row left 'pending' once every host stopped (an outbox row nobody "

@@ -33,6 +33,7 @@ from urllib.parse import urlsplit, urlunsplit
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.pool import NullPool
 
+from piyasa_core.engine.dedup import SEEN_KEEP
 from tests.engine_support import SIM_START_AT  # a Wednesday, 10:05 in Istanbul: every default bot talks
 
 REPO = Path(__file__).resolve().parents[1]
@@ -366,6 +367,8 @@ class Row:
     lease: str | None
     epoch: int | None
     failure_reason: str | None
+    reply_to: int | None = None
+    said: int | None = None  # messages of the chat delivered up to this row (people's too): the dedup window's unit
 
 
 @dataclass
@@ -379,6 +382,7 @@ class FencingReport:
     by_host: Counter[str] = field(default_factory=Counter)
     failure_reasons: Counter[str] = field(default_factory=Counter)
     epochs_per_shard: dict[int, list[int]] = field(default_factory=dict)
+    repeats_beyond_window: int = 0  # a bot's text said again further back than the dedup window
     violations: list[str] = field(default_factory=list)
 
     @property
@@ -393,14 +397,20 @@ def fencing_report(rows: Iterable[Row], shards: int, *, final: bool = True) -> F
     - per shard, in row id order, the epoch never decreases (a takeover's epoch is higher, and no
       write under an older epoch commits after it);
     - no row was accepted by the transport more than once (``send_count`` ≤ 1; a sent row exactly 1);
-    - no bot has two 'sent' rows with the same text (a message delivered twice by two holders);
+    - no bot has two 'sent' rows with the same text within the dedup window (``SEEN_KEEP`` messages of the
+      chat, people's included (``Row.said``; without it, bot rows): a
+      message delivered twice by two holders, or a taken-over bot repeating what it said), nor two
+      'sent' replies to one message (a question answered by the old and the new holder); the same text
+      further apart is a persona's habit, counted in ``repeats_beyond_window``, not a violation;
     - ``final``: no row is left 'pending' (a taken-over shard's interrupted rows are resolved to failed).
     """
     report = FencingReport()
     last: dict[int, tuple[int, int]] = {}
-    texts: dict[tuple[int, str], int] = {}
+    texts: dict[tuple[int, str], tuple[int, int]] = {}  # (bot, text) → (row id, position) of its last sending
+    answers: dict[tuple[int, int], int] = {}  # (bot, message it replied to) → row id
     epochs: dict[int, list[int]] = defaultdict(list)
-    for row in sorted(rows, key=lambda r: r.id):
+    for index, row in enumerate(sorted(rows, key=lambda r: r.id)):
+        position = index if row.said is None else row.said
         report.rows += 1
         report.by_host[row.host or "?"] += row.status == "sent"
         shard = row.bot_id % shards
@@ -427,10 +437,18 @@ def fencing_report(rows: Iterable[Row], shards: int, *, final: bool = True) -> F
             report.violations.append(f"row {row.id} status {row.status} send_count {row.send_count}")
         if row.status == "sent":
             key = (row.bot_id, row.text)
-            if key in texts:
-                report.violations.append(f"bot {row.bot_id} sent the same text twice: rows {texts[key]} and "
+            if key in texts and position - texts[key][1] <= SEEN_KEEP:
+                report.violations.append(f"bot {row.bot_id} sent the same text twice: rows {texts[key][0]} and "
                                          f"{row.id}: {row.text[:60]!r}")
-            texts.setdefault(key, row.id)
+            elif key in texts:
+                report.repeats_beyond_window += 1
+            texts[key] = (row.id, position)
+            if row.reply_to is not None:
+                answer = (row.bot_id, row.reply_to)
+                if answer in answers:
+                    report.violations.append(f"bot {row.bot_id} answered message {row.reply_to} twice: rows "
+                                             f"{answers[answer]} and {row.id}")
+                answers.setdefault(answer, row.id)
     report.epochs_per_shard = dict(epochs)
     return report
 
@@ -530,11 +548,12 @@ class Fleet:
         """The bots' message rows with id > ``after_id``, in id order."""
         with self.db.connect() as conn:
             result = conn.execute(text(
-                "SELECT id, bot_id, status, send_count, text, metadata->'fleet'->>'host', "
-                "metadata->'fleet'->>'lease', metadata->'fleet'->>'epoch', failure_reason FROM messages "
+                "SELECT * FROM (SELECT id, bot_id, status, send_count, text, metadata->'fleet'->>'host', "
+                "metadata->'fleet'->>'lease', metadata->'fleet'->>'epoch', failure_reason, reply_to_id, "
+                "count(*) FILTER (WHERE status = 'sent') OVER (PARTITION BY chat_id ORDER BY id) FROM messages) m "
                 "WHERE bot_id IS NOT NULL AND id > :after ORDER BY id"), {"after": after_id}).all()
-        return [Row(int(i), int(b), str(s), int(c), str(t), h, lease, None if e is None else int(e), f)
-                for i, b, s, c, t, h, lease, e, f in result]
+        return [Row(int(i), int(b), str(s), int(c), str(t), h, lease, None if e is None else int(e), f, r, int(n))
+                for i, b, s, c, t, h, lease, e, f, r, n in result]
 
     def last_id(self) -> int:
         with self.db.connect() as conn:

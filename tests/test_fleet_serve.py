@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
+from piyasa_core.engine.dedup import SEEN_KEEP
 from piyasa_core.fleet.assign import targets
 from tests.conftest import _create_pg_database, _drop_pg_database
 from tests.fleet_support import EXE, Fleet, FleetOptions, Host, Partition, Row, fencing_report, wait_for
@@ -119,18 +120,25 @@ def fenced_outcomes(fleet: Fleet) -> int:
 
 def test_fencing_report_finds_every_kind_of_violation() -> None:
     def row(i: int, bot: int, epoch: int, status: str = "sent", text: str = "", count: int | None = None,
-            lease: str | None = None) -> Row:
+            lease: str | None = None, reply_to: int | None = None) -> Row:
         sent = 1 if status == "sent" else 0
         return Row(i, bot, status, sent if count is None else count, text or f"m{i}", "h1",
-                   lease or f"shard:{bot % 4}", epoch, None)
+                   lease or f"shard:{bot % 4}", epoch, None, reply_to)
 
-    clean = [row(1, 1, 1), row(2, 5, 1), row(3, 1, 2, "failed"), row(4, 2, 1), row(5, 1, 2)]
+    clean = [row(1, 1, 1), row(2, 5, 1), row(3, 1, 2, "failed"), row(4, 2, 1), row(5, 1, 2, reply_to=90),
+             row(6, 2, 1, reply_to=90)]  # two bots answering one message is a conversation
     assert fencing_report(clean, 4).violations == []
-    bad = [*clean, row(6, 5, 1), row(7, 2, 1, text="m4"), row(8, 3, 1, count=2), row(9, 3, 1, "pending"),
-           row(10, 3, 1, lease="shard:0")]
+    bad = [*clean, row(7, 5, 1), row(8, 2, 1, text="m4"), row(9, 3, 1, count=2), row(10, 1, 2, reply_to=90),
+           row(11, 3, 1, "pending"), row(12, 3, 1, lease="shard:0")]
     found = fencing_report(bad, 4).violations
-    assert [v.split(" ")[0] for v in found] == ["shard", "bot", "row", "pending", "row"], found
-    assert fencing_report(bad[:-2], 4, final=False).violations == found[:3]
+    assert [v.split(" ")[0] for v in found] == ["shard", "bot", "row", "bot", "pending", "row"], found
+    assert "answered message 90 twice: rows 5 and 10" in found[3]
+    assert fencing_report(bad[:-2], 4, final=False).violations == found[:4]
+    # the same text again beyond the dedup window is a persona's habit, counted apart
+    far = [row(1, 2, 1, text="rica ederim"), *(row(i, 1, 1) for i in range(2, SEEN_KEEP + 3)),
+           row(SEEN_KEEP + 3, 2, 1, text="rica ederim")]
+    habit = fencing_report(far, 4)
+    assert habit.violations == [] and habit.repeats_beyond_window == 1
 
 
 def test_a_partition_holds_every_byte_and_close_until_it_heals() -> None:
