@@ -546,6 +546,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "join_moved": fig.join_moved, "join_bound": fig.join_bound, "drain_exit": fig.drain_exit,
         "sent": report.sent, "failed": report.failed, "failure_reasons": dict(report.failure_reasons),
         "repeats_beyond_window": report.repeats_beyond_window,
+        "double_replies_to_bots": report.double_replies_to_bots,
         "errors": fig.errors,
     }
     result["goals"] = goals(args, fig, result, timed)
@@ -606,6 +607,8 @@ def print_table(args: argparse.Namespace, fig: Figures, report: Any, result: dic
     print(f"| duplicate sends | {len(duplicates)} | 0 |")
     print(f"| a bot's text said again beyond the dedup window ({SEEN_KEEP} messages; a persona's habit, not a resend) | "
           f"{report.repeats_beyond_window} | |")
+    print(f"| a bot's second reply to the same bot message (the conversation's doing, not a resend) | "
+          f"{report.double_replies_to_bots} | |")
     print(f"| lost messages: rows left pending; questions never answered (settled fleet; asked mid-failover) | "
           f"{report.pending}; {fig.questions - fig.answered} of {fig.questions}; "
           f"{fig.failover_questions - fig.failover_answered} of {fig.failover_questions} | 0; 0; 0 |")
@@ -621,7 +624,7 @@ def print_table(args: argparse.Namespace, fig: Figures, report: Any, result: dic
     print()
     print("Definitions. A *duplicate* is any of: a bot row accepted by the transport more than once "
           f"(send_count > 1); two 'sent' rows of one bot with the same text within {SEEN_KEEP} messages of the chat (the dedup "
-          "window); two 'sent' replies of one bot to the same message; a row of shard s written under a "
+          "window); two 'sent' replies of one bot to the same person's message; a row of shard s written under a "
           "lower lease epoch than an earlier row of s (a write by a holder that had lost its lease); a row the "
           "paused/partitioned host wrote under a lease epoch it had lost; a row pending at the pause that became "
           "'sent' afterwards. *Lost*: a bot row left 'pending' once every host stopped (an outbox row nobody "

@@ -369,6 +369,7 @@ class Row:
     failure_reason: str | None
     reply_to: int | None = None
     said: int | None = None  # messages of the chat delivered up to this row (people's too): the dedup window's unit
+    to_person: bool = True  # ``reply_to`` is a person's message (else a bot's)
 
 
 @dataclass
@@ -383,6 +384,7 @@ class FencingReport:
     failure_reasons: Counter[str] = field(default_factory=Counter)
     epochs_per_shard: dict[int, list[int]] = field(default_factory=dict)
     repeats_beyond_window: int = 0  # a bot's text said again further back than the dedup window
+    double_replies_to_bots: int = 0  # a bot's second reply to the same bot message
     violations: list[str] = field(default_factory=list)
 
     @property
@@ -400,8 +402,10 @@ def fencing_report(rows: Iterable[Row], shards: int, *, final: bool = True) -> F
     - no bot has two 'sent' rows with the same text within the dedup window (``SEEN_KEEP`` messages of the
       chat, people's included (``Row.said``; without it, bot rows): a
       message delivered twice by two holders, or a taken-over bot repeating what it said), nor two
-      'sent' replies to one message (a question answered by the old and the new holder); the same text
-      further apart is a persona's habit, counted in ``repeats_beyond_window``, not a violation;
+      'sent' replies to one person's message (a question answered by the old and the new holder); the
+      same text further apart is a persona's habit, counted in ``repeats_beyond_window``, and a bot
+      replying twice to another bot's message is the conversation's doing (one host, one epoch), counted in
+      ``double_replies_to_bots``: neither is a violation;
     - ``final``: no row is left 'pending' (a taken-over shard's interrupted rows are resolved to failed).
     """
     report = FencingReport()
@@ -445,9 +449,11 @@ def fencing_report(rows: Iterable[Row], shards: int, *, final: bool = True) -> F
             texts[key] = (row.id, position)
             if row.reply_to is not None:
                 answer = (row.bot_id, row.reply_to)
-                if answer in answers:
+                if answer in answers and row.to_person:
                     report.violations.append(f"bot {row.bot_id} answered message {row.reply_to} twice: rows "
                                              f"{answers[answer]} and {row.id}")
+                elif answer in answers:
+                    report.double_replies_to_bots += 1
                 answers.setdefault(answer, row.id)
     report.epochs_per_shard = dict(epochs)
     return report
@@ -550,10 +556,11 @@ class Fleet:
             result = conn.execute(text(
                 "SELECT * FROM (SELECT id, bot_id, status, send_count, text, metadata->'fleet'->>'host', "
                 "metadata->'fleet'->>'lease', metadata->'fleet'->>'epoch', failure_reason, reply_to_id, "
-                "count(*) FILTER (WHERE status = 'sent') OVER (PARTITION BY chat_id ORDER BY id) FROM messages) m "
+                "count(*) FILTER (WHERE status = 'sent') OVER (PARTITION BY chat_id ORDER BY id), "
+                "(SELECT q.bot_id IS NULL FROM messages q WHERE q.id = messages.reply_to_id) FROM messages) m "
                 "WHERE bot_id IS NOT NULL AND id > :after ORDER BY id"), {"after": after_id}).all()
-        return [Row(int(i), int(b), str(s), int(c), str(t), h, lease, None if e is None else int(e), f, r, int(n))
-                for i, b, s, c, t, h, lease, e, f, r, n in result]
+        return [Row(int(i), int(b), str(s), int(c), str(t), h, lease, None if e is None else int(e), f, r, int(n),
+                    bool(person)) for i, b, s, c, t, h, lease, e, f, r, n, person in result]
 
     def last_id(self) -> int:
         with self.db.connect() as conn:

@@ -120,10 +120,10 @@ def fenced_outcomes(fleet: Fleet) -> int:
 
 def test_fencing_report_finds_every_kind_of_violation() -> None:
     def row(i: int, bot: int, epoch: int, status: str = "sent", text: str = "", count: int | None = None,
-            lease: str | None = None, reply_to: int | None = None) -> Row:
+            lease: str | None = None, reply_to: int | None = None, to_person: bool = True) -> Row:
         sent = 1 if status == "sent" else 0
         return Row(i, bot, status, sent if count is None else count, text or f"m{i}", "h1",
-                   lease or f"shard:{bot % 4}", epoch, None, reply_to)
+                   lease or f"shard:{bot % 4}", epoch, None, reply_to, to_person=to_person)
 
     clean = [row(1, 1, 1), row(2, 5, 1), row(3, 1, 2, "failed"), row(4, 2, 1), row(5, 1, 2, reply_to=90),
              row(6, 2, 1, reply_to=90)]  # two bots answering one message is a conversation
@@ -139,6 +139,9 @@ def test_fencing_report_finds_every_kind_of_violation() -> None:
            row(SEEN_KEEP + 3, 2, 1, text="rica ederim")]
     habit = fencing_report(far, 4)
     assert habit.violations == [] and habit.repeats_beyond_window == 1
+    # a bot replying twice to another bot's message is the conversation's doing, counted apart
+    chat = fencing_report([row(1, 1, 1, reply_to=80, to_person=False), row(2, 1, 1, reply_to=80, to_person=False)], 4)
+    assert chat.violations == [] and chat.double_replies_to_bots == 1
 
 
 def test_a_partition_holds_every_byte_and_close_until_it_heals() -> None:
