@@ -156,6 +156,7 @@ class FleetAgent:
         for shard in release:
             if shard not in self.releasing:
                 self.releasing[shard] = self.held[shard]
+        raced = False  # another host took a shard this one tried for: the rest may still be free
         for shard in take:
             try:
                 with self.db.begin() as conn:
@@ -164,6 +165,7 @@ class FleetAgent:
                 log.warning("fleet %s: shard %d not taken this round (%s)", self.host_id, shard,
                             str(exc.orig).splitlines()[0] if exc.orig else exc)
                 continue
+            raced = raced or epoch is None
             if epoch is not None:
                 log.info("fleet %s: took shard %d (epoch %d)", self.host_id, shard, epoch)
                 self.held[shard] = epoch
@@ -180,6 +182,8 @@ class FleetAgent:
             if len(self.held) < targets(self.shards, live).get(self.host_id, 0):
                 wake += [lease.seconds_left + 0.05 for lease in current.values()
                          if lease.valid and lease.holder not in (None, self.host_id)]
+                if raced:  # two hosts went for the same free shard: look again at once for the others
+                    wake.append(0.1)
         self.next_round = max(0.05, min(wake))
         self.view.draining = self.draining
         self.view.holders = holders
