@@ -3,6 +3,7 @@ people's recent messages to the taken bots that those bots have not answered, on
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from sqlalchemy import insert, select, update
@@ -103,4 +104,32 @@ async def test_a_takeover_knows_what_the_taken_bots_said_and_answers_what_they_w
     assert engine.counts["jobs_recovered"] == 1 and engine._jobs.get_nowait().message_id == asked.message_id
     await engine.set_shards({zeynep % 4: 7})  # nothing gained: nothing recovered again
     assert engine.counts["jobs_recovered"] == 1
+    store.dispose()
+
+
+async def test_a_person_is_answered_once_even_when_the_job_comes_twice(workdir: Any) -> None:
+    """The database decides whether a bot answered a person's message, not its history copy: with its
+    answer still being sent (pending, not in the history yet), a second job for the message sends nothing."""
+    from tests.engine_support import engines, run_for, sent
+
+    config, store = setup_store()
+    events: list[Any] = []
+    workers = engines(config, store, 60, events)
+    await asyncio.gather(*(w.start() for w in workers))
+    with session_scope(store.sessions) as session:
+        chat_id = session.scalar(select(Chat.id))
+        bots = load_profiles(session)
+    zeynep = next(b.id for b in bots if b.username == "zeynep_newbie")
+    with store.engine.begin() as conn:
+        asked = post_as_human(conn, chat_id=chat_id, text="@zeynep_newbie fon nasıl alınır?", human_name="Okur",
+                              created_at=workers[0].clock.now(), bots=bots, tz_name=TZ)
+        conn.execute(insert(Message).values(chat_id=chat_id, bot_id=zeynep, text="Ben de yeni öğreniyorum, şöyle:",
+                                            status="pending", reply_to_id=asked.message_id,
+                                            created_at=workers[0].clock.now(), meta={}))
+    owner = workers[zeynep % 4]
+    for job in asked.jobs:
+        owner.submit_reply_job(job)
+    await run_for(workers, 1.5)
+    assert not [m for m in sent(events) if m.reply_to_id == asked.message_id and m.bot_id == zeynep]
+    assert owner.pipeline.counts["skipped_answered_already"] >= 1
     store.dispose()

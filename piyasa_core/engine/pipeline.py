@@ -155,6 +155,10 @@ class MessagePipeline:
                                        completion_tokens=0, cached_tokens=0,
                                        latency_s=time.perf_counter() - started, finish_reason="stop"), ""
 
+    def _answered(self, bot_id: int, message_id: int) -> bool:
+        with session_scope(self.engine.store.sessions) as session:
+            return repo.replied_to(session, bot_id, message_id)
+
     def _pointer(self, bot: BotProfile, turn: Turn, rng: random.Random, recent: list[str], seen: Any) -> str | None:
         """A person asked what the chat has answered already (every draft repeats it): point up instead of
         leaving them unanswered — unless this bot has answered this very message (then nothing more)."""
@@ -175,6 +179,11 @@ class MessagePipeline:
                   pacer: BotPacer, rng: random.Random) -> SentMessage | None:
         """Generate and deliver one message for ``turn``; None when it was skipped."""
         engine = self.engine
+        target = turn.reply_to
+        if target is not None and target.is_human and await asyncio.to_thread(self._answered, bot.id, target.id):
+            # the database knows better than a history copy (or a job that came twice): a person is answered once
+            self.counts["skipped_answered_already"] += 1
+            return None
         closing = pacer.closing(engine.clock.now())
         trace: dict[str, Any] = {}  # how the text was made: the message's metadata keeps it
         text, completion, why = await self._draft(bot, turn, history, rng, closing=closing, trace=trace)
