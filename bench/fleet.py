@@ -331,18 +331,11 @@ class Bench:
         host.resume()
         resumed = time.monotonic()
 
-        def gave_up() -> bool:
-            view = host.status()["fleet"]
-            shown = {int(s) for s, h in view["holders"].items() if h == name}
-            leases = self.fleet.leases()
-            return all(s not in shown or (leases[s][0] == name and leases[s][1] > old[s]) for s in held)
-
-        wait_for(gave_up, self.budget, "the woken host giving its lost shards up")
+        wait_for(lambda: self.gave_up(host, old), self.budget, "the woken host giving its lost shards up")
         gave = time.monotonic() - resumed
         self.wait_settled(self.names, "the woken host taking its share back")
         back = time.monotonic() - resumed
-        stale = [r for r in self.fleet.rows(resumed_mark) if r.host == name and r.lease in {f"shard:{s}" for s in held}
-                 and r.epoch is not None and r.epoch <= old[int(r.lease.split(":")[1])]]
+        stale = self.stale(resumed_mark, name, old)
         rows = {r.id: r for r in self.fleet.rows()}
         resent = [i for i in in_flight if rows[i].status == "sent"]
         if stale or resent:
@@ -352,6 +345,22 @@ class Bench:
         log(f"pause {index + 1}: SIGSTOP {name} ({len(held)} shards): takeover {takeover:.2f} s, first message "
             f"{first:.2f} s; after SIGCONT gave up in {gave:.2f} s, settled in {back:.2f} s")
         self.check(f"pause {index + 1}")
+
+    def gave_up(self, host: Host, old: dict[int, int]) -> bool:
+        """The woken or healed ``host`` shows none of the leases it held at epochs ``old`` (shard → epoch);
+        it may show one again only under a newer epoch of its own."""
+        try:
+            view = host.status(timeout=2)["fleet"]
+        except Exception:  # noqa: BLE001 - its control API may be slow to answer right after it wakes
+            return False
+        shown = {int(s) for s, h in view["holders"].items() if h == host.host_id}
+        leases = self.fleet.leases()
+        return all(s not in shown or (leases[s][0] == host.host_id and leases[s][1] > old[s]) for s in old)
+
+    def stale(self, after_id: int, name: str, old: dict[int, int]) -> list[Any]:
+        """Rows ``name`` wrote after ``after_id`` under an epoch of ``old`` it had lost."""
+        return [r for r in self.fleet.rows(after_id) if r.host == name and r.lease in {f"shard:{s}" for s in old}
+                and r.epoch is not None and r.epoch <= old[int(r.lease.split(":")[1])]]
 
     def partition(self, index: int) -> None:
         host = self.fleet.hosts[self.names[-1]]
@@ -375,21 +384,11 @@ class Bench:
         host.link(True)
         healed = time.monotonic()
 
-        def gave_up() -> bool:
-            try:
-                view = host.status(timeout=2)["fleet"]
-            except Exception:  # noqa: BLE001 - its control API may be slow to answer right after the heal
-                return False
-            shown = {int(s) for s, h in view["holders"].items() if h == name}
-            leases = self.fleet.leases()
-            return all(s not in shown or (leases[s][0] == name and leases[s][1] > old[s]) for s in held)
-
-        wait_for(gave_up, self.budget, "the healed host giving its lost shards up")
+        wait_for(lambda: self.gave_up(host, old), self.budget, "the healed host giving its lost shards up")
         gave = time.monotonic() - healed
         self.wait_settled(self.names, "the healed host taking its share back")
         back = time.monotonic() - healed
-        stale = [r for r in self.fleet.rows(healed_mark) if r.host == name and r.lease in {f"shard:{s}" for s in held}
-                 and r.epoch is not None and r.epoch <= old[int(r.lease.split(":")[1])]]
+        stale = self.stale(healed_mark, name, old)
         if stale:
             self.fig.violations_seen.append(f"partition {index + 1}: {len(stale)} rows under lost epochs")
         self.fig.netns.append({"takeover_s": takeover, "first_message_s": first, "gave_up_s": gave, "settled_s": back})
@@ -523,8 +522,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             if host.proc is not None and host.proc.poll() is None:
                 log(f"{host.host_id} still running at the end: {host.log_tail(5)}")
         bench.fleet.close()
-        drop_database(PG_ADMIN_URL, name)
-        if not args.keep:
+        if args.keep:
+            log(f"kept: the hosts' directories under {root}, the database {name}")
+        else:
+            drop_database(PG_ADMIN_URL, name)
             shutil.rmtree(root, ignore_errors=True)
     elapsed = time.monotonic() - started
     timed = fig.first_message_s[: args.trials]
@@ -661,7 +662,7 @@ def main() -> None:
     parser.add_argument("--time-scale", type=float, default=60.0)
     parser.add_argument("--quick", action="store_true",
                         help="a ~1-minute smoke run: " + ", ".join(f"{k} {v:g}" for k, v in quick.items()))
-    parser.add_argument("--keep", action="store_true", help="keep the hosts' working directories (logs)")
+    parser.add_argument("--keep", action="store_true", help="keep the hosts' working directories (logs) and the database")
     args = parser.parse_args()
     for key, value in (quick if args.quick else full).items():
         if getattr(args, key) is None:
