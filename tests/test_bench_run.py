@@ -267,7 +267,7 @@ def test_one_worker_fails_the_parallel_criterion_with_a_clear_line(workdir: Path
             "([benchmark] workers_required)") in out.splitlines()
 
 
-@pytest.mark.timeout(300)  # 20 s on the real clock, besides start-up and the refused run
+@pytest.mark.timeout(300)  # 30 s on the real clock, besides start-up and the refused run
 def test_a_networked_provider_runs_on_the_real_clock(workdir: Path) -> None:
     """Against a fake OpenAI-compatible server answering in 1 s: a scaled run is refused (exit 2, one
     line), a ×1 run records the provider, its latency and that time was not scaled."""
@@ -280,11 +280,12 @@ def test_a_networked_provider_runs_on_the_real_clock(workdir: Path) -> None:
         assert refused.returncode == 2 and len(refused.stderr.strip().splitlines()) == 1, refused.stderr
         assert "with provider 'openai': it answers over the network in real time" in refused.stderr
         assert not (workdir / "data" / "bench").exists()
-        # a fast pace (1,200–1,800 per bot per hour: a turn every ~2–3 s, typed in under a second) so that 20 real
-        # seconds send something even when a loaded host delays the first turns by ten
+        # a fast pace (1,200–1,800 per bot per hour: a turn every ~2–3 s, typed in under a second) and one worker
+        # process, so that 30 real seconds send something even when a loaded host delays the first turns by twenty
+        # (CI-like load: 20 s with four workers once sent nothing)
         fast = {**env, "PIYASA_BENCHMARK__PROFILES__SEED__HOURLY_MIN": "1200",
                 "PIYASA_BENCHMARK__PROFILES__SEED__HOURLY_MAX": "1800"}
-        result = run_cli("bench", "--provider", "openai", "--time-scale", "1", "--duration", "20s", "--warmup", "0",
+        result = run_cli("bench", "--provider", "openai", "--time-scale", "1", "--duration", "30s", "--warmup", "0", "--workers", "1",
                          "--sample-every", "5s", "--start-at", START, "--format", "json", cwd=workdir, env=fast,
                          timeout=180)
     assert result.returncode in (0, 1), result.stdout + result.stderr
