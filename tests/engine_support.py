@@ -75,3 +75,21 @@ async def run_until(items: list[Engine], done: Callable[[], bool], timeout: floa
 
 def sent(events: list[Any]) -> list[SentMessage]:
     return [e for e in events if isinstance(e, SentMessage)]
+
+
+async def started_community(scale: float = 60) -> tuple[Config, Store, list[Any], list[Engine], int, list[Any]]:
+    """Four started engines on a fresh store: (config, store, events, engines, the chat's id, bot profiles)."""
+    from sqlalchemy import select
+
+    from piyasa_core.engine.repo import load_profiles
+    from piyasa_core.store.db import session_scope
+    from piyasa_core.store.models import Chat
+
+    config, store = setup_store()
+    events: list[Any] = []
+    workers = engines(config, store, scale, events)
+    await asyncio.gather(*(w.start() for w in workers))
+    with session_scope(store.sessions) as session:
+        chat_id = int(session.scalar(select(Chat.id)))
+        bots = load_profiles(session)
+    return config, store, events, workers, chat_id, bots

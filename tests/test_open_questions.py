@@ -3,7 +3,6 @@ people's recent messages to the taken bots that those bots have not answered, on
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from sqlalchemy import insert, select, update
@@ -110,15 +109,9 @@ async def test_a_takeover_knows_what_the_taken_bots_said_and_answers_what_they_w
 async def test_a_person_is_answered_once_even_when_the_job_comes_twice(workdir: Any) -> None:
     """The database decides whether a bot answered a person's message, not its history copy: with its
     answer still being sent (pending, not in the history yet), a second job for the message sends nothing."""
-    from tests.engine_support import engines, run_for, sent
+    from tests.engine_support import run_for, sent, started_community
 
-    config, store = setup_store()
-    events: list[Any] = []
-    workers = engines(config, store, 60, events)
-    await asyncio.gather(*(w.start() for w in workers))
-    with session_scope(store.sessions) as session:
-        chat_id = session.scalar(select(Chat.id))
-        bots = load_profiles(session)
+    _config, store, events, workers, chat_id, bots = await started_community()
     zeynep = next(b.id for b in bots if b.username == "zeynep_newbie")
     with store.engine.begin() as conn:
         asked = post_as_human(conn, chat_id=chat_id, text="@zeynep_newbie fon nasıl alınır?", human_name="Okur",

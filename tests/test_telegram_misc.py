@@ -12,7 +12,7 @@ from piyasa_core.engine.repo import load_profiles
 from piyasa_core.store.db import session_scope
 from piyasa_core.store.models import Chat
 from piyasa_core.telegram.inbound import post_as_human
-from tests.engine_support import engines, run_for, sent, setup_store
+from tests.engine_support import engines, run_for, sent, setup_store, started_community
 from tests.telegram_support import BOTS, TelegramEnv
 from tests.test_cli import run_cli
 
@@ -40,13 +40,7 @@ def test_check_without_telegram_chats_says_so(workdir: Any) -> None:
 
 
 async def test_posting_as_a_human_on_the_console_gets_the_mentioned_bot_to_answer(workdir: Any) -> None:
-    config, store = setup_store()
-    events: list[Any] = []
-    workers = engines(config, store, 60, events)
-    await asyncio.gather(*(w.start() for w in workers))
-    with session_scope(store.sessions) as session:
-        chat_id = session.scalar(select(Chat.id))
-        bots = load_profiles(session)
+    _config, store, events, workers, chat_id, bots = await started_community()
     with store.engine.begin() as conn:
         result = post_as_human(conn, chat_id=chat_id, text="@zeynep_newbie fon nasıl alınır?", human_name="Operatör",
                                created_at=workers[0].clock.now(), bots=bots)
